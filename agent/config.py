@@ -1,0 +1,139 @@
+"""Settings: ATELIER_* environment variables, then an optional atelier.toml, then defaults.
+
+Secrets (tokens) are read from the environment only and are never echoed: a secret written into
+atelier.toml is refused, so a config file can be shared without leaking anything.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ENV_PREFIX = "ATELIER_"
+CONFIG_FILE_ENV = "ATELIER_CONFIG"
+DEFAULT_CONFIG_FILE = "atelier.toml"
+SECRET_FIELDS = frozenset({"discord_token"})
+
+Profile = Literal["auto", "tiny", "embedded", "small", "gpu"]
+Device = Literal["auto", "cpu", "cuda"]
+DType = Literal["auto", "float32", "bfloat16", "float16"]
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are atelier, a warm and curious creative companion in a chat. You help people write "
+    "poems, imagine images and music, and talk about art. Answer briefly and concretely."
+)
+
+
+class StartupError(Exception):
+    """atelier cannot start; the message is one line an operator can act on (no traceback)."""
+
+
+class SettingsError(StartupError):
+    """A setting has a value atelier cannot use."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    data_dir: Path = Field(Path("data"), description="where the database, media and caches live")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy async URL; default: a SQLite file in the data dir"
+    )
+    models_dir: Path | None = Field(
+        None, description="where converted and tiny models are cached; default: <data dir>/models"
+    )
+    profile: Profile = Field("auto", description="model profile")
+    chat_model: str | None = Field(
+        None, description="chat model spec: bundled:smollm2, tiny:chat, a directory or a hub id"
+    )
+    device: Device = "auto"
+    dtype: DType = "auto"
+    temperature: float = Field(0.7, ge=0.0, le=2.0)
+    top_p: float = Field(0.9, gt=0.0, le=1.0)
+    max_new_tokens: int = Field(200, ge=1, le=4096)
+    context_tokens: int = Field(
+        1536, ge=256, le=131072, description="token budget of the context window given to the model"
+    )
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    max_message_chars: int = Field(4000, ge=1, le=100_000)
+    summary_batch: int = Field(
+        24, ge=2, le=1000, description="messages that fall out of the window before a summary"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    discord_token: SecretStr | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = Path(os.environ.get(CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE))
+        return init_settings, env_settings, _SecretFreeToml(settings_cls, toml_path)
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'atelier.db'}"
+
+    @property
+    def effective_models_dir(self) -> Path:
+        return self.models_dir or self.data_dir / "models"
+
+
+class _SecretFreeToml(TomlConfigSettingsSource):
+    """atelier.toml, refusing secrets: they belong in the environment only."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
+        self._path = path
+        super().__init__(settings_cls, toml_file=path)
+
+    def __call__(self) -> dict[str, Any]:
+        values = super().__call__()
+        for key in SECRET_FIELDS & values.keys():
+            raise SettingsError(
+                f"{key} must not be written in {self._path}: set {ENV_PREFIX}{key.upper()} "
+                "in the environment instead"
+            )
+        return values
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings; raise SettingsError with one operator-facing line when a value is bad."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None
+    except ValueError as exc:  # a malformed atelier.toml surfaces as a TOML decode error
+        raise SettingsError(f"cannot read the settings file: {exc}") from None
+
+
+def _describe(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    field = str(error["loc"][0]) if error["loc"] else "?"
+    name = f"{ENV_PREFIX}{field.upper()}"
+    if error["type"] == "extra_forbidden":
+        return f"unknown setting {field!r} (check the spelling of the key in the settings file)"
+    given = error.get("input")
+    shown = "<hidden>" if field in SECRET_FIELDS else repr(given)
+    return f"invalid setting {name}={shown}: {_accepts(error)}"
+
+
+def _accepts(error: Any) -> str:
+    ctx = error.get("ctx") or {}
+    if "expected" in ctx:
+        return f"accepts {ctx['expected']}"
+    return str(error["msg"]).lower()
