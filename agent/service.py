@@ -1,0 +1,152 @@
+"""The turn pipeline: Agent.respond(turn) -> Reply.
+
+A chat turn reads the context in one short transaction, generates with no transaction open
+(generation takes seconds; a SQLite write lock must not be held that long), then stores the
+person's message and the reply together in one transaction. If generation fails nothing is
+stored, so a retry starts from the same history.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Sequence
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agent.commands import Commands
+from agent.config import Settings
+from agent.db import Conversation, Message, Role
+from agent.memory import ContextWindow, Memory
+from agent.scope import find_or_create_conversation, find_or_create_user
+from agent.summary import summarize
+from agent.types import Reply, Turn
+
+logger = logging.getLogger(__name__)
+
+EMPTY_HINT = "Say something to start: a question, an idea for a poem, a picture in words."
+
+
+class Agent:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        sessions: async_sessionmaker[AsyncSession],
+        chat_model: BaseChatModel,
+        memory: Memory,
+    ) -> None:
+        self._settings = settings
+        self._sessions = sessions
+        self._chat_model = chat_model
+        self._memory = memory
+        self._commands = Commands(sessions, memory)
+        self._system_tokens = memory.count_tokens(settings.system_prompt)
+
+    async def respond(self, turn: Turn) -> Reply:
+        if turn.command is not None:
+            return await self._commands.run(turn)
+        problem = self._check_text(turn.text)
+        if problem is not None:
+            return Reply(problem, stored=False)
+        return await self._chat(turn)
+
+    def _check_text(self, text: str) -> str | None:
+        limit = self._settings.max_message_chars
+        if not text.strip():
+            return EMPTY_HINT
+        if len(text) > limit:
+            return (
+                f"That message is {len(text):,} characters; the limit is {limit:,}. "
+                "Please shorten it or split it into parts. Nothing was stored."
+            )
+        return None
+
+    async def _chat(self, turn: Turn) -> Reply:
+        text = turn.text.strip()
+        conversation, user_id, window = await self._load_context(turn, text)
+        try:
+            answer = await self._generate(window, text)
+        except Exception:  # noqa: BLE001 - any model failure becomes a message; the log keeps all
+            reference = secrets.token_hex(4)
+            logger.exception("chat generation failed (ref %s)", reference)
+            return Reply(
+                f"Sorry, I could not answer that (ref {reference}). "
+                "Nothing was stored; please try again.",
+                stored=False,
+            )
+        stored = await self._store(conversation.id, user_id, text, answer)
+        if stored and window.first_id is not None:
+            await self._maybe_summarize(conversation.id, window.first_id)
+        return Reply(answer, stored=stored)
+
+    async def _load_context(self, turn: Turn, text: str) -> tuple[Conversation, int, ContextWindow]:
+        budget = (
+            self._settings.context_tokens
+            - self._system_tokens
+            - self._memory.count_tokens(text)
+            - self._settings.max_new_tokens
+        )
+        async with self._sessions() as session, session.begin():
+            user = await find_or_create_user(session, turn.platform, turn.user)
+            conversation = await find_or_create_conversation(
+                session, turn.platform, user, turn.place
+            )
+            window = await self._memory.window(session, conversation, max(budget, 0))
+        return conversation, user.id, window
+
+    async def _generate(self, window: ContextWindow, text: str) -> str:
+        prompt = [self._system_message(window.summary), *_as_chat(window.messages)]
+        prompt.append(HumanMessage(text))
+        reply = await self._chat_model.ainvoke(prompt)
+        answer = str(reply.content).strip()
+        if not answer:
+            raise ValueError("the chat model returned an empty reply")
+        return answer
+
+    def _system_message(self, summary: str | None) -> SystemMessage:
+        system = self._settings.system_prompt
+        if summary:
+            system += f"\n\nWhat you remember of earlier talk with this person: {summary}"
+        return SystemMessage(system)
+
+    async def _store(self, conversation_id: int, user_id: int, text: str, answer: str) -> bool:
+        question = self._memory.draft(Role.USER, text, author_id=user_id)
+        reply = self._memory.draft(Role.ASSISTANT, answer)
+        async with self._sessions() as session, session.begin():
+            return await self._memory.append(session, conversation_id, question, reply)
+
+    async def _maybe_summarize(self, conversation_id: int, first_kept_id: int) -> None:
+        """Fold messages that fell out of the window into the summary, once enough have."""
+        batch = self._settings.summary_batch
+        async with self._sessions() as session:
+            conversation = await session.get(Conversation, conversation_id)
+            if conversation is None:
+                return
+            if await self._memory.overflow(session, conversation, first_kept_id, batch) < batch:
+                return
+            older = await self._memory.unsummarized(session, conversation, first_kept_id)
+            previous, through = conversation.summary, conversation.summarized_through
+        try:
+            summary = await summarize(self._chat_model, previous, older)
+        except Exception:  # noqa: BLE001 - the reply is already stored; retry at the next turn
+            logger.exception("summarizing conversation %s failed", conversation_id)
+            return
+        async with self._sessions() as session, session.begin():
+            conversation = await session.get(Conversation, conversation_id)
+            # Another turn may have summarized meanwhile; its summary wins.
+            if conversation and summary and conversation.summarized_through == through:
+                conversation.summary = summary
+                conversation.summarized_through = older[-1].id
+
+
+def _as_chat(messages: Sequence[Message]) -> list[BaseMessage]:
+    chat: list[BaseMessage] = []
+    for message in messages:
+        if message.role == Role.USER:
+            chat.append(HumanMessage(message.content))
+        elif message.role == Role.ASSISTANT:
+            chat.append(AIMessage(message.content))
+    return chat

@@ -1,0 +1,65 @@
+"""The contract between transports (console, Discord) and the agent: Turn in, Reply out.
+
+Transports translate platform events into these plain values and render Replies back;
+nothing here knows about discord.py, the terminal or the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class UserRef:
+    """Who is speaking, as the platform knows them."""
+
+    external_id: str
+    display_name: str
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a turn happens. A DM has no guild; a group session is named by its channel/thread."""
+
+    channel_id: str | None = None
+    guild_id: str | None = None
+    thread_id: str | None = None
+    is_direct: bool = True
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    mime_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Command:
+    """An explicit command (slash command, button, `/name ...` in the console).
+
+    `args` holds key=value options; `text` is the free text that followed them.
+    """
+
+    name: str
+    args: dict[str, str] = field(default_factory=dict)
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Turn:
+    platform: str
+    user: UserRef
+    place: Place
+    text: str = ""
+    attachments: tuple[Attachment, ...] = ()
+    reply_to: str | None = None  # platform id of the message this one answers
+    command: Command | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    attachments: tuple[Attachment, ...] = ()
+    # False when nothing of the turn was stored (empty or refused input, a failure).
+    stored: bool = True
