@@ -1,0 +1,103 @@
+"""The terminal transport: an interactive REPL, or one message per stdin line when piped.
+
+Piped mode prints each reply followed by one blank line (blank lines inside a reply are folded),
+so conversations can be scripted:
+    printf 'hello\n/history\n' | atelier chat --user ada
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+from typing import TextIO
+
+from agent.service import Agent
+from agent.types import Command, Place, Reply, Turn, UserRef
+
+PLATFORM = "console"
+PLACE = Place(is_direct=True)
+OPTION = re.compile(r"^(\w+)=(\S+)$")
+BLANK_LINES = re.compile(r"\n\s*\n")
+MAX_NAME = 64
+CONSOLE_HELP = "; /as NAME: speak as someone else; /quit: leave (or Ctrl-D)"
+
+
+def parse_command(line: str) -> Command:
+    """`/name key=value ... free text` -> Command; options stop at the first plain word."""
+    head, _, rest = line[1:].partition(" ")
+    words = rest.split()
+    args: dict[str, str] = {}
+    while words and (match := OPTION.match(words[0])):
+        args[match.group(1)] = match.group(2)
+        words.pop(0)
+    return Command(name=head.lower(), args=args, text=" ".join(words))
+
+
+class ConsoleChat:
+    def __init__(
+        self,
+        agent: Agent,
+        *,
+        user: str,
+        interactive: bool,
+        stdin: TextIO = sys.stdin,
+        stdout: TextIO = sys.stdout,
+    ) -> None:
+        self._agent = agent
+        self._user = user
+        self._interactive = interactive
+        self._stdin = stdin
+        self._stdout = stdout
+
+    async def run(self) -> None:
+        while (line := await self._read(f"{self._user}> ")) is not None:
+            line = line.rstrip("\n")
+            if line.strip() in {"/quit", "/exit"}:
+                break
+            reply = await self._handle(line)
+            self._write(reply)
+
+    async def _handle(self, line: str) -> str:
+        if not line.startswith("/"):
+            return (await self._agent.respond(self._turn(text=line))).text
+        command = parse_command(line)
+        if command.name == "as":
+            return self._switch_user(command.text)
+        if command.name == "forget" and self._interactive and not command.text:
+            command = await self._confirm_forget(command)
+        reply: Reply = await self._agent.respond(self._turn(command=command))
+        return reply.text + (CONSOLE_HELP if command.name == "help" else "")
+
+    def _switch_user(self, name: str) -> str:
+        name = name.strip()
+        if not name or len(name) > MAX_NAME:
+            return f"Usage: /as NAME (1 to {MAX_NAME} characters)"
+        self._user = name
+        return f"Now speaking as {name}."
+
+    async def _confirm_forget(self, command: Command) -> Command:
+        answer = await self._read(f"Delete all of {self._user}'s conversations? [y/N] ")
+        confirmed = (answer or "").strip().lower() in {"y", "yes"}
+        return Command(name="forget", args=command.args, text="yes" if confirmed else "")
+
+    def _turn(self, *, text: str = "", command: Command | None = None) -> Turn:
+        user = UserRef(external_id=self._user, display_name=self._user)
+        return Turn(platform=PLATFORM, user=user, place=PLACE, text=text, command=command)
+
+    async def _read(self, prompt: str) -> str | None:
+        # Reading blocks, so it happens in a thread: the event loop stays free.
+        if self._interactive:
+            try:
+                return await asyncio.to_thread(input, prompt)
+            except EOFError:
+                return None
+        line = await asyncio.to_thread(self._stdin.readline)
+        return line or None
+
+    def _write(self, text: str) -> None:
+        if not self._interactive:
+            # A blank line ends each reply, so blank lines inside one are folded away.
+            text = BLANK_LINES.sub("\n", text.strip())
+        self._stdout.write(text + "\n" + ("" if self._interactive else "\n"))
+        self._stdout.flush()
