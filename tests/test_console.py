@@ -1,0 +1,88 @@
+"""The terminal chat, as a person scripting it would use it: a real `atelier chat` process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agent.types import Command
+from bot.console import parse_command
+
+
+def test_parse_command_reads_options_then_free_text() -> None:
+    assert parse_command("/poem form=haiku lang=en a heron in the rain") == Command(
+        "poem", {"form": "haiku", "lang": "en"}, "a heron in the rain"
+    )
+    assert parse_command("/History") == Command("history", {}, "")
+    assert parse_command("/forget yes") == Command("forget", {}, "yes")
+    # Options stop at the first plain word: later key=value is part of the text.
+    assert parse_command("/image a x=1 b").text == "a x=1 b"
+
+
+def chat(env: dict[str, str], user: str, lines: list[str]) -> list[str]:
+    """Run `atelier chat` with piped lines; return the replies (each ends with a blank line)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "chat", "--user", user],
+        input="".join(line + "\n" for line in lines),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    replies = result.stdout.split("\n\n")
+    assert replies[-1] == "", result.stdout
+    return replies[:-1]
+
+
+@pytest.fixture
+def smollm2_env(
+    base_env: dict[str, str], models_cache_dir: Path, smollm2: object
+) -> dict[str, str]:
+    # Depending on the smollm2 fixture makes sure the one-time conversion is already cached.
+    return {
+        **base_env,
+        "ATELIER_CHAT_MODEL": "bundled:smollm2",
+        "ATELIER_MODELS_DIR": str(models_cache_dir),
+        "ATELIER_TEMPERATURE": "0",
+        "ATELIER_MAX_NEW_TOKENS": "40",
+    }
+
+
+def test_two_people_are_remembered_apart_across_restarts(smollm2_env: dict[str, str]) -> None:
+    first = chat(
+        smollm2_env,
+        "ada",
+        ["Hello! I am Ada and I love herons.", "/as bob", "Write one line about a red fox."],
+    )
+    assert len(first) == 3 and first[1] == "Now speaking as bob."
+    ada_reply, bob_reply = first[0], first[2]
+    assert ada_reply.strip() and bob_reply.strip() and ada_reply != bob_reply
+
+    # A new process: nothing survives but the database.
+    later = chat(smollm2_env, "bob", ["/history", "/as ada", "/history"])
+    bob_history, ada_history = later[0], later[2]
+    assert "Write one line about a red fox." in bob_history and bob_reply in bob_history
+    assert "herons" not in bob_history
+    assert "I am Ada and I love herons." in ada_history and ada_reply in ada_history
+    assert "red fox" not in ada_history
+
+
+def test_scripted_forget_and_bad_input(
+    base_env: dict[str, str], models_cache_dir: Path, tiny_chat: object
+) -> None:
+    env = {
+        **base_env,
+        "ATELIER_CHAT_MODEL": "tiny:chat",
+        "ATELIER_MODELS_DIR": str(models_cache_dir),
+    }
+    replies = chat(env, "cy", ["hello", "   ", "x" * 4001, "/forget", "/history", "/forget yes"])
+    assert replies[1].startswith("Say something")
+    assert "limit is 4,000" in replies[2]
+    assert "/forget yes" in replies[3]  # not confirmed: nothing deleted
+    assert replies[4].count("you: ") == 1  # only "hello" was stored
+    assert replies[5] == "Forgotten: 1 conversation, 2 messages."
+    assert "No history" in chat(env, "cy", ["/history"])[0]
