@@ -34,6 +34,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from agent.sqlite import connector as sqlite_connector
+
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit id for messages.
 BigIntId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -178,9 +180,14 @@ class Message(Base):
 
 
 def create_engine(url: str) -> AsyncEngine:
-    engine = create_async_engine(url, pool_pre_ping=not url.startswith("sqlite"))
-    if engine.dialect.name == "sqlite":
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_async_engine(url, pool_pre_ping=True)
+    # Only the file path is used from a SQLite URL: see agent/sqlite.py for why the
+    # connection is made here rather than by the dialect.
+    database = parsed.database or ":memory:"
+    engine = create_async_engine(url, async_creator=sqlite_connector(database))
+    event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
 
 

@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.commands import Commands
 from agent.config import Settings
-from agent.db import Conversation, Message, Role
-from agent.memory import ContextWindow, Memory
+from agent.db import Conversation, Role
+from agent.memory import ContextWindow, Memory, WindowMessage
 from agent.scope import find_or_create_conversation, find_or_create_user
 from agent.summary import summarize
 from agent.types import Reply, Turn
@@ -94,7 +94,7 @@ class Agent:
             conversation = await find_or_create_conversation(
                 session, turn.platform, user, turn.place
             )
-            window = await self._memory.window(session, conversation, max(budget, 0))
+            window = await self._memory.window(session, conversation.id, max(budget, 0))
         return conversation, user.id, window
 
     async def _generate(self, window: ContextWindow, text: str) -> str:
@@ -142,7 +142,7 @@ class Agent:
                 conversation.summarized_through = older[-1].id
 
 
-def _as_chat(messages: Sequence[Message]) -> list[BaseMessage]:
+def _as_chat(messages: Sequence[WindowMessage]) -> list[BaseMessage]:
     chat: list[BaseMessage] = []
     for message in messages:
         if message.role == Role.USER:

@@ -19,7 +19,7 @@ from a shared machine hits all of them alike:
 
     append        one message added to a random user's conversation, committed
     store turn    what a chat turn stores: the user message and the reply, one transaction
-    window        a random user's context window: session, fetch the conversation, window()
+    window        a random user's context window (summary and newest messages): session, window()
     probe window  the window of one fixed conversation whose own history never changes
     select 1      a session that runs SELECT 1 and commits: the floor that the session, the
                   transaction and the async driver cost whatever the database holds (aiosqlite
@@ -347,8 +347,7 @@ class Bench:
 
     async def load_window(self, conversation_id: int) -> tuple[int, int]:
         async with self.sessions() as session, session.begin():
-            conversation = await _conversation(session, conversation_id)
-            window = await self.memory.window(session, conversation, self.budget)
+            window = await self.memory.window(session, conversation_id, self.budget)
         return len(window.messages), window.tokens
 
     def operations(self) -> dict[str, Operation]:
@@ -359,13 +358,6 @@ class Bench:
             "probe window": self.probe_window,
             "select 1": self.select_one,
         }
-
-
-async def _conversation(session: AsyncSession, conversation_id: int) -> Conversation:
-    conversation = await session.get(Conversation, conversation_id)
-    if conversation is None:
-        raise LookupError(f"conversation {conversation_id} vanished during the benchmark")
-    return conversation
 
 
 async def measure(bench: Bench, config: Config) -> dict[str, list[float]]:

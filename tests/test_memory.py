@@ -40,7 +40,7 @@ async def fill(sessions: Sessions, name: str, texts: list[str], place: Place = C
 async def window_texts(sessions: Sessions, name: str, budget: int) -> list[str]:
     async with sessions() as session:
         conversation = await conversation_for(session, name, CHANNEL)
-        window = await Memory(words).window(session, conversation, budget)
+        window = await Memory(words).window(session, conversation.id, budget)
     return [m.content for m in window.messages]
 
 
@@ -83,7 +83,7 @@ async def test_summary_replaces_the_messages_it_covers(sessions: Sessions) -> No
         conversation.summarized_through = older[3].id
     async with sessions() as session:
         conversation = await conversation_for(session, "ada", CHANNEL)
-        window = await Memory(words).window(session, conversation, 100)
+        window = await Memory(words).window(session, conversation.id, 100)
     assert window.summary == "ada likes herons"
     assert [m.content for m in window.messages] == ["m4", "m5"]
     assert window.tokens == 3 + 2  # the summary's tokens count against the budget
@@ -96,7 +96,7 @@ async def test_overflow_counts_only_unsummarized_older_messages_up_to_a_cap(
     async with sessions() as session:
         conversation = await session.get(Conversation, conversation_id)
         assert conversation is not None
-        window = await Memory(words).window(session, conversation, 5)
+        window = await Memory(words).window(session, conversation.id, 5)
         assert window.first_id is not None
         memory = Memory(words)
         assert await memory.overflow(session, conversation, window.first_id, cap=100) == 25
