@@ -90,13 +90,6 @@ class Role(enum.StrEnum):
     TOOL = "tool"
 
 
-class ArtifactKind(enum.StrEnum):
-    POEM = "poem"
-    IMAGE = "image"
-    MUSIC = "music"
-    CRITIQUE = "critique"
-
-
 class User(Base):
     __tablename__ = "users"
     __table_args__ = (UniqueConstraint("platform", "external_id"),)

@@ -1,0 +1,121 @@
+"""The tool contract: what every creative tool declares, receives and returns.
+
+A tool is a plain function of validated arguments and a context. It runs in a worker thread
+(never on the event loop), reports progress through the context, checks the cancellation flag
+between steps, and returns an `ArtifactDraft`: what it made, and the parameters that would
+make it again. The agent stores the draft; the transport shows it. A tool never sees who asked
+or in which conversation: the agent keeps those and attaches them when it stores the draft.
+
+Adding a tool: one file in tools/ that defines its `Args` model, its run function and a `Tool`,
+plus one line in tools/registry.py.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+
+class ArtifactKind(enum.StrEnum):
+    POEM = "poem"
+    IMAGE = "image"
+    MUSIC = "music"
+    CRITIQUE = "critique"
+
+
+class ToolArgs(BaseModel):
+    """Base of every tool's `Args`: unknown keys are an error, never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class Media:
+    data: bytes
+    mime_type: str
+
+
+@dataclass(frozen=True)
+class ArtifactDraft:
+    kind: ArtifactKind
+    text: str | None = None
+    media: Media | None = None
+    # What reproduces it: model id, seed, steps, form ... (stored as JSON).
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.text is None and self.media is None:
+            raise ValueError("an artifact needs text, media, or both")
+
+
+@dataclass(frozen=True)
+class FocusArtifact:
+    """The piece a turn is about (replied to, named as #N, or the latest), as a tool sees it."""
+
+    number: int
+    kind: ArtifactKind
+    prompt: str
+    text: str | None
+    media_path: Path | None
+    mime_type: str | None
+    params: Mapping[str, Any]
+
+
+class Cancelled(Exception):
+    """Raised by a tool (through `ToolContext.check`) when its run was called off."""
+
+
+Progress = Callable[[float, str], None]
+
+
+def no_progress(_fraction: float, _label: str) -> None:
+    return None
+
+
+class ModelSource(Protocol):
+    """Hands a tool the model of one of its roles, loading it on first use (tools/models.py)."""
+
+    def get(self, role: str) -> Any: ...
+
+
+class NoModels:
+    """For tools that need no model."""
+
+    def get(self, role: str) -> Any:
+        raise LookupError(f"this tool was given no models, so none for role {role!r}")
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    models: ModelSource = field(default_factory=NoModels)
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    progress: Progress = no_progress
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    focus: FocusArtifact | None = None
+
+    def check(self) -> None:
+        """Stop here if the run was cancelled (timed out, or the bot is shutting down)."""
+        if self.cancelled.is_set():
+            raise Cancelled()
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str  # also the explicit command: /name key=value ... text
+    description: str  # one line, shown to the chat model when it chooses a tool
+    kind: ArtifactKind
+    args: type[ToolArgs]
+    run: Callable[[Any, ToolContext], ArtifactDraft]
+    # The argument that takes the free text of an explicit command or a request.
+    text_arg: str | None = "prompt"
+    timeout_s: float = 300.0
+
+    def __post_init__(self) -> None:
+        if self.text_arg is not None and self.text_arg not in self.args.model_fields:
+            raise ValueError(f"tool {self.name!r}: text_arg {self.text_arg!r} is not in its Args")
