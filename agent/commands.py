@@ -1,4 +1,4 @@
-"""Commands that work on a person's own history: /help, /history, /forget.
+"""Commands on a person's own history and pieces: /help, /history, /forget, /show, /versions.
 
 They bypass the chat model and reach the agent through the same Command path that
 console `/name ...` lines and Discord slash commands use.
@@ -6,10 +6,20 @@ console `/name ...` lines and Discord slash commands use.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agent.db import Conversation, Message, Role
+from agent.artifacts import (
+    ArtifactNotFound,
+    listing_line,
+    mentioned_number,
+    version_tree,
+    visible_artifact,
+)
+from agent.db import Artifact, Conversation, Message, Role
+from agent.media import MediaStore
 from agent.memory import Memory, forget_conversations
 from agent.scope import find_conversation, find_user
 from agent.types import Command, Reply, Turn
@@ -20,13 +30,21 @@ HELP = {
     "help": "list commands",
     "history": "show your recent turns here",
     "forget": "delete all your conversations with atelier (`/forget yes` to confirm)",
+    "show": "show a piece: `/show #12`",
+    "versions": "the versions of a piece: `/versions #12`",
 }
 
 
 class Commands:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], memory: Memory) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        memory: Memory,
+        media: MediaStore | None = None,
+    ) -> None:
         self._sessions = sessions
         self._memory = memory
+        self._media = media
 
     async def run(self, turn: Turn) -> Reply:
         assert turn.command is not None
@@ -37,6 +55,8 @@ class Commands:
             return await self._history(turn)
         if name == "forget":
             return await self._forget(turn)
+        if name in {"show", "versions"}:
+            return await self._piece(turn, name)
         return Reply(f"Unknown command /{name}. {help_text()}", stored=False)
 
     async def _history(self, turn: Turn) -> Reply:
@@ -71,6 +91,50 @@ class Commands:
             f"Forgotten: {_count(len(ids), 'conversation')}, {_count(removed, 'message')}.",
             stored=False,
         )
+
+    async def _piece(self, turn: Turn, name: str) -> Reply:
+        assert turn.command is not None
+        number = mentioned_number(turn.command.text)
+        if number is None:
+            return Reply(f"Which piece? For example `/{name} #12`.", stored=False)
+        async with self._sessions() as session:
+            user = await find_user(session, turn.platform, turn.user.external_id)
+            artifact = None if user is None else await visible_artifact(session, number, user.id)
+            if artifact is None:
+                return Reply(str(ArtifactNotFound(number)), stored=False)
+            if name == "show":
+                return Reply(self._shown(artifact), stored=False)
+            tree = await version_tree(session, artifact)
+        return Reply(_tree_text(tree, self._line), stored=False)
+
+    def _line(self, artifact: Artifact) -> str:
+        return listing_line(artifact, self._media)
+
+    def _shown(self, artifact: Artifact) -> str:
+        lineage = f"version {artifact.version}"
+        if artifact.parent_id is not None:
+            lineage += f", made from #{artifact.parent_id}"
+        params = ", ".join(f"{key}={value}" for key, value in sorted(artifact.params.items()))
+        lines = [f"#{artifact.id} {artifact.kind} ({lineage})", f"asked: {artifact.prompt}"]
+        if params:
+            lines.append(f"made with: {params}")
+        if artifact.media_path is not None:
+            lines.append(self._line(artifact))
+        if artifact.text:
+            lines.append(artifact.text)
+        return "\n".join(lines)
+
+
+def _tree_text(tree: Sequence[Artifact], line: Callable[[Artifact], str]) -> str:
+    """Each version indented under the one it was made from."""
+    depth: dict[int, int] = {}
+    lines = []
+    for artifact in tree:  # oldest first, so a parent always comes before its children
+        depth[artifact.id] = (
+            0 if artifact.parent_id is None else depth.get(artifact.parent_id, 0) + 1
+        )
+        lines.append("  " * depth[artifact.id] + line(artifact))
+    return "Versions:\n" + "\n".join(lines)
 
 
 async def _owned_conversations(session: AsyncSession, turn: Turn) -> list[int]:

@@ -9,7 +9,7 @@ once, when a message is stored, so building a window reads a few rows through th
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Insert, Select, bindparam, delete, func, insert, select
@@ -33,6 +33,10 @@ class MessageDraft:
     token_count: int
     author_id: int | None = None
     platform_message_id: str | None = None
+    # Set on the message that presents what a tool made.
+    tool_name: str | None = None
+    tool_args: dict[str, Any] | None = None
+    artifact_id: int | None = None
 
 
 class WindowMessage(NamedTuple):
@@ -73,6 +77,9 @@ class Memory:
         *,
         author_id: int | None = None,
         platform_message_id: str | None = None,
+        tool_name: str | None = None,
+        tool_args: dict[str, Any] | None = None,
+        artifact_id: int | None = None,
     ) -> MessageDraft:
         """Counting happens here, before a transaction opens, so the tokenizer never runs
         while SQLite's write lock is held."""
@@ -82,6 +89,9 @@ class Memory:
             token_count=self._count_tokens(content),
             author_id=author_id,
             platform_message_id=platform_message_id,
+            tool_name=tool_name,
+            tool_args=tool_args,
+            artifact_id=artifact_id,
         )
 
     async def append(
@@ -195,7 +205,10 @@ async def _newest(
 def _append_statement() -> Insert:
     """INSERT INTO messages ... SELECT ... FROM conversations WHERE id = :conversation_id."""
     table = Message.__table__
-    columns = ("author_id", "role", "content", "token_count", "platform_message_id", "created_at")
+    columns = (
+        *(field.name for field in fields(MessageDraft)),
+        "created_at",
+    )
     values = [bindparam(name, type_=table.c[name].type) for name in columns]
     source = select(Conversation.id, *values).where(Conversation.id == bindparam("conversation_id"))
     return insert(table).from_select(["conversation_id", *columns], source)

@@ -19,8 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agent.commands import Commands
 from agent.config import Settings
 from agent.db import Conversation, Role
+from agent.media import MediaStore
 from agent.memory import ContextWindow, Memory, WindowMessage
 from agent.scope import find_or_create_conversation, find_or_create_user
+from agent.studio import ANSWER, Studio
 from agent.summary import summarize
 from agent.types import Reply, Turn
 
@@ -37,16 +39,21 @@ class Agent:
         sessions: async_sessionmaker[AsyncSession],
         chat_model: BaseChatModel,
         memory: Memory,
+        studio: Studio | None = None,
+        media: MediaStore | None = None,
     ) -> None:
         self._settings = settings
         self._sessions = sessions
         self._chat_model = chat_model
         self._memory = memory
-        self._commands = Commands(sessions, memory)
+        self._studio = studio
+        self._commands = Commands(sessions, memory, media)
         self._system_tokens = memory.count_tokens(settings.system_prompt)
 
     async def respond(self, turn: Turn) -> Reply:
         if turn.command is not None:
+            if self._studio is not None and self._studio.handles(turn.command):
+                return await self._studio.command(turn)
             return await self._commands.run(turn)
         problem = self._check_text(turn.text)
         if problem is not None:
@@ -67,6 +74,14 @@ class Agent:
     async def _chat(self, turn: Turn) -> Reply:
         text = turn.text.strip()
         conversation, user_id, window = await self._load_context(turn, text)
+        if self._studio is not None:
+            decision = await self._studio.decide(_as_chat(window.messages), text)
+            if decision.question is not None:
+                stored = await self._store(conversation.id, user_id, text, decision.question)
+                return Reply(decision.question, stored=stored)
+            if decision.choice != ANSWER and decision.args is not None:
+                tool = self._studio.tools[decision.choice]
+                return await self._studio.make(turn, tool, decision.args, said=text)
         try:
             answer = await self._generate(window, text)
         except Exception:  # noqa: BLE001 - any model failure becomes a message; the log keeps all

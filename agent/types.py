@@ -7,6 +7,7 @@ nothing here knows about discord.py, the terminal or the database.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,19 @@ class Turn:
 
 
 @dataclass(frozen=True)
+class MadeArtifact:
+    """A new artifact in a reply, for the transport to show (and attach its file)."""
+
+    number: int
+    kind: str
+    line: str  # "#N kind <media path, or the first line of its text>"
+    media_path: Path | None = None
+
+
+@dataclass(frozen=True)
 class Reply:
     text: str
     attachments: tuple[Attachment, ...] = ()
+    artifacts: tuple[MadeArtifact, ...] = ()
     # False when nothing of the turn was stored (empty or refused input, a failure).
     stored: bool = True

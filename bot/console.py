@@ -34,6 +34,11 @@ def parse_command(line: str) -> Command:
     return Command(name=head.lower(), args=args, text=" ".join(words))
 
 
+def render(reply: Reply) -> str:
+    """The reply's text, then each new artifact on its own line: `#N kind <path or first line>`."""
+    return "\n".join(part for part in (reply.text, *(a.line for a in reply.artifacts)) if part)
+
+
 class ConsoleChat:
     def __init__(
         self,
@@ -60,14 +65,14 @@ class ConsoleChat:
 
     async def _handle(self, line: str) -> str:
         if not line.startswith("/"):
-            return (await self._agent.respond(self._turn(text=line))).text
+            return render(await self._agent.respond(self._turn(text=line)))
         command = parse_command(line)
         if command.name == "as":
             return self._switch_user(command.text)
         if command.name == "forget" and self._interactive and not command.text:
             command = await self._confirm_forget(command)
         reply: Reply = await self._agent.respond(self._turn(command=command))
-        return reply.text + (CONSOLE_HELP if command.name == "help" else "")
+        return render(reply) + (CONSOLE_HELP if command.name == "help" else "")
 
     def _switch_user(self, name: str) -> str:
         name = name.strip()

@@ -1,0 +1,154 @@
+"""Artifacts: what tools made, numbered #N, kept in a version tree per piece.
+
+A piece's first artifact is its root (root_id NULL); every later version names the version it
+was made from (parent_id) and the root, so "the versions of #12" is one indexed query. People
+only ever see artifacts of conversations they belong to; a number that exists elsewhere reads
+exactly like one that does not exist, so numbers leak nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agent.db import Artifact, Conversation, Message
+from agent.media import MediaStore, StoredMedia
+from tools.base import ArtifactDraft
+
+MENTION = re.compile(r"(?<![\w#])#(\d{1,12})\b")
+
+
+def mentioned_number(text: str) -> int | None:
+    """The first `#N` in a message, if any."""
+    match = MENTION.search(text)
+    return int(match.group(1)) if match else None
+
+
+def root_of(artifact: Artifact) -> int:
+    return artifact.root_id or artifact.id
+
+
+async def add_artifact(
+    session: AsyncSession,
+    *,
+    conversation_id: int,
+    creator_id: int,
+    draft: ArtifactDraft,
+    prompt: str,
+    parent: Artifact | None,
+    media: StoredMedia | None,
+) -> Artifact:
+    root_id = None if parent is None else root_of(parent)
+    artifact = Artifact(
+        kind=draft.kind.value,
+        conversation_id=conversation_id,
+        creator_id=creator_id,
+        parent_id=None if parent is None else parent.id,
+        root_id=root_id,
+        version=1 if root_id is None else await _next_version(session, root_id),
+        prompt=prompt,
+        params=dict(draft.params),
+        text=draft.text,
+        media_path=None if media is None else media.path,
+        media_sha256=None if media is None else media.sha256,
+        mime_type=None if media is None else media.mime_type,
+    )
+    session.add(artifact)
+    await session.flush()
+    return artifact
+
+
+async def visible_artifact(session: AsyncSession, number: int, user_id: int) -> Artifact | None:
+    """Artifact #number if it belongs to one of the user's conversations."""
+    query = (
+        select(Artifact)
+        .join(Conversation, Artifact.conversation_id == Conversation.id)
+        .where(Artifact.id == number, Conversation.owner_id == user_id)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def latest_artifact(session: AsyncSession, conversation_id: int) -> Artifact | None:
+    query = (
+        select(Artifact)
+        .where(Artifact.conversation_id == conversation_id)
+        .order_by(Artifact.id.desc())
+        .limit(1)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def replied_artifact(
+    session: AsyncSession, conversation_id: int, platform_message_id: str
+) -> Artifact | None:
+    """The artifact shown in the message a person replied to (Discord replies)."""
+    query = (
+        select(Artifact)
+        .join(Message, Message.artifact_id == Artifact.id)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.platform_message_id == platform_message_id,
+        )
+        .limit(1)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def version_tree(session: AsyncSession, artifact: Artifact) -> Sequence[Artifact]:
+    """Every version of the artifact's piece, oldest first."""
+    root = root_of(artifact)
+    query = (
+        select(Artifact)
+        .where(or_(Artifact.id == root, Artifact.root_id == root))
+        .order_by(Artifact.id)
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def _next_version(session: AsyncSession, root_id: int) -> int:
+    query = select(func.max(Artifact.version)).where(
+        or_(Artifact.id == root_id, Artifact.root_id == root_id)
+    )
+    return ((await session.execute(query)).scalar_one_or_none() or 0) + 1
+
+
+def listing_line(artifact: Artifact, media: MediaStore | None) -> str:
+    """`#N kind <media path, or the first line of its text>`: how a new artifact is listed."""
+    if artifact.media_path is not None:
+        where = artifact.media_path if media is None else media.path(artifact.media_path)
+        return f"#{artifact.id} {artifact.kind} {where}"
+    lines = (artifact.text or "").strip().splitlines()
+    return f"#{artifact.id} {artifact.kind} {lines[0] if lines else ''}".rstrip()
+
+
+class ArtifactNotFound(LookupError):
+    def __init__(self, number: int) -> None:
+        super().__init__(f"I can't find #{number} among the pieces in your conversations.")
+
+
+async def resolve_focus(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    conversation_id: int,
+    text: str,
+    reply_to: str | None,
+) -> Artifact | None:
+    """The piece a turn is about: the one replied to, else one named as #N, else the latest.
+
+    Raises ArtifactNotFound for a #N the person cannot see.
+    """
+    if reply_to is not None:
+        replied = await replied_artifact(session, conversation_id, reply_to)
+        if replied is not None:
+            return replied
+    number = mentioned_number(text)
+    if number is not None:
+        named = await visible_artifact(session, number, user_id)
+        if named is None:
+            raise ArtifactNotFound(number)
+        return named
+    return await latest_artifact(session, conversation_id)

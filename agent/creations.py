@@ -1,0 +1,183 @@
+"""Making something with a tool for a turn, and keeping it.
+
+The tool runs with no transaction open (it may take minutes). What it made is then stored in
+one transaction with the person's message and the reply that presents it: the media file is
+written first, under its content hash, and removed again if that transaction fails, so a
+failure never leaves an artifact row or a file that nothing points to.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agent.artifacts import add_artifact, listing_line
+from agent.db import Artifact, Role
+from agent.jobs import Jobs, ToolTimedOut, TooManyJobs
+from agent.media import MediaStore, StoredMedia
+from agent.memory import Memory
+from agent.types import MadeArtifact, Reply
+from tools.base import (
+    ArtifactDraft,
+    ArtifactKind,
+    FocusArtifact,
+    ModelSource,
+    Tool,
+    ToolArgs,
+    ToolContext,
+)
+from tools.models import ModelUnavailable
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Request:
+    """One tool run asked for in a turn, with who asked and where."""
+
+    tool: Tool
+    args: ToolArgs
+    user_id: int
+    conversation_id: int
+    said: str  # the person's message as typed, stored with the result
+    focus: Artifact | None = None
+
+
+class Creations:
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        memory: Memory,
+        media: MediaStore,
+        jobs: Jobs,
+        models: ModelSource,
+        tool_settings: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._memory = memory
+        self._media = media
+        self._jobs = jobs
+        self._models = models
+        self._tool_settings = tool_settings or {}
+
+    async def make(self, request: Request) -> Reply:
+        tool = request.tool
+        try:
+            draft = await self._jobs.run(
+                request.user_id, tool, request.args, self._context(request)
+            )
+            if draft.kind is not tool.kind:
+                raise TypeError(f"the {tool.name} tool returned a {draft.kind}")
+        except (TooManyJobs, ToolTimedOut, ModelUnavailable) as refusal:
+            return Reply(str(refusal), stored=False)
+        except Exception:  # noqa: BLE001 - any tool failure becomes a message; the log keeps all
+            reference = secrets.token_hex(4)
+            logger.exception("tool %s failed (ref %s)", tool.name, reference)
+            return Reply(
+                f"Sorry, the {tool.name} tool failed (ref {reference}). Nothing was stored; "
+                "the conversation carries on as before.",
+                stored=False,
+            )
+        return await self._keep(request, draft)
+
+    def _context(self, request: Request) -> ToolContext:
+        return ToolContext(
+            models=self._models,
+            settings=self._tool_settings.get(request.tool.name, {}),
+            focus=None if request.focus is None else focus_view(request.focus, self._media),
+        )
+
+    async def _keep(self, request: Request, draft: ArtifactDraft) -> Reply:
+        stored_media = None if draft.media is None else self._store_media(draft)
+        try:
+            artifact = await self._store(request, draft, stored_media)
+        except IntegrityError:
+            # The conversation (and so the piece built on) was deleted while the tool ran.
+            artifact = None
+        except BaseException:
+            self._discard(stored_media)
+            raise
+        if artifact is None:
+            self._discard(stored_media)
+            return Reply(
+                "This conversation was forgotten meanwhile; nothing was kept.", stored=False
+            )
+        made = MadeArtifact(
+            number=artifact.id,
+            kind=artifact.kind,
+            line=listing_line(artifact, self._media),
+            media_path=None if stored_media is None else self._media.path(stored_media.path),
+        )
+        return Reply(draft.text or "", artifacts=(made,))
+
+    def _discard(self, stored_media: StoredMedia | None) -> None:
+        if stored_media is not None:
+            self._media.discard(stored_media)
+
+    def _store_media(self, draft: ArtifactDraft) -> StoredMedia:
+        assert draft.media is not None
+        return self._media.put(draft.media.data, draft.media.mime_type)
+
+    async def _store(
+        self, request: Request, draft: ArtifactDraft, stored_media: StoredMedia | None
+    ) -> Artifact | None:
+        arguments = request.args.model_dump(mode="json")
+        said = self._memory.draft(Role.USER, request.said, author_id=request.user_id)
+        shown = self._memory.draft(
+            Role.ASSISTANT,
+            _summary_line(request.tool, draft),
+            tool_name=request.tool.name,
+            tool_args=arguments,
+        )
+        async with self._sessions() as session, session.begin():
+            artifact = await add_artifact(
+                session,
+                conversation_id=request.conversation_id,
+                creator_id=request.user_id,
+                draft=draft,
+                prompt=_prompt_of(request),
+                parent=request.focus if _continues(request) else None,
+                media=stored_media,
+            )
+            shown = replace(shown, artifact_id=artifact.id)
+            if not await self._memory.append(session, request.conversation_id, said, shown):
+                await session.rollback()
+                return None
+        return artifact
+
+
+def focus_view(artifact: Artifact, media: MediaStore) -> FocusArtifact:
+    return FocusArtifact(
+        number=artifact.id,
+        kind=ArtifactKind(artifact.kind),
+        prompt=artifact.prompt,
+        text=artifact.text,
+        media_path=None if artifact.media_path is None else media.path(artifact.media_path),
+        mime_type=artifact.mime_type,
+        params=dict(artifact.params),
+    )
+
+
+def _continues(request: Request) -> bool:
+    """A new version of the focus piece when the tool makes the same kind (a darker poem),
+    a new piece otherwise (music for a poem, a critique of an image)."""
+    return request.focus is not None and request.focus.kind == request.tool.kind.value
+
+
+def _prompt_of(request: Request) -> str:
+    text_arg = request.tool.text_arg
+    value = getattr(request.args, text_arg, None) if text_arg else None
+    return str(value) if value is not None else request.said
+
+
+def _summary_line(tool: Tool, draft: ArtifactDraft) -> str:
+    # What the chat model later sees of this turn: enough to talk about the piece.
+    body = (draft.text or "").strip()
+    return f"[made a {tool.kind.value}]\n{body}" if body else f"[made a {tool.kind.value}]"

@@ -1,0 +1,119 @@
+"""Running tools: in worker threads, a few per person at a time, each with a deadline.
+
+A tool can take minutes; the event loop must keep serving everyone else meanwhile, so every
+run goes to a thread of a pool kept for tools (the default executor stays free for quick
+work such as database calls and tokenizing). Each person may have `running` jobs going and
+`queued` more waiting; beyond that they are told to wait rather than piling up work nobody
+will read. A run past its tool's timeout is abandoned: its cancellation flag is set so the
+tool stops at its next check, and its result, if it ever comes, is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+
+import torch
+
+from tools.base import ArtifactDraft, Tool, ToolArgs, ToolContext
+
+logger = logging.getLogger(__name__)
+
+
+class TooManyJobs(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"You already have {limit} pieces in the works; "
+            "please wait for one to finish before asking for another."
+        )
+
+
+class ToolTimedOut(Exception):
+    def __init__(self, tool: Tool) -> None:
+        super().__init__(
+            f"The {tool.name} tool took longer than {tool.timeout_s:g} s and was stopped. "
+            "Nothing was stored; try something simpler or try again later."
+        )
+
+
+@dataclass(frozen=True)
+class JobLimits:
+    running: int = 1
+    queued: int = 2
+    workers: int = 2  # tool threads for the whole bot
+
+
+class Jobs:
+    def __init__(self, limits: JobLimits) -> None:
+        self._limits = limits
+        self._executor = ThreadPoolExecutor(limits.workers, thread_name_prefix="atelier-tool")
+        self._active: dict[int, int] = defaultdict(int)
+        self._running: dict[int, asyncio.Semaphore] = {}
+
+    async def run(
+        self, user_id: int, tool: Tool, args: ToolArgs, context: ToolContext
+    ) -> ArtifactDraft:
+        """Run `tool` for `user_id`, raising TooManyJobs, ToolTimedOut or the tool's error."""
+        with self._slot(user_id):
+            async with self._running.setdefault(user_id, asyncio.Semaphore(self._limits.running)):
+                return await self._run_in_thread(tool, args, context)
+
+    def in_the_works(self, user_id: int) -> int:
+        """The person's jobs running or queued."""
+        return self._active.get(user_id, 0)
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    @contextmanager
+    def _slot(self, user_id: int) -> Iterator[None]:
+        limit = self._limits.running + self._limits.queued
+        if self._active[user_id] >= limit:
+            raise TooManyJobs(limit)
+        self._active[user_id] += 1
+        try:
+            yield
+        finally:
+            self._active[user_id] -= 1
+            if not self._active[user_id]:
+                del self._active[user_id]
+                self._running.pop(user_id, None)
+
+    async def _run_in_thread(
+        self, tool: Tool, args: ToolArgs, context: ToolContext
+    ) -> ArtifactDraft:
+        cancelled = threading.Event()
+        context = replace(context, cancelled=cancelled)
+        loop = asyncio.get_running_loop()
+        work = loop.run_in_executor(self._executor, run_with_oom_retry, tool.run, args, context)
+        try:
+            return await asyncio.wait_for(work, tool.timeout_s)
+        except TimeoutError:
+            cancelled.set()
+            raise ToolTimedOut(tool) from None
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+
+def run_with_oom_retry(
+    run: Callable[[ToolArgs, ToolContext], ArtifactDraft], args: ToolArgs, context: ToolContext
+) -> ArtifactDraft:
+    """Run once more after a CUDA out-of-memory error, with the cache emptied first."""
+    try:
+        return run(args, context)
+    except torch.OutOfMemoryError:
+        logger.warning("out of GPU memory; freeing cached memory and retrying once")
+    # Outside the except block: the exception's traceback holds the frames (and tensors) of
+    # the failed run until the block ends, so memory can only be freed here.
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    return run(args, context)

@@ -1,0 +1,89 @@
+"""Content-addressed media store: <root>/ab/<sha256>.<ext>.
+
+Files are named by the sha256 of their bytes, so the same image made twice is kept once and a
+path can be checked against what was stored. Writes go to a temporary file in the target
+directory and are renamed into place, so a crash never leaves a half-written file under a
+real name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+# mimetypes knows these, but not always with the extension people expect.
+_EXTENSIONS = {
+    "audio/wav": ".wav",
+    "audio/x-wav": ".wav",
+    "image/jpeg": ".jpg",
+    "text/plain": ".txt",
+}
+
+
+class MediaCorrupted(Exception):
+    """A stored file is missing or its bytes no longer match the sha256 it was stored under."""
+
+
+@dataclass(frozen=True)
+class StoredMedia:
+    path: str  # relative to the store's root, as kept in the database
+    sha256: str
+    mime_type: str
+    created: bool  # False when identical bytes were already stored
+
+
+class MediaStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def put(self, data: bytes, mime_type: str) -> StoredMedia:
+        digest = hashlib.sha256(data).hexdigest()
+        relative = f"{digest[:2]}/{digest}{extension_for(mime_type)}"
+        target = self.root / relative
+        created = not target.exists()
+        if created:
+            _write_atomically(target, data)
+        return StoredMedia(relative, digest, mime_type, created)
+
+    def read(self, relative: str, sha256: str) -> bytes:
+        path = self.path(relative)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise MediaCorrupted(f"{relative} is missing from the media store") from None
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise MediaCorrupted(f"{relative} does not match its sha256; it was changed on disk")
+        return data
+
+    def path(self, relative: str) -> Path:
+        path = (self.root / relative).resolve()
+        if not path.is_relative_to(self.root.resolve()):
+            raise ValueError(f"{relative!r} is outside the media store")
+        return path
+
+    def discard(self, stored: StoredMedia) -> None:
+        """Undo a put whose artifact was never stored (only a file this put created)."""
+        if stored.created:
+            self.path(stored.path).unlink(missing_ok=True)
+
+
+def extension_for(mime_type: str) -> str:
+    return _EXTENSIONS.get(mime_type) or mimetypes.guess_extension(mime_type) or ".bin"
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,99 @@
+"""The creative side of a turn: explicit tool commands, and free text routed to a tool.
+
+`Studio` owns the tools and decides nothing about chat: the service asks it to handle an
+explicit command (`/poem form=haiku a heron`), or, for free text, asks its router whether
+a tool should answer, and falls back to plain chat when the answer is "just answer".
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from langchain_core.messages import BaseMessage
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agent.artifacts import ArtifactNotFound, resolve_focus
+from agent.creations import Creations, Request
+from agent.scope import find_or_create_conversation, find_or_create_user
+from agent.tool_args import BadToolArgs, validate_args
+from agent.types import Command, Reply, Turn
+from tools.base import Tool, ToolArgs
+
+logger = logging.getLogger(__name__)
+
+ANSWER = "answer"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a router made of free text: a tool with arguments, a question, or just answer."""
+
+    choice: str  # ANSWER or a tool name
+    args: ToolArgs | None = None
+    question: str | None = None
+
+
+class Router(Protocol):
+    async def decide(
+        self, history: Sequence[BaseMessage], text: str, tools: Sequence[Tool]
+    ) -> Decision: ...
+
+
+class Studio:
+    def __init__(
+        self,
+        *,
+        tools: Sequence[Tool],
+        creations: Creations,
+        sessions: async_sessionmaker[AsyncSession],
+        router: Router | None = None,
+    ) -> None:
+        self.tools = {tool.name: tool for tool in tools}
+        self._creations = creations
+        self._sessions = sessions
+        self._router = router
+
+    def handles(self, command: Command) -> bool:
+        return command.name in self.tools
+
+    async def command(self, turn: Turn) -> Reply:
+        assert turn.command is not None
+        tool = self.tools[turn.command.name]
+        try:
+            args = validate_args(tool, turn.command.args, turn.command.text)
+        except BadToolArgs as problem:
+            return Reply(str(problem), stored=False)
+        return await self.make(turn, tool, args, said=command_line(turn.command))
+
+    async def decide(self, history: Sequence[BaseMessage], text: str) -> Decision:
+        if self._router is None or not self.tools:
+            return Decision(ANSWER)
+        return await self._router.decide(history, text, list(self.tools.values()))
+
+    async def make(self, turn: Turn, tool: Tool, args: ToolArgs, *, said: str) -> Reply:
+        async with self._sessions() as session, session.begin():
+            user = await find_or_create_user(session, turn.platform, turn.user)
+            conversation = await find_or_create_conversation(
+                session, turn.platform, user, turn.place
+            )
+            try:
+                focus = await resolve_focus(
+                    session,
+                    user_id=user.id,
+                    conversation_id=conversation.id,
+                    text=said,
+                    reply_to=turn.reply_to,
+                )
+            except ArtifactNotFound as missing:
+                return Reply(str(missing), stored=False)
+        request = Request(tool, args, user.id, conversation.id, said=said, focus=focus)
+        return await self._creations.make(request)
+
+
+def command_line(command: Command) -> str:
+    """The command as a person would type it, for the history."""
+    options = " ".join(f"{key}={value}" for key, value in command.args.items())
+    return " ".join(part for part in (f"/{command.name}", options, command.text) if part)

@@ -1,0 +1,80 @@
+"""Small test-only tools that follow the real contract (tools/base.py).
+
+`verse` makes text from its prompt (and builds on the poem in focus, as a revision would);
+`sketch` makes a media file whose bytes depend on seed and prompt; `stall` waits until it is
+released or cancelled; `broken` always fails. None of them needs a model, so the agent's
+plumbing is what the tests exercise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from typing import Literal
+
+from pydantic import Field
+
+from tools.base import ArtifactDraft, ArtifactKind, Media, Tool, ToolArgs, ToolContext
+
+
+class VerseArgs(ToolArgs):
+    prompt: str = Field(description="what the verse is about", min_length=1, max_length=500)
+    form: Literal["couplet", "haiku"] = Field("couplet", description="the verse form")
+
+
+def write_verse(args: VerseArgs, context: ToolContext) -> ArtifactDraft:
+    lines = [f"{args.form} on {args.prompt}", "the end rhymes with friend"]
+    if context.focus is not None and context.focus.text:
+        lines = [*context.focus.text.splitlines(), f"and now: {args.prompt}"]
+    context.progress(1.0, "written")
+    return ArtifactDraft(ArtifactKind.POEM, text="\n".join(lines), params={"form": args.form})
+
+
+class SketchArgs(ToolArgs):
+    prompt: str = Field(description="what to draw", min_length=1)
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="the random seed")
+
+
+def draw_sketch(args: SketchArgs, context: ToolContext) -> ArtifactDraft:
+    pixels = hashlib.sha256(f"{args.seed}:{args.prompt}".encode()).digest() * 8
+    return ArtifactDraft(
+        ArtifactKind.IMAGE,
+        media=Media(b"P5 16 16 255\n" + pixels[:256], "image/x-portable-graymap"),
+        params={"seed": args.seed},
+    )
+
+
+class StallArgs(ToolArgs):
+    prompt: str = Field("", description="ignored")
+
+
+class Stall:
+    """A tool that holds its worker until `release` is set, checking for cancellation."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.started = threading.Semaphore(0)
+        self.cancelled_runs = 0
+
+    def run(self, args: StallArgs, context: ToolContext) -> ArtifactDraft:
+        self.started.release()
+        while not self.release.wait(0.01):
+            if context.cancelled.is_set():
+                self.cancelled_runs += 1
+                context.check()
+        return ArtifactDraft(ArtifactKind.MUSIC, text="a long note")
+
+
+def fail(args: VerseArgs, context: ToolContext) -> ArtifactDraft:
+    time.sleep(0.01)
+    raise RuntimeError("the test tool broke, as a model might")
+
+
+VERSE = Tool("verse", "Write a short verse.", ArtifactKind.POEM, VerseArgs, write_verse)
+SKETCH = Tool("sketch", "Draw a small picture.", ArtifactKind.IMAGE, SketchArgs, draw_sketch)
+BROKEN = Tool("broken", "Always fails.", ArtifactKind.POEM, VerseArgs, fail)
+
+
+def stall_tool(stall: Stall, timeout_s: float = 30.0) -> Tool:
+    return Tool("stall", "Waits.", ArtifactKind.MUSIC, StallArgs, stall.run, timeout_s=timeout_s)

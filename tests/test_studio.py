@@ -1,0 +1,285 @@
+"""Making pieces with tools: commands, routed free text, lineage, limits and failures."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import pytest
+from langchain_core.messages import BaseMessage
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agent.config import Settings
+from agent.creations import Creations, Request
+from agent.db import Artifact, Message
+from agent.jobs import JobLimits, Jobs
+from agent.llm import build_chat_model
+from agent.media import MediaStore
+from agent.memory import Memory
+from agent.service import Agent
+from agent.studio import ANSWER, Decision, Studio
+from agent.types import Command, Place, Reply, Turn, UserRef
+from bot.console import parse_command
+from tests.studio_tools import BROKEN, SKETCH, VERSE, SketchArgs, Stall, VerseArgs, stall_tool
+from tools.base import NoModels, Tool
+from tools.models import LoadedCausalLM
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+class ScriptedRouter:
+    """Routes known sentences to a tool, everything else to plain chat."""
+
+    def __init__(self, decisions: dict[str, Decision]) -> None:
+        self.decisions = decisions
+
+    async def decide(
+        self, history: Sequence[BaseMessage], text: str, tools: Sequence[Tool]
+    ) -> Decision:
+        return self.decisions.get(text, Decision(ANSWER))
+
+
+class Workshop:
+    """An agent with tools, and what it keeps."""
+
+    def __init__(
+        self,
+        sessions: Sessions,
+        tmp_path: Path,
+        tiny_chat: LoadedCausalLM,
+        tools: Sequence[Tool],
+        router: ScriptedRouter | None = None,
+        limits: JobLimits | None = None,
+    ) -> None:
+        settings = Settings(data_dir=tmp_path, max_new_tokens=4, temperature=0.0)
+        memory = Memory(tiny_chat.count_tokens)
+        self.media = MediaStore(tmp_path / "media")
+        self.jobs = Jobs(limits or JobLimits())
+        self.creations = Creations(
+            sessions=sessions, memory=memory, media=self.media, jobs=self.jobs, models=NoModels()
+        )
+        studio = Studio(tools=tools, creations=self.creations, sessions=sessions, router=router)
+        self.agent = Agent(
+            settings=settings,
+            sessions=sessions,
+            chat_model=build_chat_model(settings, tiny_chat),
+            memory=memory,
+            studio=studio,
+            media=self.media,
+        )
+        self.sessions = sessions
+
+    async def say(self, text: str, user: str = "ada") -> Reply:
+        return await self.agent.respond(Turn("test", UserRef(user, user.title()), PLACE, text))
+
+    async def command(self, line: str, user: str = "ada") -> Reply:
+        turn = Turn("test", UserRef(user, user.title()), PLACE, command=parse_command(line))
+        return await self.agent.respond(turn)
+
+    async def artifacts(self) -> list[Artifact]:
+        async with self.sessions() as session:
+            return list((await session.execute(select(Artifact).order_by(Artifact.id))).scalars())
+
+    async def messages(self) -> list[Message]:
+        async with self.sessions() as session:
+            return list((await session.execute(select(Message).order_by(Message.id))).scalars())
+
+    def media_files(self) -> list[Path]:
+        root = self.media.root
+        return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+PLACE = Place(channel_id="c1", guild_id="g1", is_direct=False)
+MakeWorkshop = Callable[..., Workshop]
+
+
+@pytest.fixture
+def make_studio(
+    sessions: Sessions, tmp_path: Path, tiny_chat: LoadedCausalLM
+) -> Iterator[MakeWorkshop]:
+    made: list[Workshop] = []
+
+    def build(tools: Sequence[Tool], **options: object) -> Workshop:
+        studio = Workshop(sessions, tmp_path, tiny_chat, tools, **options)  # type: ignore[arg-type]
+        made.append(studio)
+        return studio
+
+    yield build
+    for studio in made:
+        studio.jobs.shutdown()
+
+
+async def test_a_command_makes_a_numbered_piece_and_keeps_it(make_studio: MakeWorkshop) -> None:
+    studio = make_studio([VERSE, SKETCH])
+    reply = await studio.command("/verse form=haiku a heron in the rain")
+    [artifact] = await studio.artifacts()
+    assert reply.text == "haiku on a heron in the rain\nthe end rhymes with friend"
+    assert [a.line for a in reply.artifacts] == [
+        f"#{artifact.id} poem haiku on a heron in the rain"
+    ]
+    assert (artifact.kind, artifact.params, artifact.prompt) == (
+        "poem",
+        {"form": "haiku"},
+        "a heron in the rain",
+    )
+    said, shown = await studio.messages()
+    assert said.content == "/verse form=haiku a heron in the rain"
+    assert (shown.artifact_id, shown.tool_name) == (artifact.id, "verse")
+    assert shown.tool_args == {"prompt": "a heron in the rain", "form": "haiku"}
+
+
+async def test_an_image_is_stored_by_content_and_listed_with_its_path(
+    make_studio: MakeWorkshop,
+) -> None:
+    studio = make_studio([SKETCH])
+    first = await studio.command("/sketch seed=7 a lighthouse")
+    again = await studio.command("/sketch seed=7 a lighthouse")
+    [path] = studio.media_files()
+    assert first.artifacts[0].media_path == path == again.artifacts[0].media_path
+    assert first.artifacts[0].line.endswith(str(path))
+    one, two = await studio.artifacts()
+    assert studio.media.read(one.media_path, one.media_sha256).startswith(b"P5")
+    assert one.media_sha256 == two.media_sha256 and one.id != two.id
+
+
+async def test_free_text_routed_to_a_tool_makes_a_new_version_of_the_piece(
+    make_studio: MakeWorkshop,
+) -> None:
+    revise = Decision("verse", VerseArgs(prompt="rain on the pond"))
+    studio = make_studio([VERSE], router=ScriptedRouter({"add a line about rain": revise}))
+    await studio.command("/verse a heron")
+    reply = await studio.say("add a line about rain")
+    first, second = await studio.artifacts()
+    assert (second.parent_id, second.root_id, second.version) == (first.id, first.id, 2)
+    assert reply.text.endswith("and now: rain on the pond")
+    assert reply.text.startswith(first.text)
+    versions = await studio.command(f"/versions #{second.id}")
+    assert versions.text.splitlines()[1:] == [
+        f"#{first.id} poem couplet on a heron",
+        f"  #{second.id} poem couplet on a heron",
+    ]
+
+
+async def test_a_piece_named_by_number_is_the_one_built_on(make_studio: MakeWorkshop) -> None:
+    variation = Decision("verse", VerseArgs(prompt="a variation"))
+    studio = make_studio([VERSE], router=ScriptedRouter({"a variation of #1": variation}))
+    await studio.command("/verse first piece")
+    await studio.command("/verse second piece")
+    await studio.say("a variation of #1")
+    first, _, third = await studio.artifacts()
+    assert first.id == 1  # the router above names #1
+    assert (third.parent_id, third.root_id) == (first.id, first.id)
+
+
+async def test_plain_chat_still_answers_when_nothing_is_asked_for(
+    make_studio: MakeWorkshop,
+) -> None:
+    studio = make_studio([VERSE], router=ScriptedRouter({}))
+    reply = await studio.say("hello there")
+    assert reply.stored and not reply.artifacts
+    assert await studio.artifacts() == []
+
+
+async def test_a_routers_question_is_asked_and_remembered(make_studio: MakeWorkshop) -> None:
+    question = Decision("verse", question="Which form would you like: couplet or haiku?")
+    studio = make_studio([VERSE], router=ScriptedRouter({"a poem please": question}))
+    reply = await studio.say("a poem please")
+    assert reply.text == "Which form would you like: couplet or haiku?"
+    assert [m.content for m in await studio.messages()] == ["a poem please", reply.text]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("/verse colour=red a heron", "/verse does not take colour."),
+        ("/verse form=limerick a heron", "/verse: form='limerick': input should be"),
+        ("/verse", "/verse: prompt is needed"),
+        ("/sketch seed=-1 a boat", "/sketch: seed='-1': input should be greater than or equal"),
+    ],
+)
+async def test_bad_command_input_is_explained_and_nothing_is_stored(
+    make_studio: MakeWorkshop,
+    line: str,
+    expected: str,
+) -> None:
+    studio = make_studio([VERSE, SKETCH])
+    reply = await studio.command(line)
+    assert reply.text.startswith(expected)
+    assert "key=value" in reply.text  # what is accepted follows
+    assert not reply.stored
+    assert await studio.messages() == [] and await studio.artifacts() == []
+
+
+async def test_a_failing_tool_leaves_no_artifact_message_or_file(make_studio: MakeWorkshop) -> None:
+    studio = make_studio([BROKEN, VERSE])
+    reply = await studio.command("/broken a heron")
+    assert "the broken tool failed (ref " in reply.text and not reply.stored
+    assert await studio.artifacts() == [] and await studio.messages() == []
+    assert (await studio.command("/verse still works")).artifacts  # the conversation goes on
+
+
+async def test_a_piece_that_cannot_be_stored_leaves_no_file(make_studio: MakeWorkshop) -> None:
+    studio = make_studio([SKETCH])
+    # The conversation was forgotten while the tool ran: nothing may remain of the run.
+    request = Request(SKETCH, SketchArgs(prompt="a boat"), 1, 999, said="/sketch a boat")
+    await studio.say("hello")  # user 1 exists; conversation 999 does not
+    reply = await studio.creations.make(request)
+    assert not reply.stored and not reply.artifacts
+    assert studio.media_files() == []
+    assert await studio.artifacts() == []
+
+
+async def test_a_tool_past_its_timeout_is_stopped_and_nothing_is_kept(
+    make_studio: MakeWorkshop,
+) -> None:
+    stall = Stall()
+    studio = make_studio([stall_tool(stall, timeout_s=0.2)])
+    reply = await studio.command("/stall")
+    assert reply.text.startswith("The stall tool took longer than 0.2 s and was stopped.")
+    await asyncio.sleep(0.1)
+    assert stall.cancelled_runs == 1  # the worker was told to stop, and did
+    assert await studio.artifacts() == [] and await studio.messages() == []
+
+
+async def test_each_person_has_a_limit_on_pieces_in_the_works(make_studio: MakeWorkshop) -> None:
+    stall = Stall()
+    studio = make_studio([stall_tool(stall), VERSE], limits=JobLimits(running=1, queued=1))
+    running = asyncio.create_task(studio.command("/stall one"))
+    queued = asyncio.create_task(studio.command("/stall two"))
+    async with asyncio.timeout(10):
+        while studio.jobs.in_the_works(user_id=1) < 2:
+            await asyncio.sleep(0.01)
+    refused = await studio.command("/stall three")
+    assert refused.text.startswith("You already have 2 pieces in the works")
+    assert (await studio.command("/verse meanwhile", user="bob")).artifacts  # others go on
+    stall.release.set()
+    assert (await running).artifacts and (await queued).artifacts
+
+
+async def test_nobody_sees_or_builds_on_another_persons_piece(make_studio: MakeWorkshop) -> None:
+    revise = Decision("verse", VerseArgs(prompt="mine now"))
+    studio = make_studio([VERSE], router=ScriptedRouter({"change #1": revise}))
+    await studio.command("/verse ada's secret", user="ada")
+    not_found = "I can't find #1 among the pieces in your conversations."
+    assert (await studio.command("/show #1", user="bob")).text == not_found
+    assert (await studio.command("/versions #1", user="bob")).text == not_found
+    assert (await studio.say("change #1", user="bob")).text == not_found
+    assert (await studio.command("/verse #1 more", user="bob")).text == not_found
+    assert len(await studio.artifacts()) == 1
+    shown = await studio.command("/show #1", user="ada")
+    assert "ada's secret" in shown.text and "made with: form=couplet" in shown.text
+
+
+async def test_a_command_that_is_not_a_tool_lists_what_exists(make_studio: MakeWorkshop) -> None:
+    studio = make_studio([VERSE])
+    reply = await studio.command("/paint a cat")
+    assert reply.text.startswith("Unknown command /paint.")
+    assert not reply.stored
+
+
+def test_commands_are_parsed_as_typed() -> None:
+    assert parse_command("/image seed=7 aspect=16:9 a lighthouse in a storm") == Command(
+        "image", {"seed": "7", "aspect": "16:9"}, "a lighthouse in a storm"
+    )
