@@ -23,6 +23,7 @@ from agent.media import MediaStore
 from agent.memory import Memory, forget_conversations
 from agent.scope import find_conversation, find_user
 from agent.types import Command, Reply, Turn
+from tools.base import Tool
 
 HISTORY_TURNS = 10
 HISTORY_CLIP = 300
@@ -41,23 +42,25 @@ class Commands:
         sessions: async_sessionmaker[AsyncSession],
         memory: Memory,
         media: MediaStore | None = None,
+        tools: Sequence[Tool] = (),
     ) -> None:
         self._sessions = sessions
         self._memory = memory
         self._media = media
+        self._tools = tools
 
     async def run(self, turn: Turn) -> Reply:
         assert turn.command is not None
         name = turn.command.name
         if name == "help":
-            return Reply(help_text(), stored=False)
+            return Reply(help_text(self._tools), stored=False)
         if name == "history":
             return await self._history(turn)
         if name == "forget":
             return await self._forget(turn)
         if name in {"show", "versions"}:
             return await self._piece(turn, name)
-        return Reply(f"Unknown command /{name}. {help_text()}", stored=False)
+        return Reply(f"Unknown command /{name}. {help_text(self._tools)}", stored=False)
 
     async def _history(self, turn: Turn) -> Reply:
         async with self._sessions() as session:
@@ -149,8 +152,14 @@ def _confirmed(command: Command) -> bool:
     return "yes" in {command.text.strip().lower(), command.args.get("confirm", "").lower()}
 
 
-def help_text() -> str:
-    return "Commands: " + "; ".join(f"/{name}: {what}" for name, what in HELP.items())
+def help_text(tools: Sequence[Tool] = ()) -> str:
+    commands = "Commands: " + "; ".join(f"/{name}: {what}" for name, what in HELP.items())
+    if not tools:
+        return commands
+    making = "; ".join(f"/{tool.name}: {tool.description}" for tool in tools)
+    return (
+        f"To make something: {making} (options as key=value, `/NAME help` lists them). {commands}"
+    )
 
 
 def _count(n: int, noun: str) -> str:

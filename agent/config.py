@@ -55,6 +55,17 @@ class Settings(BaseSettings):
     chat_model: str | None = Field(
         None, description="chat model spec: bundled:smollm2, tiny:chat, a directory or a hub id"
     )
+    # Per-role specs; unset, the profile decides (poem and critique share the chat model).
+    model_poem: str | None = Field(None, description="poem model spec (a text model)")
+    model_image: str | None = Field(None, description="image model spec (a diffusers pipeline)")
+    model_music: str | None = Field(None, description="music model spec (MusicGen)")
+    model_critique: str | None = Field(None, description="critique model spec (a text model)")
+    model_memory_budget_mb: int = Field(
+        0,
+        ge=0,
+        description="MiB loaded models may hold before the least recently used are evicted; "
+        "0: no limit",
+    )
     device: Device = "auto"
     dtype: DType = "auto"
     temperature: float = Field(0.7, ge=0.0, le=2.0)
@@ -68,6 +79,9 @@ class Settings(BaseSettings):
     summary_batch: int = Field(
         24, ge=2, le=1000, description="messages that fall out of the window before a summary"
     )
+    jobs_running: int = Field(1, ge=1, le=16, description="tool runs per person at a time")
+    jobs_queued: int = Field(2, ge=0, le=64, description="tool runs per person waiting their turn")
+    tool_workers: int = Field(2, ge=1, le=64, description="threads running tools, for everyone")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     discord_token: SecretStr | None = None
 
@@ -92,6 +106,17 @@ class Settings(BaseSettings):
     @property
     def effective_models_dir(self) -> Path:
         return self.models_dir or self.data_dir / "models"
+
+    @property
+    def model_overrides(self) -> dict[str, str | None]:
+        """The model spec set for each role (tools.models.ROLES); None: the profile's."""
+        return {
+            "chat": self.chat_model,
+            "poem": self.model_poem,
+            "image": self.model_image,
+            "music": self.model_music,
+            "critique": self.model_critique,
+        }
 
 
 class _SecretFreeToml(TomlConfigSettingsSource):

@@ -47,7 +47,8 @@ class Agent:
         self._chat_model = chat_model
         self._memory = memory
         self._studio = studio
-        self._commands = Commands(sessions, memory, media)
+        tools = () if studio is None else tuple(studio.tools.values())
+        self._commands = Commands(sessions, memory, media, tools)
         self._system_tokens = memory.count_tokens(settings.system_prompt)
 
     async def respond(self, turn: Turn) -> Reply:

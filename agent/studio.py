@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agent.artifacts import ArtifactNotFound, resolve_focus
 from agent.creations import Creations, Request
 from agent.scope import find_or_create_conversation, find_or_create_user
-from agent.tool_args import BadToolArgs, validate_args
+from agent.tool_args import BadToolArgs, usage, validate_args
 from agent.types import Command, Reply, Turn
 from tools.base import Tool, ToolArgs
 
@@ -62,6 +62,8 @@ class Studio:
     async def command(self, turn: Turn) -> Reply:
         assert turn.command is not None
         tool = self.tools[turn.command.name]
+        if turn.command.text.strip() == "help" and not turn.command.args:
+            return Reply(usage(tool), stored=False)
         try:
             args = validate_args(tool, turn.command.args, turn.command.text)
         except BadToolArgs as problem:

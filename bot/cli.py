@@ -1,4 +1,4 @@
-"""The `atelier` command: run, chat, db upgrade/downgrade.
+"""The `atelier` command: run, chat, models, db upgrade/downgrade.
 
 Start-up problems an operator can fix (a bad setting, an unreachable database, a missing
 model) end the process with one line on stderr and exit code 2, never a traceback.
@@ -12,9 +12,13 @@ import getpass
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from agent import migrate
 from agent.config import Settings, StartupError, load_settings
+
+if TYPE_CHECKING:
+    from tools.model_registry import RoleStatus
 
 EXIT_CONFIG = 2
 
@@ -46,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     chat = commands.add_parser("chat", help="chat in this terminal")
     chat.add_argument("--user", default=_os_user(), help="who is speaking (default: OS user)")
     chat.set_defaults(handler=_chat)
+
+    models = commands.add_parser("models", help="list each role's model (loads none)")
+    models.set_defaults(handler=_models)
 
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
     up = db.add_parser("upgrade", help="migrate to a revision (default: head)")
@@ -87,6 +94,55 @@ async def _chat_async(settings: Settings, user: str) -> None:
         if interactive:
             print("Type a message, /help for commands, Ctrl-D to leave.", file=sys.stderr)
         await ConsoleChat(agent, user=user, interactive=interactive).run()
+
+
+def _models(settings: Settings, args: argparse.Namespace) -> int:
+    # Imported here, like the chat model: torch and transformers take seconds to import.
+    import torch
+
+    from agent.factory import build_model_registry
+    from tools.models import resolve_profile
+
+    registry = build_model_registry(settings)  # a listing: it loads nothing
+    profile = resolve_profile(settings.profile, torch.cuda.is_available())
+    budget_mb = settings.model_memory_budget_mb
+    print(f"profile: {profile}" + (" (auto)" if settings.profile == "auto" else ""))
+    print(f"device: {_device_and_dtype(settings)}")
+    print(f"memory budget: {f'{budget_mb} MiB' if budget_mb else 'no limit'}")
+    print(f"models dir: {settings.effective_models_dir}\n")
+    table = [("role", "spec", "state", "memory", "setting")]
+    for row in registry.describe():
+        memory = f"{row.memory_mib:.1f} MiB" if row.loaded and row.memory_mib else "-"
+        table.append((row.role, row.spec, _model_state(row), memory, row.setting))
+    _print_table(table)
+    print("\nRoles with the same spec share one loaded model; each loads on first use.")
+    return 0
+
+
+def _print_table(table: list[tuple[str, ...]]) -> None:
+    widths = [max(len(cells[column]) for cells in table) for column in range(len(table[0]))]
+    for cells in table:
+        padded = (cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
+        print("  ".join(padded).rstrip())
+
+
+def _device_and_dtype(settings: Settings) -> str:
+    from tools.models import DeviceUnavailable, resolve_device, resolve_dtype
+
+    try:
+        device = resolve_device(settings.device)
+    except DeviceUnavailable as exc:
+        return f"{settings.device} ({exc}; set ATELIER_DEVICE to auto or cpu)"
+    dtype = str(resolve_dtype(settings.dtype, device)).removeprefix("torch.")
+    return f"{device}, dtype {dtype}"
+
+
+def _model_state(row: RoleStatus) -> str:
+    if not row.loadable:
+        return "no loader in this version"
+    if row.pinned:
+        return "loaded (kept)"
+    return "loaded" if row.loaded else "not loaded"
 
 
 def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:

@@ -248,6 +248,16 @@ def test_a_model_without_a_chat_template_is_refused(
         load_causal_lm(str(plain), cache_dir=tmp_path)
 
 
+def test_memory_is_the_bytes_of_parameters_and_buffers_at_the_loaded_dtype(
+    tiny_chat: LoadedCausalLM, models_cache_dir: Path
+) -> None:
+    parameters = tiny_chat.model.num_parameters()
+    # Buffers (rotary frequencies) add a sliver on top of the weights.
+    assert 4 * parameters <= tiny_chat.memory_bytes() < 4.04 * parameters
+    half = load_causal_lm(TINY_CHAT, cache_dir=models_cache_dir, device="cpu", dtype="bfloat16")
+    assert 2 * parameters <= half.memory_bytes() < 2.04 * parameters
+
+
 def test_count_tokens_counts_text_without_template_tokens(tiny_chat: LoadedCausalLM) -> None:
     assert tiny_chat.count_tokens("") == 0
     assert tiny_chat.count_tokens("hello world") == 2

@@ -275,8 +275,10 @@ async def test_nobody_sees_or_builds_on_another_persons_piece(make_studio: MakeW
 async def test_a_command_that_is_not_a_tool_lists_what_exists(make_studio: MakeWorkshop) -> None:
     studio = make_studio([VERSE])
     reply = await studio.command("/paint a cat")
-    assert reply.text.startswith("Unknown command /paint.")
+    assert reply.text.startswith("Unknown command /paint. To make something: /verse: Write")
     assert not reply.stored
+    usage = await studio.command("/verse help")
+    assert "form: the verse form; one of couplet, haiku; default couplet" in usage.text
 
 
 def test_commands_are_parsed_as_typed() -> None:

