@@ -6,7 +6,7 @@ import asyncio
 import time
 
 import pytest
-from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
 from agent.config import Settings
 from agent.llm import LocalChatModel, build_chat_model, cut_at_stop, to_chat_dicts
@@ -135,11 +135,6 @@ def test_unknown_options_are_refused_clearly(tiny: LocalChatModel) -> None:
         tiny.invoke("Hello", max_tokens=3)
     with pytest.raises(ValueError, match="need temperature >= 0"):
         tiny.invoke("Hello", temperature=-1.0)
-
-
-def test_tool_messages_are_refused_until_tool_calling_exists(tiny: LocalChatModel) -> None:
-    with pytest.raises(ValueError, match="cannot send a ToolMessage"):
-        tiny.invoke([HumanMessage("hi"), ToolMessage("result", tool_call_id="1")])
 
 
 def test_count_tokens_uses_the_models_tokenizer(
