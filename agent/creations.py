@@ -47,6 +47,8 @@ class Request:
     conversation_id: int
     said: str  # the person's message as typed, stored with the result
     focus: Artifact | None = None
+    # False when the message is already stored (a second tool call in the same turn).
+    keep_said: bool = True
 
 
 class Creations:
@@ -147,7 +149,8 @@ class Creations:
                 media=stored_media,
             )
             shown = replace(shown, artifact_id=artifact.id)
-            if not await self._memory.append(session, request.conversation_id, said, shown):
+            kept = (said, shown) if request.keep_said else (shown,)
+            if not await self._memory.append(session, request.conversation_id, *kept):
                 await session.rollback()
                 return None
         return artifact

@@ -24,6 +24,7 @@ from agent.memory import ContextWindow, Memory, WindowMessage
 from agent.scope import find_or_create_conversation, find_or_create_user
 from agent.studio import ANSWER, Studio
 from agent.summary import summarize
+from agent.tool_loop import ToolLoop
 from agent.types import Reply, Turn
 
 logger = logging.getLogger(__name__)
@@ -41,12 +42,14 @@ class Agent:
         memory: Memory,
         studio: Studio | None = None,
         media: MediaStore | None = None,
+        tool_loop: ToolLoop | None = None,
     ) -> None:
         self._settings = settings
         self._sessions = sessions
         self._chat_model = chat_model
         self._memory = memory
         self._studio = studio
+        self._tool_loop = tool_loop
         tools = () if studio is None else tuple(studio.tools.values())
         self._commands = Commands(sessions, memory, media, tools)
         self._system_tokens = memory.count_tokens(settings.system_prompt)
@@ -75,6 +78,8 @@ class Agent:
     async def _chat(self, turn: Turn) -> Reply:
         text = turn.text.strip()
         conversation, user_id, window = await self._load_context(turn, text)
+        if self._tool_loop is not None:
+            return await self._tool_turn(turn, conversation.id, user_id, window, text)
         if self._studio is not None:
             decision = await self._studio.decide(_as_chat(window.messages), text)
             if decision.question is not None:
@@ -86,17 +91,33 @@ class Agent:
         try:
             answer = await self._generate(window, text)
         except Exception:  # noqa: BLE001 - any model failure becomes a message; the log keeps all
-            reference = secrets.token_hex(4)
-            logger.exception("chat generation failed (ref %s)", reference)
-            return Reply(
-                f"Sorry, I could not answer that (ref {reference}). "
-                "Nothing was stored; please try again.",
-                stored=False,
-            )
+            return _failed_reply()
         stored = await self._store(conversation.id, user_id, text, answer)
         if stored and window.first_id is not None:
             await self._maybe_summarize(conversation.id, window.first_id)
         return Reply(answer, stored=stored)
+
+    async def _tool_turn(
+        self, turn: Turn, conversation_id: int, user_id: int, window: ContextWindow, text: str
+    ) -> Reply:
+        """Native tool calling: the model answers, or calls tools and then answers."""
+        assert self._tool_loop is not None
+        prompt = [self._system_message(window.summary), *_as_chat(window.messages)]
+        try:
+            outcome = await self._tool_loop.run([*prompt, HumanMessage(text)], turn)
+            if not outcome.tool_calls and not outcome.answer:
+                raise ValueError("the chat model returned an empty reply")
+        except Exception:  # noqa: BLE001 - any model failure becomes a message; the log keeps all
+            return _failed_reply()
+        if not outcome.tool_calls:
+            stored = await self._store(conversation_id, user_id, text, outcome.answer)
+            return Reply(outcome.answer, stored=stored)
+        # The person's message was stored with what the tools made; the closing words follow.
+        if outcome.answer:
+            async with self._sessions() as session, session.begin():
+                closing = self._memory.draft(Role.ASSISTANT, outcome.answer)
+                await self._memory.append(session, conversation_id, closing)
+        return Reply(outcome.answer, artifacts=outcome.made, stored=bool(outcome.made))
 
     async def _load_context(self, turn: Turn, text: str) -> tuple[Conversation, int, ContextWindow]:
         budget = (
@@ -156,6 +177,16 @@ class Agent:
             if conversation and summary and conversation.summarized_through == through:
                 conversation.summary = summary
                 conversation.summarized_through = older[-1].id
+
+
+def _failed_reply() -> Reply:
+    """Logs the failure being handled under a short reference the person can quote."""
+    reference = secrets.token_hex(4)
+    logger.exception("chat generation failed (ref %s)", reference)
+    return Reply(
+        f"Sorry, I could not answer that (ref {reference}). Nothing was stored; please try again.",
+        stored=False,
+    )
 
 
 def _as_chat(messages: Sequence[WindowMessage]) -> list[BaseMessage]:

@@ -75,7 +75,9 @@ class Studio:
             return Decision(ANSWER)
         return await self._router.decide(history, text, list(self.tools.values()))
 
-    async def make(self, turn: Turn, tool: Tool, args: ToolArgs, *, said: str) -> Reply:
+    async def make(
+        self, turn: Turn, tool: Tool, args: ToolArgs, *, said: str, keep_said: bool = True
+    ) -> Reply:
         async with self._sessions() as session, session.begin():
             user = await find_or_create_user(session, turn.platform, turn.user)
             conversation = await find_or_create_conversation(
@@ -91,7 +93,7 @@ class Studio:
                 )
             except ArtifactNotFound as missing:
                 return Reply(str(missing), stored=False)
-        request = Request(tool, args, user.id, conversation.id, said=said, focus=focus)
+        request = Request(tool, args, user.id, conversation.id, said, focus, keep_said)
         return await self._creations.make(request)
 
 

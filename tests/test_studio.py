@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
-from langchain_core.messages import BaseMessage
+from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.utils.function_calling import convert_to_openai_tool
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -18,8 +22,10 @@ from agent.jobs import JobLimits, Jobs
 from agent.llm import build_chat_model
 from agent.media import MediaStore
 from agent.memory import Memory
+from agent.scope import find_user
 from agent.service import Agent
 from agent.studio import ANSWER, Decision, Studio
+from agent.tool_loop import ToolLoop
 from agent.types import Command, Place, Reply, Turn, UserRef
 from bot.console import parse_command
 from tests.studio_tools import BROKEN, SKETCH, VERSE, SketchArgs, Stall, VerseArgs, stall_tool
@@ -41,6 +47,25 @@ class ScriptedRouter:
         return self.decisions.get(text, Decision(ANSWER))
 
 
+class ToolCallingChat(GenericFakeChatModel):
+    """Replies with scripted messages (tool calls, then words) and keeps the tools it was shown."""
+
+    shown_tools: list[dict[str, Any]] = []
+
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ToolCallingChat:
+        self.shown_tools = [convert_to_openai_tool(tool) for tool in tools]
+        return self
+
+
+def calls(*arguments: dict[str, Any]) -> AIMessage:
+    return AIMessage(
+        "",
+        tool_calls=[
+            {"name": "verse", "args": args, "id": f"call_{i}"} for i, args in enumerate(arguments)
+        ],
+    )
+
+
 class Workshop:
     """An agent with tools, and what it keeps."""
 
@@ -52,6 +77,8 @@ class Workshop:
         tools: Sequence[Tool],
         router: ScriptedRouter | None = None,
         limits: JobLimits | None = None,
+        tool_chat: BaseChatModel | None = None,
+        max_tool_calls: int = 3,
     ) -> None:
         settings = Settings(data_dir=tmp_path, max_new_tokens=4, temperature=0.0)
         memory = Memory(tiny_chat.count_tokens)
@@ -61,13 +88,16 @@ class Workshop:
             sessions=sessions, memory=memory, media=self.media, jobs=self.jobs, models=NoModels()
         )
         studio = Studio(tools=tools, creations=self.creations, sessions=sessions, router=router)
+        chat = tool_chat or build_chat_model(settings, tiny_chat)
+        loop = None if tool_chat is None else ToolLoop(chat, studio, max_tool_calls=max_tool_calls)
         self.agent = Agent(
             settings=settings,
             sessions=sessions,
-            chat_model=build_chat_model(settings, tiny_chat),
+            chat_model=chat,
             memory=memory,
             studio=studio,
             media=self.media,
+            tool_loop=loop,
         )
         self.sessions = sessions
 
@@ -279,6 +309,38 @@ async def test_a_command_that_is_not_a_tool_lists_what_exists(make_studio: MakeW
     assert not reply.stored
     usage = await studio.command("/verse help")
     assert "form: the verse form; one of couplet, haiku; default couplet" in usage.text
+
+
+async def test_a_model_calling_a_tool_makes_the_piece_for_the_person_who_asked(
+    make_studio: MakeWorkshop,
+) -> None:
+    # The model tries to act for someone else; who asked comes from the turn, not the model.
+    forged = {"prompt": "a heron", "user_id": 1, "conversation_id": 1, "creator_id": 1}
+    model = ToolCallingChat(messages=iter([calls(forged), AIMessage("Here is your verse.")]))
+    studio = make_studio([VERSE], tool_chat=model)
+    await studio.command("/verse bob's own piece", user="bob")  # bob is user 1
+    reply = await studio.say("write me a verse about a heron", user="ada")
+    _, made = await studio.artifacts()
+    async with studio.sessions() as session:
+        ada = await find_user(session, "test", "ada")
+    assert ada is not None and made.creator_id == ada.id != 1
+    assert made.conversation_id != 1 and made.prompt == "a heron"
+    assert reply.text == "Here is your verse." and [a.number for a in reply.artifacts] == [made.id]
+    [shown] = model.shown_tools
+    assert set(shown["function"]["parameters"]["properties"]) == {"prompt", "form"}
+    contents = [m.content for m in await studio.messages()][2:]
+    assert contents[0] == "write me a verse about a heron"
+    assert contents[-1] == "Here is your verse." and len(contents) == 3
+
+
+async def test_tool_calls_per_turn_are_capped(make_studio: MakeWorkshop) -> None:
+    eager = [calls({"prompt": f"verse {i}"}) for i in range(6)] + [AIMessage("done")]
+    model = ToolCallingChat(messages=iter(eager))
+    studio = make_studio([VERSE], tool_chat=model, max_tool_calls=2)
+    reply = await studio.say("verses, as many as you can")
+    assert len(await studio.artifacts()) == 2 == len(reply.artifacts)
+    said = [m for m in await studio.messages() if m.content == "verses, as many as you can"]
+    assert len(said) == 1  # the person's message is kept once, however many calls
 
 
 def test_commands_are_parsed_as_typed() -> None:
