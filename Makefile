@@ -23,6 +23,7 @@ lint: $(VENV)/.installed-dev
 # Prints figures; never part of `make test` (targets live in bench/, not in assertions).
 bench: $(VENV)/.installed
 	$(BIN)/python bench/memory.py
+	$(TEST_ENV) $(BIN)/python bench/agent_overhead.py
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
