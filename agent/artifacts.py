@@ -108,6 +108,22 @@ async def version_tree(session: AsyncSession, artifact: Artifact) -> Sequence[Ar
     return (await session.execute(query)).scalars().all()
 
 
+async def media_paths(session: AsyncSession, conversation_ids: Sequence[int]) -> set[str]:
+    """The media files of the artifacts made in these conversations."""
+    query = select(Artifact.media_path).where(
+        Artifact.conversation_id.in_(conversation_ids), Artifact.media_path.is_not(None)
+    )
+    return {path for path in (await session.execute(query)).scalars() if path is not None}
+
+
+async def unreferenced(session: AsyncSession, paths: set[str]) -> set[str]:
+    """Those of `paths` that no artifact points at (identical media is stored once)."""
+    if not paths:
+        return set()
+    query = select(Artifact.media_path).where(Artifact.media_path.in_(paths))
+    return paths - set((await session.execute(query)).scalars())
+
+
 async def _next_version(session: AsyncSession, root_id: int) -> int:
     query = select(func.max(Artifact.version)).where(
         or_(Artifact.id == root_id, Artifact.root_id == root_id)

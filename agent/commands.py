@@ -14,7 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agent.artifacts import (
     ArtifactNotFound,
     listing_line,
+    media_paths,
     mentioned_number,
+    unreferenced,
     version_tree,
     visible_artifact,
 )
@@ -89,7 +91,13 @@ class Commands:
                     "what was made in them. Send `/forget yes` to confirm.",
                     stored=False,
                 )
+            media = await media_paths(session, ids)
             removed = await forget_conversations(session, ids)
+            orphaned = await unreferenced(session, media)
+        if self._media is not None:
+            # After the commit: a file goes only once no remaining artifact points at it.
+            for path in orphaned:
+                self._media.remove(path)
         return Reply(
             f"Forgotten: {_count(len(ids), 'conversation')}, {_count(removed, 'message')}.",
             stored=False,

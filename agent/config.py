@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     jobs_running: int = Field(1, ge=1, le=16, description="tool runs per person at a time")
     jobs_queued: int = Field(2, ge=0, le=64, description="tool runs per person waiting their turn")
     tool_workers: int = Field(2, ge=1, le=64, description="threads running tools, for everyone")
+    routing: Literal["auto", "tools", "constrained"] = Field(
+        "auto",
+        description="how free text reaches a tool: the chat model calls tools itself, or "
+        "constrained routing scores the choices; auto: by what the chat model can do",
+    )
+    max_tool_calls: int = Field(3, ge=1, le=20, description="tool calls per turn, at most")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     discord_token: SecretStr | None = None
 

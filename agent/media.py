@@ -65,10 +65,14 @@ class MediaStore:
             raise ValueError(f"{relative!r} is outside the media store")
         return path
 
+    def remove(self, relative: str) -> None:
+        """Delete a file no artifact points at any more (after /forget)."""
+        self.path(relative).unlink(missing_ok=True)
+
     def discard(self, stored: StoredMedia) -> None:
         """Undo a put whose artifact was never stored (only a file this put created)."""
         if stored.created:
-            self.path(stored.path).unlink(missing_ok=True)
+            self.remove(stored.path)
 
 
 def extension_for(mime_type: str) -> str:

@@ -343,6 +343,20 @@ async def test_tool_calls_per_turn_are_capped(make_studio: MakeWorkshop) -> None
     assert len(said) == 1  # the person's message is kept once, however many calls
 
 
+async def test_forgetting_removes_the_files_only_that_person_made(
+    make_studio: MakeWorkshop,
+) -> None:
+    studio = make_studio([SKETCH])
+    await studio.command("/sketch seed=1 ada's boat", user="ada")
+    await studio.command("/sketch seed=2 a shared sunset", user="ada")
+    await studio.command("/sketch seed=2 a shared sunset", user="bob")  # the same bytes
+    assert len(studio.media_files()) == 2
+    assert (await studio.command("/forget yes", user="ada")).text.startswith("Forgotten: 1")
+    [kept] = studio.media_files()
+    [bobs] = await studio.artifacts()
+    assert studio.media.read(bobs.media_path, bobs.media_sha256) == kept.read_bytes()
+
+
 def test_commands_are_parsed_as_typed() -> None:
     assert parse_command("/image seed=7 aspect=16:9 a lighthouse in a storm") == Command(
         "image", {"seed": "7", "aspect": "16:9"}, "a lighthouse in a storm"
