@@ -8,6 +8,7 @@ failure never leaves an artifact row or a file that nothing points to.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import Mapping
@@ -22,15 +23,17 @@ from agent.db import Artifact, Role
 from agent.jobs import Jobs, ToolTimedOut, TooManyJobs
 from agent.media import MediaStore, StoredMedia
 from agent.memory import Memory
-from agent.types import MadeArtifact, Reply
+from agent.types import MadeArtifact, ProgressSink, Reply
 from tools.base import (
     ArtifactDraft,
     ArtifactKind,
     FocusArtifact,
     ModelSource,
+    Progress,
     Tool,
     ToolArgs,
     ToolContext,
+    no_progress,
 )
 from tools.models import ModelUnavailable
 
@@ -49,6 +52,7 @@ class Request:
     focus: Artifact | None = None
     # False when the message is already stored (a second tool call in the same turn).
     keep_said: bool = True
+    progress: ProgressSink | None = None
 
 
 class Creations:
@@ -93,6 +97,7 @@ class Creations:
         return ToolContext(
             models=self._models,
             settings=self._tool_settings.get(request.tool.name, {}),
+            progress=_on_event_loop(request.progress),
             focus=None if request.focus is None else focus_view(request.focus, self._media),
         )
 
@@ -145,7 +150,7 @@ class Creations:
                 creator_id=request.user_id,
                 draft=draft,
                 prompt=_prompt_of(request),
-                parent=request.focus if _continues(request) else None,
+                parent=request.focus if _continues(request, draft) else None,
                 media=stored_media,
             )
             shown = replace(shown, artifact_id=artifact.id)
@@ -154,6 +159,19 @@ class Creations:
                 await session.rollback()
                 return None
         return artifact
+
+
+def _on_event_loop(sink: ProgressSink | None) -> Progress:
+    """A progress callback the tool's worker thread can call: it hands each report to the
+    event loop, where transports live, and keeps fractions within 0-1."""
+    if sink is None:
+        return no_progress
+    loop = asyncio.get_running_loop()
+
+    def report(fraction: float, label: str) -> None:
+        loop.call_soon_threadsafe(sink, min(max(fraction, 0.0), 1.0), label)
+
+    return report
 
 
 def focus_view(artifact: Artifact, media: MediaStore) -> FocusArtifact:
@@ -168,10 +186,11 @@ def focus_view(artifact: Artifact, media: MediaStore) -> FocusArtifact:
     )
 
 
-def _continues(request: Request) -> bool:
-    """A new version of the focus piece when the tool makes the same kind (a darker poem),
-    a new piece otherwise (music for a poem, a critique of an image)."""
-    return request.focus is not None and request.focus.kind == request.tool.kind.value
+def _continues(request: Request, draft: ArtifactDraft) -> bool:
+    """A new version of the focus piece when the tool says it built on it and made the same
+    kind (a darker poem); a new piece otherwise (music for a poem, a critique of an image)."""
+    focus = request.focus
+    return draft.from_focus and focus is not None and focus.kind == draft.kind.value
 
 
 def _prompt_of(request: Request) -> str:

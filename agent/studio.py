@@ -93,7 +93,9 @@ class Studio:
                 )
             except ArtifactNotFound as missing:
                 return Reply(str(missing), stored=False)
-        request = Request(tool, args, user.id, conversation.id, said, focus, keep_said)
+        request = Request(
+            tool, args, user.id, conversation.id, said, focus, keep_said, turn.progress
+        )
         return await self._creations.make(request)
 
 

@@ -6,8 +6,11 @@ nothing here knows about discord.py, the terminal or the database.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+ProgressSink = Callable[[float, str], None]
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,8 @@ class Turn:
     attachments: tuple[Attachment, ...] = ()
     reply_to: str | None = None  # platform id of the message this one answers
     command: Command | None = None
+    # Called on the event loop with (fraction 0-1, short label) while a tool works.
+    progress: ProgressSink | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -88,7 +88,13 @@ class ConsoleChat:
 
     def _turn(self, *, text: str = "", command: Command | None = None) -> Turn:
         user = UserRef(external_id=self._user, display_name=self._user)
-        return Turn(platform=PLATFORM, user=user, place=PLACE, text=text, command=command)
+        # Progress only on a terminal: piped output stays one reply per blank-line block.
+        progress = self._show_progress if self._interactive else None
+        return Turn(PLATFORM, user, PLACE, text, command=command, progress=progress)
+
+    def _show_progress(self, fraction: float, label: str) -> None:
+        self._stdout.write(f"  ... {label} ({fraction:.0%})\n")
+        self._stdout.flush()
 
     async def _read(self, prompt: str) -> str | None:
         # Reading blocks, so it happens in a thread: the event loop stays free.

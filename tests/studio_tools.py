@@ -21,14 +21,18 @@ from tools.base import ArtifactDraft, ArtifactKind, Media, Tool, ToolArgs, ToolC
 class VerseArgs(ToolArgs):
     prompt: str = Field(description="what the verse is about", min_length=1, max_length=500)
     form: Literal["couplet", "haiku"] = Field("couplet", description="the verse form")
+    extend: bool = Field(False, description="add to the poem in focus instead of a new one")
 
 
 def write_verse(args: VerseArgs, context: ToolContext) -> ArtifactDraft:
     lines = [f"{args.form} on {args.prompt}", "the end rhymes with friend"]
-    if context.focus is not None and context.focus.text:
-        lines = [*context.focus.text.splitlines(), f"and now: {args.prompt}"]
+    extending = args.extend and context.focus is not None and context.focus.text is not None
+    if extending:
+        lines = [*context.focus.text.splitlines(), f"and now: {args.prompt}"]  # type: ignore[union-attr]
     context.progress(1.0, "written")
-    return ArtifactDraft(ArtifactKind.POEM, text="\n".join(lines), params={"form": args.form})
+    return ArtifactDraft(
+        ArtifactKind.POEM, text="\n".join(lines), params={"form": args.form}, from_focus=extending
+    )
 
 
 class SketchArgs(ToolArgs):

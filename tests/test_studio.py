@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -157,7 +158,7 @@ async def test_a_command_makes_a_numbered_piece_and_keeps_it(make_studio: MakeWo
     said, shown = await studio.messages()
     assert said.content == "/verse form=haiku a heron in the rain"
     assert (shown.artifact_id, shown.tool_name) == (artifact.id, "verse")
-    assert shown.tool_args == {"prompt": "a heron in the rain", "form": "haiku"}
+    assert shown.tool_args == {"prompt": "a heron in the rain", "form": "haiku", "extend": False}
 
 
 async def test_an_image_is_stored_by_content_and_listed_with_its_path(
@@ -177,7 +178,7 @@ async def test_an_image_is_stored_by_content_and_listed_with_its_path(
 async def test_free_text_routed_to_a_tool_makes_a_new_version_of_the_piece(
     make_studio: MakeWorkshop,
 ) -> None:
-    revise = Decision("verse", VerseArgs(prompt="rain on the pond"))
+    revise = Decision("verse", VerseArgs(prompt="rain on the pond", extend=True))
     studio = make_studio([VERSE], router=ScriptedRouter({"add a line about rain": revise}))
     await studio.command("/verse a heron")
     reply = await studio.say("add a line about rain")
@@ -193,13 +194,14 @@ async def test_free_text_routed_to_a_tool_makes_a_new_version_of_the_piece(
 
 
 async def test_a_piece_named_by_number_is_the_one_built_on(make_studio: MakeWorkshop) -> None:
-    variation = Decision("verse", VerseArgs(prompt="a variation"))
+    variation = Decision("verse", VerseArgs(prompt="a variation", extend=True))
     studio = make_studio([VERSE], router=ScriptedRouter({"a variation of #1": variation}))
     await studio.command("/verse first piece")
     await studio.command("/verse second piece")
     await studio.say("a variation of #1")
-    first, _, third = await studio.artifacts()
+    first, second, third = await studio.artifacts()
     assert first.id == 1  # the router above names #1
+    assert second.root_id is None  # a new piece, though #1 was the latest
     assert (third.parent_id, third.root_id) == (first.id, first.id)
 
 
@@ -289,7 +291,7 @@ async def test_each_person_has_a_limit_on_pieces_in_the_works(make_studio: MakeW
 
 
 async def test_nobody_sees_or_builds_on_another_persons_piece(make_studio: MakeWorkshop) -> None:
-    revise = Decision("verse", VerseArgs(prompt="mine now"))
+    revise = Decision("verse", VerseArgs(prompt="mine now", extend=True))
     studio = make_studio([VERSE], router=ScriptedRouter({"change #1": revise}))
     await studio.command("/verse ada's secret", user="ada")
     not_found = "I can't find #1 among the pieces in your conversations."
@@ -327,7 +329,7 @@ async def test_a_model_calling_a_tool_makes_the_piece_for_the_person_who_asked(
     assert made.conversation_id != 1 and made.prompt == "a heron"
     assert reply.text == "Here is your verse." and [a.number for a in reply.artifacts] == [made.id]
     [shown] = model.shown_tools
-    assert set(shown["function"]["parameters"]["properties"]) == {"prompt", "form"}
+    assert set(shown["function"]["parameters"]["properties"]) == {"prompt", "form", "extend"}
     contents = [m.content for m in await studio.messages()][2:]
     assert contents[0] == "write me a verse about a heron"
     assert contents[-1] == "Here is your verse." and len(contents) == 3
@@ -355,6 +357,21 @@ async def test_forgetting_removes_the_files_only_that_person_made(
     [kept] = studio.media_files()
     [bobs] = await studio.artifacts()
     assert studio.media.read(bobs.media_path, bobs.media_sha256) == kept.read_bytes()
+
+
+async def test_progress_reaches_the_transport_on_the_event_loop(make_studio: MakeWorkshop) -> None:
+    studio = make_studio([VERSE])
+    reports: list[tuple[float, str, int]] = []
+    loop_thread = threading.get_ident()
+
+    def show(fraction: float, label: str) -> None:
+        reports.append((fraction, label, threading.get_ident()))
+
+    command = parse_command("/verse a heron")
+    turn = Turn("test", UserRef("ada", "Ada"), PLACE, command=command, progress=show)
+    await studio.agent.respond(turn)
+    await asyncio.sleep(0)  # reports are delivered by the loop, after the tool's thread ends
+    assert reports == [(1.0, "written", loop_thread)]
 
 
 def test_commands_are_parsed_as_typed() -> None:

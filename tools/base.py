@@ -48,6 +48,9 @@ class ArtifactDraft:
     media: Media | None = None
     # What reproduces it: model id, seed, steps, form ... (stored as JSON).
     params: Mapping[str, Any] = field(default_factory=dict)
+    # True when made from the piece in focus (a revision, a variation): the new artifact
+    # then joins that piece's version tree. A new piece on its own leaves it False.
+    from_focus: bool = False
 
     def __post_init__(self) -> None:
         if self.text is None and self.media is None:
