@@ -70,6 +70,15 @@ class Stall:
         return ArtifactDraft(ArtifactKind.MUSIC, text="a long note")
 
 
+def churn(args: VerseArgs, context: ToolContext) -> ArtifactDraft:
+    """Half a second of pure-Python work, as a model's own code between kernels would be."""
+    deadline = time.perf_counter() + 0.5
+    total = 0
+    while time.perf_counter() < deadline:
+        total += sum(range(1000))
+    return ArtifactDraft(ArtifactKind.POEM, text=f"counted to {total}")
+
+
 def fail(args: VerseArgs, context: ToolContext) -> ArtifactDraft:
     time.sleep(0.01)
     raise RuntimeError("the test tool broke, as a model might")
@@ -77,6 +86,7 @@ def fail(args: VerseArgs, context: ToolContext) -> ArtifactDraft:
 
 VERSE = Tool("verse", "Write a short verse.", ArtifactKind.POEM, VerseArgs, write_verse)
 SKETCH = Tool("sketch", "Draw a small picture.", ArtifactKind.IMAGE, SketchArgs, draw_sketch)
+CHURN = Tool("churn", "Works the CPU.", ArtifactKind.POEM, VerseArgs, churn)
 BROKEN = Tool("broken", "Always fails.", ArtifactKind.POEM, VerseArgs, fail)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -29,7 +30,16 @@ from agent.studio import ANSWER, Decision, Studio
 from agent.tool_loop import ToolLoop
 from agent.types import Command, Place, Reply, Turn, UserRef
 from bot.console import parse_command
-from tests.studio_tools import BROKEN, SKETCH, VERSE, SketchArgs, Stall, VerseArgs, stall_tool
+from tests.studio_tools import (
+    BROKEN,
+    CHURN,
+    SKETCH,
+    VERSE,
+    SketchArgs,
+    Stall,
+    VerseArgs,
+    stall_tool,
+)
 from tools.base import NoModels, Tool
 from tools.models import LoadedCausalLM
 
@@ -372,6 +382,22 @@ async def test_progress_reaches_the_transport_on_the_event_loop(make_studio: Mak
     await studio.agent.respond(turn)
     await asyncio.sleep(0)  # reports are delivered by the loop, after the tool's thread ends
     assert reports == [(1.0, "written", loop_thread)]
+
+
+async def test_a_working_tool_never_blocks_the_event_loop(
+    make_studio: MakeWorkshop, caplog: pytest.LogCaptureFixture
+) -> None:
+    studio = make_studio([CHURN])
+    await studio.command("/churn warm up")  # first use imports code; not a turn's cost
+    loop = asyncio.get_running_loop()
+    loop.set_debug(True)
+    loop.slow_callback_duration = 0.1
+    caplog.set_level(logging.WARNING, logger="asyncio")
+    reply = await studio.command("/churn a heron")
+    slow = [
+        r.getMessage() for r in caplog.records if r.name == "asyncio" and "took" in r.getMessage()
+    ]
+    assert reply.artifacts and slow == []
 
 
 def test_commands_are_parsed_as_typed() -> None:
