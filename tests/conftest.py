@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker  # noqa: E40
 from agent.db import Base, create_engine, session_factory  # noqa: E402
 from tests.pg import temporary_database  # noqa: E402
 
-pytest_plugins = ["tests.fixtures_models"]
+pytest_plugins = ["tests.fixtures_models", "tests.workshop"]
 
 POSTGRES_URL = os.environ.get("ATELIER_TEST_POSTGRES_URL")
 BACKENDS = [

@@ -5,30 +5,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from langchain_core.language_models import BaseChatModel
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agent.config import Settings
-from agent.creations import Creations, Request
-from agent.db import Artifact, Message
-from agent.jobs import JobLimits, Jobs
-from agent.llm import build_chat_model
-from agent.media import MediaStore
-from agent.memory import Memory
+from agent.creations import Request
+from agent.jobs import JobLimits
 from agent.scope import find_user
-from agent.service import Agent
-from agent.studio import ANSWER, Decision, Studio
-from agent.tool_loop import ToolLoop
-from agent.types import Command, Place, Reply, Turn, UserRef
+from agent.studio import ANSWER, Decision
+from agent.types import Command, Turn, UserRef
 from bot.console import parse_command
 from tests.studio_tools import (
     BROKEN,
@@ -40,10 +29,8 @@ from tests.studio_tools import (
     VerseArgs,
     stall_tool,
 )
-from tools.base import NoModels, Tool
-from tools.models import LoadedCausalLM
-
-Sessions = async_sessionmaker[AsyncSession]
+from tests.workshop import PLACE, MakeWorkshop
+from tools.base import Tool
 
 
 class ScriptedRouter:
@@ -75,81 +62,6 @@ def calls(*arguments: dict[str, Any]) -> AIMessage:
             {"name": "verse", "args": args, "id": f"call_{i}"} for i, args in enumerate(arguments)
         ],
     )
-
-
-class Workshop:
-    """An agent with tools, and what it keeps."""
-
-    def __init__(
-        self,
-        sessions: Sessions,
-        tmp_path: Path,
-        tiny_chat: LoadedCausalLM,
-        tools: Sequence[Tool],
-        router: ScriptedRouter | None = None,
-        limits: JobLimits | None = None,
-        tool_chat: BaseChatModel | None = None,
-        max_tool_calls: int = 3,
-    ) -> None:
-        settings = Settings(data_dir=tmp_path, max_new_tokens=4, temperature=0.0)
-        memory = Memory(tiny_chat.count_tokens)
-        self.media = MediaStore(tmp_path / "media")
-        self.jobs = Jobs(limits or JobLimits())
-        self.creations = Creations(
-            sessions=sessions, memory=memory, media=self.media, jobs=self.jobs, models=NoModels()
-        )
-        studio = Studio(tools=tools, creations=self.creations, sessions=sessions, router=router)
-        chat = tool_chat or build_chat_model(settings, tiny_chat)
-        loop = None if tool_chat is None else ToolLoop(chat, studio, max_tool_calls=max_tool_calls)
-        self.agent = Agent(
-            settings=settings,
-            sessions=sessions,
-            chat_model=chat,
-            memory=memory,
-            studio=studio,
-            media=self.media,
-            tool_loop=loop,
-        )
-        self.sessions = sessions
-
-    async def say(self, text: str, user: str = "ada") -> Reply:
-        return await self.agent.respond(Turn("test", UserRef(user, user.title()), PLACE, text))
-
-    async def command(self, line: str, user: str = "ada") -> Reply:
-        turn = Turn("test", UserRef(user, user.title()), PLACE, command=parse_command(line))
-        return await self.agent.respond(turn)
-
-    async def artifacts(self) -> list[Artifact]:
-        async with self.sessions() as session:
-            return list((await session.execute(select(Artifact).order_by(Artifact.id))).scalars())
-
-    async def messages(self) -> list[Message]:
-        async with self.sessions() as session:
-            return list((await session.execute(select(Message).order_by(Message.id))).scalars())
-
-    def media_files(self) -> list[Path]:
-        root = self.media.root
-        return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
-
-
-PLACE = Place(channel_id="c1", guild_id="g1", is_direct=False)
-MakeWorkshop = Callable[..., Workshop]
-
-
-@pytest.fixture
-def make_studio(
-    sessions: Sessions, tmp_path: Path, tiny_chat: LoadedCausalLM
-) -> Iterator[MakeWorkshop]:
-    made: list[Workshop] = []
-
-    def build(tools: Sequence[Tool], **options: object) -> Workshop:
-        studio = Workshop(sessions, tmp_path, tiny_chat, tools, **options)  # type: ignore[arg-type]
-        made.append(studio)
-        return studio
-
-    yield build
-    for studio in made:
-        studio.jobs.shutdown()
 
 
 async def test_a_command_makes_a_numbered_piece_and_keeps_it(make_studio: MakeWorkshop) -> None:

@@ -21,6 +21,8 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from tools.catalog import ToolInfo
+
 
 class ArtifactKind(enum.StrEnum):
     POEM = "poem"
@@ -118,7 +120,13 @@ class Tool:
     # The argument that takes the free text of an explicit command or a request.
     text_arg: str | None = "prompt"
     timeout_s: float = 300.0
+    # Requests it serves, shown with the description when a small model routes (tools/catalog.py).
+    examples: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.text_arg is not None and self.text_arg not in self.args.model_fields:
             raise ValueError(f"tool {self.name!r}: text_arg {self.text_arg!r} is not in its Args")
+
+    @property
+    def info(self) -> ToolInfo:
+        return ToolInfo(self.name, self.description, self.examples)

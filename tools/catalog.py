@@ -4,6 +4,10 @@ The chat model chooses a tool from these lines (by tool calling, or by constrain
 for models that cannot call tools), and the routing tests score phrasings against them before
 the tools themselves exist. Each tool file takes its name and description from here, so the
 tests keep measuring what the model is really shown.
+
+The examples are requests each choice serves. Constrained routing shows them to the model
+next to the description (a small model tells choices apart far better with them); they are
+not the routing test's phrasings, which the router never sees.
 """
 
 from __future__ import annotations
@@ -15,27 +19,84 @@ from dataclasses import dataclass
 class ToolInfo:
     name: str
     description: str
+    examples: tuple[str, ...] = ()
 
 
 POEM = ToolInfo(
     "poem",
     "Write a poem in English or Chinese, in a form such as free verse, haiku, sonnet or "
     "jueju, or revise the poem in focus (darker, another stanza ...).",
+    (
+        "write a poem about the autumn wind",
+        "a haiku about the morning train",
+        "some verses for my sister's wedding",
+        "写一首关于大海的诗",
+        "make the poem darker and add a stanza",
+        "a love poem in the style of Neruda",
+        "a quatrain about the tides",
+        "七言绝句，写江南的雨",
+    ),
 )
 IMAGE = ToolInfo(
     "image",
     "Paint or draw a picture from a description, or make a variation or refinement of the "
     "image in focus.",
+    (
+        "draw a castle on a hill at dusk",
+        "a picture of a tiger in the jungle, ink style",
+        "make an image of a rainy street in Paris",
+        "paint my cat as a king",
+        "画一座雪山",
+        "an anime-style girl under cherry blossoms",
+        "a logo of a fox, flat design",
+        "a variation of #3 at sunset",
+    ),
 )
 MUSIC = ToolInfo(
     "music",
     "Compose a short piece of music or a song from a description or a poem, or extend the "
     "music in focus.",
+    (
+        "compose a calm piano piece",
+        "a jazz tune for a late night",
+        "make a song with guitar and drums",
+        "music for a birthday party",
+        "extend the track by twenty seconds",
+        "a sad violin melody",
+        "8 seconds of rain and soft synths",
+        "a march for toy soldiers",
+    ),
 )
 CRITIQUE = ToolInfo(
     "critique",
-    "Critique a piece of work (a poem, an image or music): creativity, aesthetics, technique "
-    "and emotional impact, with suggestions.",
+    "Give feedback on a piece of work (a poem, an image or music): review and rate its "
+    "creativity, aesthetics, technique and emotional impact, and suggest how to improve it.",
+    (
+        "critique #4",
+        "what could be better in this picture?",
+        "give me notes on the song",
+        "judge my haiku honestly",
+        "review the poem you wrote",
+        "what do you think of my painting? be critical",
+        "point out the flaws in #2",
+        "does the rhythm of the song work?",
+    ),
 )
 
 CREATIVE_TOOLS = (POEM, IMAGE, MUSIC, CRITIQUE)
+
+# Not a tool: the router's choice to reply in words (agent/studio.py ANSWER).
+JUST_ANSWER = ToolInfo(
+    "answer",
+    "Talk with the person: answer a question, greet, thank, chat about anything; nothing is made.",
+    (
+        "hi there",
+        "how are you?",
+        "thank you!",
+        "what is impressionism?",
+        "tell me about yourself",
+        "what's the capital of Peru?",
+        "I had a long day at work",
+        "see you later!",
+    ),
+)

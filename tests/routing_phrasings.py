@@ -1,0 +1,72 @@
+"""Requests people make of the bot, each with the choice a router should make for it.
+
+Written for the routing test before the creative tools existed; the test scores them against
+the names and descriptions in tools/catalog.py, the lines the real tools carry. Varied on
+purpose: verbs and no verbs, questions and orders, slang, a reference to a piece (#N), and
+Chinese. None of them is shown to the router as an example.
+"""
+
+from __future__ import annotations
+
+PHRASINGS: dict[str, tuple[str, ...]] = {
+    "poem": (
+        "write me a poem about the sea at dawn",
+        "can you do a haiku on autumn leaves",
+        "a sonnet about leaving home, bitter but tender",
+        "I'd love some verses about my grandmother's garden",
+        "compose a limerick about a cat who hates Mondays",
+        "写一首关于春天的诗",
+        "four rhyming lines about the moon, please",
+        "pen a short verse for my friend's birthday",
+        "give me a free verse piece about city rain",
+        "write a tanka about snow on the mountains",
+    ),
+    "image": (
+        "draw a lighthouse in a storm",
+        "paint a picture of a fox in the snow",
+        "can you make an image of a neon city at night",
+        "show me what a dragon made of glass would look like",
+        "generate a picture of a cozy cabin, watercolor style",
+        "I want an illustration of two koi fish circling",
+        "sketch a portrait of an old sailor",
+        "a sunset over purple mountains, oil painting",
+        "render a photorealistic bowl of lemons",
+        "画一只在月光下的猫",
+    ),
+    "music": (
+        "compose some rainy night jazz with slow brushes",
+        "make music for a sad rainy afternoon",
+        "I need a short piano melody, calm and slow",
+        "can you play me an upbeat tune with drums",
+        "generate a lo-fi beat to study to",
+        "create a soundtrack for a spooky forest",
+        "an orchestral piece, epic and triumphant",
+        "give me some ambient synth sounds for meditation",
+        "a blues guitar riff",
+        "set my poem to music",
+    ),
+    "critique": (
+        "critique my poem #3",
+        "give me feedback on #12",
+        "review the last picture you made",
+        "how can I improve this poem?",
+        "rate my drawing on technique and composition",
+        "tell me the strengths and weaknesses of #5",
+        "is the melody in #7 any good? be honest",
+        "analyse the imagery and rhythm of my sonnet",
+        "please evaluate this artwork's aesthetics",
+        "what works and what doesn't in this painting?",
+    ),
+    "answer": (
+        "hello! how are you today?",
+        "what's your name?",
+        "thanks, that was lovely",
+        "who was Claude Monet?",
+        "I'm feeling a bit down today",
+        "what time is it in Tokyo?",
+        "tell me a joke",
+        "can you recommend a good book?",
+        "what can you do?",
+        "good night, talk tomorrow",
+    ),
+}
