@@ -1,23 +1,29 @@
-"""Builds a ready Agent from Settings: database, chat model, memory. The composition root."""
+"""Builds a ready Agent from Settings: database, chat model, memory, tools and how free text
+reaches them. The composition root."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Literal
 
 import torch
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent import migrate
 from agent.config import Settings, StartupError
 from agent.creations import Creations
 from agent.db import create_engine, session_factory
 from agent.jobs import JobLimits, Jobs
-from agent.llm import build_chat_model
+from agent.llm import LocalChatModel, build_chat_model, template_supports_tools
 from agent.media import MediaStore
 from agent.memory import Memory
+from agent.routing import ConstrainedRouter
 from agent.service import Agent
 from agent.studio import Studio
+from agent.tool_loop import ToolLoop
+from tools.base import ModelSource, Tool
 from tools.model_registry import MIB, ModelRegistry, RegistryConfig
 from tools.models import CHAT_ROLE, LoadedCausalLM, ModelUnavailable, role_specs
 from tools.registry import creative_tools
@@ -61,23 +67,59 @@ async def open_agent(settings: Settings, *, upgrade_database: bool = True) -> As
         raise StartupError(str(exc)) from exc
     if not isinstance(loaded, LoadedCausalLM):
         raise StartupError(f"the chat model {loaded.spec!r} is not a text model")
-    chat_model = build_chat_model(settings, loaded)
     engine = create_engine(url)
-    sessions = session_factory(engine)
-    memory = Memory(chat_model.count_tokens)
-    media = MediaStore(settings.data_dir / "media")
     jobs = Jobs(JobLimits(settings.jobs_running, settings.jobs_queued, settings.tool_workers))
-    creations = Creations(sessions=sessions, memory=memory, media=media, jobs=jobs, models=models)
-    studio = Studio(tools=creative_tools(), creations=creations, sessions=sessions)
     try:
-        yield Agent(
-            settings=settings,
-            sessions=sessions,
-            chat_model=chat_model,
-            memory=memory,
-            studio=studio,
-            media=media,
+        yield assemble_agent(
+            settings,
+            sessions=session_factory(engine),
+            chat_model=build_chat_model(settings, loaded),
+            tools=creative_tools(),
+            models=models,
+            jobs=jobs,
         )
     finally:
         jobs.shutdown()
         await engine.dispose()
+
+
+def assemble_agent(
+    settings: Settings,
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    chat_model: LocalChatModel,
+    tools: Sequence[Tool],
+    models: ModelSource,
+    jobs: Jobs,
+) -> Agent:
+    """The Agent over a ready database, chat model and tools (the app and bench/ share it)."""
+    memory = Memory(chat_model.count_tokens)
+    media = MediaStore(settings.data_dir / "media")
+    creations = Creations(sessions=sessions, memory=memory, media=media, jobs=jobs, models=models)
+    mode = routing_mode(settings.routing, chat_model.loaded)
+    router = ConstrainedRouter(chat_model.loaded) if mode == "constrained" else None
+    studio = Studio(tools=tools, creations=creations, sessions=sessions, router=router)
+    calls_tools = mode == "tools" and bool(tools)
+    loop = (
+        ToolLoop(chat_model, studio, max_tool_calls=settings.max_tool_calls)
+        if calls_tools
+        else None
+    )
+    return Agent(
+        settings=settings,
+        sessions=sessions,
+        chat_model=chat_model,
+        memory=memory,
+        studio=studio,
+        media=media,
+        tool_loop=loop,
+    )
+
+
+def routing_mode(setting: str, loaded: LoadedCausalLM) -> Literal["tools", "constrained"]:
+    """How free text reaches a tool. auto: native tool calling when the chat model's own
+    template carries tools in the form we parse (the gpu profile's Qwen2.5), else constrained
+    routing (SmolLM2 in the tiny, embedded and small profiles: it cannot call tools)."""
+    if setting == "tools" or setting == "constrained":
+        return setting
+    return "tools" if template_supports_tools(loaded.tokenizer) else "constrained"

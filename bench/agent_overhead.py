@@ -3,14 +3,17 @@
 Run:
     .venv/bin/python bench/agent_overhead.py
     .venv/bin/python bench/agent_overhead.py --turns 200 --max-new-tokens 16
+    .venv/bin/python bench/agent_overhead.py --chat-model bundled:smollm2
 
-A real Agent (the app's own classes, a fresh SQLite database migrated by Alembic in a
-temporary directory) on the tiny random-weight chat model answers a mix of turns:
+A real Agent (assembled as the app assembles it, on a fresh SQLite database migrated by
+Alembic in a temporary directory) on the tiny random-weight chat model answers a mix of turns
+(the tiny model routes at random; with --chat-model bundled:smollm2 the routing is real):
 
     chat      free text answered by the chat model
     command   an explicit tool command (`/verse ...`) that makes and stores an artifact
-    routed    free text that the router sends to the same tool (when a router is configured:
-              constrained routing scores the choices with the chat model)
+    routed    free text asking for a poem, which the router sends to the same tool
+              (constrained routing scores the choices with the chat model; every free-text
+              turn, chat included, is routed first, as in the app)
 
 Each turn's wall time is split into model time, tool compute (timed around the tool's run
 function) and the rest: the agent's overhead, as median and p99 per kind and overall. Model
@@ -44,16 +47,12 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 from pydantic import Field  # noqa: E402
 
 from agent.config import Settings  # noqa: E402
-from agent.creations import Creations  # noqa: E402
 from agent.db import create_engine, session_factory  # noqa: E402
+from agent.factory import assemble_agent, routing_mode  # noqa: E402
 from agent.jobs import JobLimits, Jobs  # noqa: E402
 from agent.llm import build_chat_model  # noqa: E402
-from agent.media import MediaStore  # noqa: E402
-from agent.memory import Memory  # noqa: E402
 from agent.migrate import upgrade  # noqa: E402
-from agent.service import Agent  # noqa: E402
-from agent.studio import Router, Studio  # noqa: E402
-from agent.types import Command, Place, Turn, UserRef  # noqa: E402
+from agent.types import Command, Place, Reply, Turn, UserRef  # noqa: E402
 from tools.base import (  # noqa: E402
     ArtifactDraft,
     ArtifactKind,
@@ -108,16 +107,10 @@ def make_tool(watch: Stopwatch) -> Tool:
         finally:
             watch.stop()
 
-    return Tool(POEM.name, POEM.description, ArtifactKind.POEM, BenchPoemArgs, write)
-
-
-def build_router(loaded: LoadedCausalLM) -> Router | None:
-    """Constrained routing over the chat model, when this version has it."""
-    try:
-        from agent.routing import ConstrainedRouter  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return ConstrainedRouter(loaded)
+    info = POEM
+    return Tool(
+        info.name, info.description, ArtifactKind.POEM, BenchPoemArgs, write, examples=info.examples
+    )
 
 
 class ModelClock:
@@ -184,46 +177,47 @@ class Sample:
 async def run(args: argparse.Namespace, workdir: Path) -> list[Sample]:
     url = f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
     await asyncio.to_thread(upgrade, url)
-    loaded = load_causal_lm("tiny:chat", cache_dir=args.models_dir, device="cpu", dtype="float32")
+    loaded = load_causal_lm(
+        args.chat_model, cache_dir=args.models_dir, device="cpu", dtype="float32"
+    )
     clock, tool_time = ModelClock(loaded), Stopwatch()
-    settings = Settings(data_dir=workdir, max_new_tokens=args.max_new_tokens, temperature=0.0)
+    settings = Settings(
+        data_dir=workdir, max_new_tokens=args.max_new_tokens, temperature=0.0, routing=args.routing
+    )
     engine = create_engine(url)
-    sessions = session_factory(engine)
-    chat_model = build_chat_model(settings, loaded)
-    memory = Memory(chat_model.count_tokens)
-    media = MediaStore(workdir / "media")
     jobs = Jobs(JobLimits())
-    creations = Creations(
-        sessions=sessions, memory=memory, media=media, jobs=jobs, models=NoModels()
+    agent = assemble_agent(
+        settings,
+        sessions=session_factory(engine),
+        chat_model=build_chat_model(settings, loaded),
+        tools=[make_tool(tool_time)],
+        models=NoModels(),
+        jobs=jobs,
     )
-    router = build_router(loaded)
-    tool = make_tool(tool_time)
-    studio = Studio(tools=[tool], creations=creations, sessions=sessions, router=router)
-    agent = Agent(
-        settings=settings,
-        sessions=sessions,
-        chat_model=chat_model,
-        memory=memory,
-        studio=studio,
-        media=media,
-    )
-    kinds = ["chat", "command"] + (["routed"] if router is not None else [])
+    kinds = ["chat", "command", "routed"]
     samples: list[Sample] = []
+    made = dict.fromkeys(kinds, 0)
     try:
         for i in range(args.warmup + args.turns):
             kind = kinds[i % len(kinds)]
             turn = _turn(kind, i, args.users)
             clock.take(), tool_time.take()
             start = time.perf_counter()
-            await agent.respond(turn)
+            reply = await agent.respond(turn)
             wall = time.perf_counter() - start
             if i >= args.warmup:
                 samples.append(Sample(kind, wall, *clock.take(), tool_time.take()))
+                made[kind] += _made_a_piece(reply)
     finally:
         jobs.shutdown()
         await engine.dispose()
-    print(f"router: {'constrained routing' if router else 'none in this version'}")
+    print(f"routing: {routing_mode(settings.routing, loaded)} (setting {settings.routing!r})")
+    print(f"chat model: {loaded.spec}; turns that made a piece, per kind: {made}")
     return samples
+
+
+def _made_a_piece(reply: Reply) -> int:
+    return int(bool(reply.artifacts))
 
 
 def _turn(kind: str, i: int, users: int) -> Turn:
@@ -280,6 +274,9 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=5)
     parser.add_argument("--max-new-tokens", type=int, default=16)
     parser.add_argument("--models-dir", type=Path, default=Path("data/test-models"))
+    parser.add_argument("--routing", choices=("auto", "constrained", "tools"), default="auto")
+    # tiny:chat (random weights) routes at random; bundled:smollm2 routes as the app would.
+    parser.add_argument("--chat-model", default="tiny:chat")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="atelier-bench-") as workdir:
         samples = asyncio.run(run(args, Path(workdir)))

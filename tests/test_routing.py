@@ -4,15 +4,19 @@ cannot call tools, arguments filled from the request, and a question when they d
 from __future__ import annotations
 
 import asyncio
+import copy
+import dataclasses
 from typing import Literal
 
 import pytest
 import torch
 from pydantic import Field
 
+from agent.factory import routing_mode
 from agent.routing import _TEXT_MARK, ChoiceScorer, ConstrainedRouter, choice_messages, fill_args
 from agent.studio import ANSWER
 from tests.routing_phrasings import PHRASINGS
+from tests.test_toolcalls import NATIVE_TEMPLATE
 from tests.workshop import MakeWorkshop
 from tools.base import ArtifactDraft, ArtifactKind, Tool, ToolArgs, ToolContext
 from tools.catalog import CREATIVE_TOOLS, JUST_ANSWER, ToolInfo
@@ -151,3 +155,15 @@ async def test_a_request_that_does_not_fit_is_answered_with_a_question_and_makes
     assert await studio.artifacts() == []
     said = [m.content for m in await studio.messages()]
     assert said == ["draw a fox in the snow, seed -3", reply.text]
+
+
+def test_each_chat_model_gets_the_routing_it_can_do(tiny_chat: LoadedCausalLM) -> None:
+    """auto: SmolLM2's template (tiny:chat has it too) cannot carry tools, so its requests are
+    routed by scoring; a template that renders tools natively gets tool calling."""
+    tokenizer = copy.deepcopy(tiny_chat.tokenizer)
+    tokenizer.chat_template = NATIVE_TEMPLATE
+    native = dataclasses.replace(tiny_chat, tokenizer=tokenizer)
+    assert routing_mode("auto", tiny_chat) == "constrained"
+    assert routing_mode("auto", native) == "tools"
+    assert routing_mode("constrained", native) == "constrained"
+    assert routing_mode("tools", tiny_chat) == "tools"

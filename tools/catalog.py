@@ -96,7 +96,7 @@ JUST_ANSWER = ToolInfo(
         "what is impressionism?",
         "tell me about yourself",
         "what's the capital of Peru?",
-        "I had a long day at work",
-        "see you later!",
+        "what do you think about Van Gogh's sunflowers?",
+        "why is the sea blue?",
     ),
 )
