@@ -13,6 +13,7 @@ import threading
 import time
 from typing import Literal
 
+import torch
 from pydantic import Field
 
 from tools.base import ArtifactDraft, ArtifactKind, Media, Tool, ToolArgs, ToolContext
@@ -71,12 +72,16 @@ class Stall:
 
 
 def churn(args: VerseArgs, context: ToolContext) -> ArtifactDraft:
-    """Half a second of pure-Python work, as a model's own code between kernels would be."""
+    """Half a second of model-like work: small torch kernels back to back, with Python
+    between them, as a model's forward passes are. (Pure-Python work in a thread would
+    measure CPython's GIL hand-offs, not whether the agent keeps model work off the loop.)"""
     deadline = time.perf_counter() + 0.5
-    total = 0
+    weights = torch.rand(128, 128)
+    kernels = 0
     while time.perf_counter() < deadline:
-        total += sum(range(1000))
-    return ArtifactDraft(ArtifactKind.POEM, text=f"counted to {total}")
+        weights = torch.tanh(weights @ weights)
+        kernels += 1
+    return ArtifactDraft(ArtifactKind.POEM, text=f"ran {kernels} kernels")
 
 
 def fail(args: VerseArgs, context: ToolContext) -> ArtifactDraft:
@@ -92,3 +97,19 @@ BROKEN = Tool("broken", "Always fails.", ArtifactKind.POEM, VerseArgs, fail)
 
 def stall_tool(stall: Stall, timeout_s: float = 30.0) -> Tool:
     return Tool("stall", "Waits.", ArtifactKind.MUSIC, StallArgs, stall.run, timeout_s=timeout_s)
+
+
+class OutOfMemoryOnce:
+    """A tool that runs out of GPU memory on its first `failures` runs, as a big model can."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures, self.runs = failures, 0
+
+    def run(self, args: VerseArgs, context: ToolContext) -> ArtifactDraft:
+        self.runs += 1
+        if self.runs <= self.failures:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return ArtifactDraft(ArtifactKind.IMAGE, text=f"made on try {self.runs}")
+
+    def tool(self) -> Tool:
+        return Tool("big", "Needs a lot of memory.", ArtifactKind.IMAGE, VerseArgs, self.run)

@@ -24,6 +24,7 @@ from tests.studio_tools import (
     CHURN,
     SKETCH,
     VERSE,
+    OutOfMemoryOnce,
     SketchArgs,
     Stall,
     VerseArgs,
@@ -172,6 +173,16 @@ async def test_a_failing_tool_leaves_no_artifact_message_or_file(make_studio: Ma
     assert "the broken tool failed (ref " in reply.text and not reply.stored
     assert await studio.artifacts() == [] and await studio.messages() == []
     assert (await studio.command("/verse still works")).artifacts  # the conversation goes on
+
+
+async def test_out_of_gpu_memory_is_retried_once_then_reported(make_studio: MakeWorkshop) -> None:
+    once, always = OutOfMemoryOnce(failures=1), OutOfMemoryOnce(failures=2)
+    studio = make_studio([once.tool()])
+    assert (await studio.command("/big a whale")).artifacts and once.runs == 2
+    studio = make_studio([always.tool()])
+    reply = await studio.command("/big a whale")
+    assert "(ref " in reply.text and not reply.artifacts and always.runs == 2
+    assert len(await studio.artifacts()) == 1  # only the first studio's piece
 
 
 async def test_a_piece_that_cannot_be_stored_leaves_no_file(make_studio: MakeWorkshop) -> None:
