@@ -6,9 +6,8 @@ likely a text is. So the router asks, for each choice ("just answer" and every t
 likely the person's request is when the model has been told what that choice does: the
 choice's description is the system message, a few example requests it serves are the earlier
 turns, the request is the next user message, and the choice whose conversation makes the
-request most probable wins. This is
-"noisy channel" scoring (Min et al., 2022): it compares probabilities of the same text, so
-no choice wins merely by being a likelier word.
+request most probable wins. This is "noisy channel" scoring (Min et al., 2022): it compares
+probabilities of the same text, so no choice wins merely by being a likelier word.
 
 These conversations are the same on every turn, so their key/value cache is computed
 once; a turn runs the model over the request's tokens only, all choices in one batch.

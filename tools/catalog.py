@@ -5,9 +5,9 @@ for models that cannot call tools), and the routing tests score phrasings agains
 the tools themselves exist. Each tool file takes its name and description from here, so the
 tests keep measuring what the model is really shown.
 
-The examples are requests each choice serves. Constrained routing shows them to the model
-next to the description (a small model tells choices apart far better with them); they are
-not the routing test's phrasings, which the router never sees.
+The examples are requests each choice serves. Constrained routing shows them to the model as
+the earlier turns of a conversation about that choice (a small model tells choices apart far
+better with them); they are not the routing test's phrasings, which the router never sees.
 """
 
 from __future__ import annotations
