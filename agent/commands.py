@@ -1,4 +1,5 @@
-"""Commands on a person's own history and pieces: /help, /history, /forget, /show, /versions.
+"""Commands on a person's own history and pieces: /help, /history, /forget, /show, /versions,
+/diff.
 
 They bypass the chat model and reach the agent through the same Command path that
 console `/name ...` lines and Discord slash commands use.
@@ -6,6 +7,8 @@ console `/name ...` lines and Discord slash commands use.
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections.abc import Callable, Sequence
 
 from sqlalchemy import select
@@ -35,6 +38,7 @@ HELP = {
     "forget": "delete all your conversations with atelier (`/forget yes` to confirm)",
     "show": "show a piece: `/show #12`",
     "versions": "the versions of a piece: `/versions #12`",
+    "diff": "what changed between two versions: `/diff #12 #14`",
 }
 
 
@@ -62,6 +66,8 @@ class Commands:
             return await self._forget(turn)
         if name in {"show", "versions"}:
             return await self._piece(turn, name)
+        if name == "diff":
+            return await self._diff(turn)
         return Reply(f"Unknown command /{name}. {help_text(self._tools)}", stored=False)
 
     async def _history(self, turn: Turn) -> Reply:
@@ -102,6 +108,23 @@ class Commands:
             f"Forgotten: {_count(len(ids), 'conversation')}, {_count(removed, 'message')}.",
             stored=False,
         )
+
+    async def _diff(self, turn: Turn) -> Reply:
+        assert turn.command is not None
+        numbers = [int(n) for n in re.findall(r"#(\d+)", turn.command.text)]
+        if len(numbers) != 2:
+            return Reply("Which two pieces? For example `/diff #12 #14`.", stored=False)
+        async with self._sessions() as session:
+            user = await find_user(session, turn.platform, turn.user.external_id)
+            pieces = [
+                None if user is None else await visible_artifact(session, n, user.id)
+                for n in numbers
+            ]
+        for number, piece in zip(numbers, pieces, strict=True):
+            if piece is None:
+                return Reply(str(ArtifactNotFound(number)), stored=False)
+        before, after = (piece.text or "" for piece in pieces if piece is not None)
+        return Reply(line_diff(before, after, *numbers), stored=False)
 
     async def _piece(self, turn: Turn, name: str) -> Reply:
         assert turn.command is not None
@@ -181,3 +204,12 @@ def _speaker(role: str) -> str:
 def _clip(text: str) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= HISTORY_CLIP else flat[: HISTORY_CLIP - 1] + "…"
+
+
+def line_diff(before: str, after: str, old: int, new: int) -> str:
+    """A unified line diff of two texts ("-" lines only in #old, "+" lines only in #new)."""
+    lines = difflib.unified_diff(
+        before.splitlines(), after.splitlines(), f"#{old}", f"#{new}", lineterm="", n=1
+    )
+    shown = list(lines)
+    return "\n".join(shown) if shown else f"#{old} and #{new} have the same text."

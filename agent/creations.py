@@ -122,7 +122,8 @@ class Creations:
             line=listing_line(artifact, self._media),
             media_path=None if stored_media is None else self._media.path(stored_media.path),
         )
-        return Reply(draft.text or "", artifacts=(made,))
+        said = "\n\n".join(part for part in (draft.text, draft.note) if part)
+        return Reply(said, artifacts=(made,))
 
     def _discard(self, stored_media: StoredMedia | None) -> None:
         if stored_media is not None:

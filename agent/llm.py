@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -50,6 +49,7 @@ from agent.toolcalls import (
     tools_system_block,
 )
 from tools.models import LoadedCausalLM
+from tools.text_generation import seeded
 
 logger = logging.getLogger(__name__)
 
@@ -274,7 +274,7 @@ class LocalChatModel(BaseChatModel):
         if stop:
             # Ends generation early on a stop string; the text is cut at it below.
             generate_kwargs.update(stop_strings=stop, tokenizer=loaded.tokenizer)
-        with loaded.lock, torch.inference_mode(), _seeded(options.seed, loaded.device):
+        with loaded.lock, torch.inference_mode(), seeded(options.seed, loaded.device):
             output = loaded.model.generate(**inputs, **generate_kwargs)
         new_tokens = output[0, prompt_length:]
         text = loaded.tokenizer.decode(new_tokens, skip_special_tokens=True)
@@ -477,25 +477,3 @@ def _ends_with_eos(new_tokens: torch.Tensor, loaded: LoadedCausalLM) -> bool:
     eos = loaded.model.generation_config.eos_token_id
     eos_ids = set(eos) if isinstance(eos, list) else {eos}
     return len(new_tokens) > 0 and int(new_tokens[-1]) in eos_ids
-
-
-@contextmanager
-def _seeded(seed: int | None, device: torch.device) -> Iterator[None]:
-    """Seed sampling for one call without touching the process's random state.
-
-    generate() takes no torch.Generator, so fork the global RNG and seed the fork. The lock
-    held around this keeps other generations on the same model out; other models sampling
-    at the same moment in other threads can still interleave with the global state.
-    """
-    if seed is None:
-        yield
-        return
-    with torch.random.fork_rng(devices=_cuda_indices(device)):
-        torch.manual_seed(seed)
-        yield
-
-
-def _cuda_indices(device: torch.device) -> list[int]:
-    if device.type != "cuda":
-        return []
-    return [device.index if device.index is not None else torch.cuda.current_device()]

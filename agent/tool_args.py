@@ -71,6 +71,9 @@ def _explain(error: ValidationError) -> str:
         field = ".".join(str(part) for part in item["loc"]) or "arguments"
         if item["type"] == "missing":
             problems.append(f"{field} is needed")
+        elif item["type"] == "value_error":  # a validator's own words, written for people
+            problems.append(str(item["ctx"]["error"]))
         else:
-            problems.append(f"{field}={item['input']!r}: {item['msg'].lower()}")
+            message = item["msg"][0].lower() + item["msg"][1:]
+            problems.append(f"{field}={item['input']!r}: {message}")
     return "; ".join(problems)

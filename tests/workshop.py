@@ -26,7 +26,7 @@ from agent.studio import Router, Studio
 from agent.tool_loop import ToolLoop
 from agent.types import Place, Reply, Turn, UserRef
 from bot.console import parse_command
-from tools.base import NoModels, Tool
+from tools.base import ModelSource, NoModels, Tool
 from tools.models import LoadedCausalLM
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -45,13 +45,18 @@ class Workshop:
         limits: JobLimits | None = None,
         tool_chat: BaseChatModel | None = None,
         max_tool_calls: int = 3,
+        models: ModelSource | None = None,
     ) -> None:
         settings = Settings(data_dir=tmp_path, max_new_tokens=4, temperature=0.0)
         memory = Memory(tiny_chat.count_tokens)
         self.media = MediaStore(tmp_path / "media")
         self.jobs = Jobs(limits or JobLimits())
         self.creations = Creations(
-            sessions=sessions, memory=memory, media=self.media, jobs=self.jobs, models=NoModels()
+            sessions=sessions,
+            memory=memory,
+            media=self.media,
+            jobs=self.jobs,
+            models=models or NoModels(),
         )
         studio = Studio(tools=tools, creations=self.creations, sessions=sessions, router=router)
         chat = tool_chat or build_chat_model(settings, tiny_chat)

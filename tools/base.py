@@ -53,6 +53,8 @@ class ArtifactDraft:
     # True when made from the piece in focus (a revision, a variation): the new artifact
     # then joins that piece's version tree. A new piece on its own leaves it False.
     from_focus: bool = False
+    # One line for the person about what was made: the form it met, what changed ...
+    note: str | None = None
 
     def __post_init__(self) -> None:
         if self.text is None and self.media is None:
