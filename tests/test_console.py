@@ -56,7 +56,7 @@ def test_two_people_are_remembered_apart_across_restarts(smollm2_env: dict[str, 
     first = chat(
         smollm2_env,
         "ada",
-        ["Hello! I am Ada and I love herons.", "/as bob", "Write one line about a red fox."],
+        ["Hello! I am Ada and I love herons.", "/as bob", "What do red foxes eat?"],
     )
     assert len(first) == 3 and first[1] == "Now speaking as bob."
     ada_reply, bob_reply = first[0], first[2]
@@ -65,7 +65,7 @@ def test_two_people_are_remembered_apart_across_restarts(smollm2_env: dict[str, 
     # A new process: nothing survives but the database.
     later = chat(smollm2_env, "bob", ["/history", "/as ada", "/history"])
     bob_history, ada_history = later[0], later[2]
-    assert "Write one line about a red fox." in bob_history and bob_reply in bob_history
+    assert "What do red foxes eat?" in bob_history and bob_reply in bob_history
     assert "herons" not in bob_history
     assert "I am Ada and I love herons." in ada_history and ada_reply in ada_history
     assert "red fox" not in ada_history

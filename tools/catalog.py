@@ -95,7 +95,7 @@ JUST_ANSWER = ToolInfo(
         "thank you!",
         "what is impressionism?",
         "tell me about yourself",
-        "what's the capital of Peru?",
+        "hi, I'm Sam and I love old films",
         "what do you think about Van Gogh's sunflowers?",
         "why is the sea blue?",
     ),
