@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +20,7 @@ from agent.media import MediaStore, StoredMedia
 from tools.base import ArtifactDraft
 
 MENTION = re.compile(r"(?<![\w#])#(\d{1,12})\b")
+KEPT_RECENT = 5
 
 
 def mentioned_number(text: str) -> int | None:
@@ -69,6 +71,20 @@ async def visible_artifact(session: AsyncSession, number: int, user_id: int) -> 
         .where(Artifact.id == number, Conversation.owner_id == user_id)
     )
     return (await session.execute(query)).scalar_one_or_none()
+
+
+async def kept_params(
+    session: AsyncSession, user_id: int, kind: str, limit: int = KEPT_RECENT
+) -> list[dict[str, Any]]:
+    """The params of the pieces of `kind` this person made and kept most recently, newest
+    first: their taste, which their next requests are offered. Only their own pieces."""
+    query = (
+        select(Artifact.params)
+        .where(Artifact.creator_id == user_id, Artifact.kind == kind, Artifact.kept_at.is_not(None))
+        .order_by(Artifact.kept_at.desc())
+        .limit(limit)
+    )
+    return [dict(params) for params in (await session.execute(query)).scalars()]
 
 
 async def latest_artifact(session: AsyncSession, conversation_id: int) -> Artifact | None:

@@ -23,7 +23,7 @@ from agent.artifacts import (
     version_tree,
     visible_artifact,
 )
-from agent.db import Artifact, Conversation, Message, Role
+from agent.db import Artifact, Conversation, Message, Role, utcnow
 from agent.media import MediaStore
 from agent.memory import Memory, forget_conversations
 from agent.scope import find_conversation, find_user
@@ -39,6 +39,7 @@ HELP = {
     "show": "show a piece: `/show #12`",
     "versions": "the versions of a piece: `/versions #12`",
     "diff": "what changed between two versions: `/diff #12 #14`",
+    "keep": "keep a piece as a favourite; your next requests lean toward it: `/keep #12`",
 }
 
 
@@ -68,6 +69,8 @@ class Commands:
             return await self._piece(turn, name)
         if name == "diff":
             return await self._diff(turn)
+        if name == "keep":
+            return await self._keep(turn)
         return Reply(f"Unknown command /{name}. {help_text(self._tools)}", stored=False)
 
     async def _history(self, turn: Turn) -> Reply:
@@ -125,6 +128,23 @@ class Commands:
                 return Reply(str(ArtifactNotFound(number)), stored=False)
         before, after = (piece.text or "" for piece in pieces if piece is not None)
         return Reply(line_diff(before, after, *numbers), stored=False)
+
+    async def _keep(self, turn: Turn) -> Reply:
+        assert turn.command is not None
+        number = mentioned_number(turn.command.text)
+        if number is None:
+            return Reply("Which piece? For example `/keep #12`.", stored=False)
+        async with self._sessions() as session, session.begin():
+            user = await find_user(session, turn.platform, turn.user.external_id)
+            artifact = None if user is None else await visible_artifact(session, number, user.id)
+            if artifact is None or user is None:
+                return Reply(str(ArtifactNotFound(number)), stored=False)
+            if artifact.creator_id != user.id:
+                return Reply(f"#{number} was made by someone else; keep your own.", stored=False)
+            artifact.kept_at = utcnow()
+        return Reply(
+            f"Kept #{number}. Your next {artifact.kind}s will lean toward it.", stored=False
+        )
 
     async def _piece(self, turn: Turn, name: str) -> Reply:
         assert turn.command is not None

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agent.artifacts import add_artifact, listing_line
+from agent.artifacts import add_artifact, kept_params, listing_line
 from agent.db import Artifact, Role
 from agent.jobs import Jobs, ToolTimedOut, TooManyJobs
 from agent.media import MediaStore, StoredMedia
@@ -75,10 +75,9 @@ class Creations:
 
     async def make(self, request: Request) -> Reply:
         tool = request.tool
+        context = await self._context(request)
         try:
-            draft = await self._jobs.run(
-                request.user_id, tool, request.args, self._context(request)
-            )
+            draft = await self._jobs.run(request.user_id, tool, request.args, context)
             if draft.kind is not tool.kind:
                 raise TypeError(f"the {tool.name} tool returned a {draft.kind}")
         except (TooManyJobs, ToolTimedOut, ModelUnavailable) as refusal:
@@ -93,12 +92,15 @@ class Creations:
             )
         return await self._keep(request, draft)
 
-    def _context(self, request: Request) -> ToolContext:
+    async def _context(self, request: Request) -> ToolContext:
+        async with self._sessions() as session:
+            kept = await kept_params(session, request.user_id, request.tool.kind.value)
         return ToolContext(
             models=self._models,
             settings=self._tool_settings.get(request.tool.name, {}),
             progress=_on_event_loop(request.progress),
             focus=None if request.focus is None else focus_view(request.focus, self._media),
+            kept=tuple(kept),
         )
 
     async def _keep(self, request: Request, draft: ArtifactDraft) -> Reply:

@@ -130,6 +130,8 @@ class Artifact(Base):
     __table_args__ = (
         Index("ix_artifacts_conversation_id", "conversation_id", "id"),
         Index("ix_artifacts_root_id", "root_id"),
+        # A person's recently kept pieces: their taste, offered to their next requests.
+        Index("ix_artifacts_creator_id_kept_at", "creator_id", "kept_at"),
     )
 
     # The id is the public number shown to people as #N.
@@ -148,6 +150,8 @@ class Artifact(Base):
     media_sha256: Mapped[str | None] = mapped_column(String(64))
     mime_type: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the creator marked it as a favourite (/keep #N); None when not kept.
+    kept_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Message(Base):

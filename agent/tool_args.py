@@ -29,10 +29,24 @@ def validate_args(tool: Tool, options: Mapping[str, Any], text: str) -> ToolArgs
     values = dict(options)
     if text and tool.text_arg is not None:
         values.setdefault(tool.text_arg, text)
+    if (
+        tool.text_arg is not None
+        and _needed(tool)
+        and not str(values.get(tool.text_arg, "")).strip()
+    ):
+        raise BadToolArgs(
+            f"What should the {tool.name} be about? Say it after the options, for example "
+            f"`/{tool.name} a heron in the rain`.\n{usage(tool)}"
+        )
     try:
         return tool.args.model_validate(values)
     except ValidationError as error:
         raise BadToolArgs(f"/{tool.name}: {_explain(error)}\n{usage(tool)}") from None
+
+
+def _needed(tool: Tool) -> bool:
+    assert tool.text_arg is not None
+    return tool.args.model_fields[tool.text_arg].is_required()
 
 
 def usage(tool: Tool) -> str:

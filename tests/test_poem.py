@@ -83,7 +83,7 @@ async def test_diff_shows_the_lines_that_changed(poet: Workshop) -> None:
     ("line", "expected"),
     [
         ("/poem form=villanelle the sea", "I can write: free verse, haiku"),
-        ("/poem form=haiku", "prompt is needed"),
+        ("/poem form=haiku", "What should the poem be about?"),
         ("/poem lines=0 the sea", "lines"),
     ],
 )
@@ -108,3 +108,26 @@ async def test_the_language_and_form_come_from_the_request(poet: Workshop) -> No
     chinese, haiku = await poet.artifacts()
     assert chinese.params["lang"] == "zh"
     assert haiku.params["form"] == "haiku" and haiku.params["lang"] == "en"
+
+
+async def test_kept_poems_lend_their_form_and_tone_to_that_person_only(poet: Workshop) -> None:
+    await poet.command("/poem form=tanka tone=wistful seed=1 the harbour")
+    kept = await poet.command("/keep #1")
+    assert "Kept #1" in kept.text
+    mine = await poet.command("/poem seed=2 the first snow")
+    theirs = await poet.command("/poem seed=2 the first snow", user="bob")
+    _, my_poem, their_poem = await poet.artifacts()
+    assert my_poem.params["form"] == "tanka" and my_poem.params["tone"] == "wistful"
+    assert "as in your kept poems: tanka, wistful" in mine.text
+    assert their_poem.params["form"] == "free verse" and their_poem.params["tone"] is None
+    assert "kept poems" not in theirs.text
+    # A request that names its form gets that form.
+    await poet.command("/poem seed=3 a limerick about the first snow")
+    assert (await poet.artifacts())[-1].params["form"] == "limerick"
+
+
+async def test_only_your_own_pieces_can_be_kept(poet: Workshop) -> None:
+    await poet.command("/poem seed=1 the harbour")
+    refused = await poet.command("/keep #1", user="bob")
+    assert "#1" in refused.text and "Kept" not in refused.text
+    assert (await poet.artifacts())[0].kept_at is None

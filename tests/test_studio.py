@@ -150,7 +150,7 @@ async def test_a_routers_question_is_asked_and_remembered(make_studio: MakeWorks
     [
         ("/verse colour=red a heron", "/verse does not take colour."),
         ("/verse form=limerick a heron", "/verse: form='limerick': input should be"),
-        ("/verse", "/verse: prompt is needed"),
+        ("/verse", "What should the verse be about?"),
         ("/sketch seed=-1 a boat", "/sketch: seed='-1': input should be greater than or equal"),
     ],
 )

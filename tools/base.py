@@ -105,6 +105,8 @@ class ToolContext:
     progress: Progress = no_progress
     cancelled: threading.Event = field(default_factory=threading.Event)
     focus: FocusArtifact | None = None
+    # The params of pieces of this kind the person kept (/keep), newest first: their taste.
+    kept: tuple[Mapping[str, Any], ...] = ()
 
     def check(self) -> None:
         """Stop here if the run was cancelled (timed out, or the bot is shutting down)."""

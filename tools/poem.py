@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -123,7 +125,11 @@ def write_poem(args: PoemArgs, context: ToolContext) -> ArtifactDraft:
     focus = context.focus
     if focus is not None and focus.kind is ArtifactKind.POEM and _revising(args, focus):
         return revise(loaded, args, focus, seed, context)
-    plan = plan_poem(args)
+    tasted = with_taste(args, context.kept)
+    plan = plan_poem(tasted)
+    if tasted != args:
+        plan = replace(plan, notes=(*plan.notes, f"as in your kept poems: {_taste_words(tasted)}"))
+    args = tasted
     context.progress(0.05, "writing candidates")
     candidates = [
         fit_lines(c, plan)
@@ -133,6 +139,22 @@ def write_poem(args: PoemArgs, context: ToolContext) -> ArtifactDraft:
     best = max(candidates, key=lambda poem: check(poem, plan.form).score)
     best = repair(loaded, best, plan, seed, context, locked=())
     return _draft(args, plan, best, seed, loaded, from_focus=False, changed=None)
+
+
+def with_taste(args: PoemArgs, kept: Sequence[Mapping[str, Any]]) -> PoemArgs:
+    """The person's kept poems offer a form and a tone where the request names none."""
+    if not kept:
+        return args
+    form = args.form
+    if form is None and _named_form(args.prompt).name == "free verse":
+        form = str(kept[0].get("form") or "") or None
+    tones = Counter(str(p["tone"]) for p in kept if p.get("tone"))
+    tone = args.tone or (tones.most_common(1)[0][0] if tones else None)
+    return args.model_copy(update={"form": form, "tone": tone})
+
+
+def _taste_words(args: PoemArgs) -> str:
+    return ", ".join(part for part in (args.form, args.tone) if part)
 
 
 def plan_poem(args: PoemArgs) -> Plan:
@@ -186,7 +208,7 @@ def repair(
     poem then meets more of its form."""
     for round_number in range(REPAIR_ROUNDS):
         result = check(poem, plan.form)
-        targets = [n for n in _lines_to_repair(result) if n not in locked]
+        targets = [n for n in _lines_to_repair(result, plan) if n not in locked]
         if result.ok or not targets:
             break
         context.progress(0.4 + 0.25 * round_number, f"repairing line {targets[0]}")
@@ -196,16 +218,20 @@ def repair(
     return poem
 
 
-def _lines_to_repair(result: FormCheck) -> list[int]:
+def _lines_to_repair(result: FormCheck, plan: Plan) -> list[int]:
+    """Lines that miss their count, the second line of each pair that should rhyme, and the
+    lines a short poem lacks (written one after another at its end)."""
     rhyming = [
         int(n) for problem in result.rhyme_problems for n in re.findall(r"and (\d+)", problem)
     ]
-    return sorted(set(result.failing_lines) | set(rhyming))
+    present = len(result.lines)
+    missing = range(present + 1, (plan.lines or plan.form.lines[0]) + 1)
+    return sorted(set(result.failing_lines) | set(rhyming) | set(missing))
 
 
 def _best_line(loaded: LoadedCausalLM, poem: str, number: int, plan: Plan, seed: int) -> str:
-    lines = poem.splitlines()
-    if number > len(lines):
+    lines = poem.splitlines() if poem.strip() else []
+    if number > len(lines) + 1:  # an earlier missing line could not be written
         return poem
     prompt = _line_prompt(lines, number, plan)
     variants = sample(
@@ -225,14 +251,15 @@ def _line_options(variants: list[str], number: int, plan: Plan) -> list[str]:
     (a budget on length, as constrained decoding would impose)."""
     firsts = [fit_lines(v, replace(plan, lines=1)) for v in variants]
     options = [line for line in firsts if line]
-    wanted = (
-        plan.form.line_units[number - 1]
-        if plan.form.line_units and number <= len(plan.form.line_units)
-        else None
-    )
+    wanted = _wanted_units(plan, number)
     if wanted is None:
         return options
     return options + [p for line in options for p in _prefixes_meeting(line, wanted, plan.lang)]
+
+
+def _wanted_units(plan: Plan, number: int) -> tuple[int, int] | None:
+    units = plan.form.line_units
+    return units[number - 1] if units and number <= len(units) else None
 
 
 def _prefixes_meeting(line: str, wanted: tuple[int, int], lang: str) -> list[str]:
@@ -440,11 +467,7 @@ def _revision_prompt(old: str, args: PoemArgs, plan: Plan) -> list[dict[str, str
 def _line_prompt(
     lines: list[str], number: int, plan: Plan, instruction: str | None = None
 ) -> list[dict[str, str]]:
-    wanted = (
-        plan.form.line_units[number - 1]
-        if plan.form.line_units and number <= len(plan.form.line_units)
-        else None
-    )
+    wanted = _wanted_units(plan, number)
     rule = []
     if wanted:
         low, high = wanted
