@@ -23,9 +23,15 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from tools.base import ToolContext  # noqa: E402
 from tools.models import LoadedCausalLM, load_causal_lm  # noqa: E402
-from tools.poem import PoemArgs, fit_lines, plan_poem, poem_prompt, write_poem  # noqa: E402
+from tools.poem import (  # noqa: E402
+    PoemArgs,
+    fit_lines,
+    plan_poem,
+    poem_prompt,
+    sample_clean,
+    write_poem,
+)
 from tools.poem_forms import check  # noqa: E402
-from tools.text_generation import sample  # noqa: E402
 
 TOPICS = (
     "a heron in the rain",
@@ -52,7 +58,7 @@ class OneModel:
 
 def single_sample(loaded: LoadedCausalLM, args: PoemArgs) -> bool:
     plan = plan_poem(args)
-    [reply] = sample(loaded, poem_prompt(args, plan), count=1, seed=args.seed or 0)
+    [reply] = sample_clean(loaded, poem_prompt(args, plan), count=1, seed=args.seed or 0)
     return check(fit_lines(reply, plan), plan.form).ok
 
 

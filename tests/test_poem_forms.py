@@ -132,6 +132,23 @@ MISSED = [
         "sonnet: lines 13 and 14 should rhyme (rare / words)",
     ),
     ("free verse", "one line alone", "free verse: has 1 line, wanted 2-40"),
+    # Saying a line again, or rhyming a word with itself, is not meeting a form.
+    (
+        "haiku",
+        "An old silent pond\nA frog jumps into the pond—\nAn old silent pond!",
+        "haiku: line 3 repeats line 1",
+    ),
+    (
+        "quatrain",
+        "The night is deep and still,\nthe stars are cold and bright;\nI climb the silent hill\n"
+        "and wander in the bright.",
+        "quatrain: lines 2 and 4 end on the same word (bright)",
+    ),
+    (
+        "五言绝句",
+        "床前明月光，疑是地上霜。\n举头望明月，低头见白霜。",
+        "五言绝句: lines 2 and 4 end on the same character (霜)",
+    ),
     (
         "五言绝句",
         "床前明月光光，疑是地上霜。\n举头望明月，低头思故乡。",

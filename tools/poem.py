@@ -133,7 +133,7 @@ def write_poem(args: PoemArgs, context: ToolContext) -> ArtifactDraft:
     context.progress(0.05, "writing candidates")
     candidates = [
         fit_lines(c, plan)
-        for c in sample(loaded, poem_prompt(args, plan), count=CANDIDATES, seed=seed)
+        for c in sample_clean(loaded, poem_prompt(args, plan), count=CANDIDATES, seed=seed)
     ]
     context.check()
     best = max(candidates, key=lambda poem: check(poem, plan.form).score)
@@ -219,14 +219,10 @@ def repair(
 
 
 def _lines_to_repair(result: FormCheck, plan: Plan) -> list[int]:
-    """Lines that miss their count, the second line of each pair that should rhyme, and the
-    lines a short poem lacks (written one after another at its end)."""
-    rhyming = [
-        int(n) for problem in result.rhyme_problems for n in re.findall(r"and (\d+)", problem)
-    ]
-    present = len(result.lines)
-    missing = range(present + 1, (plan.lines or plan.form.lines[0]) + 1)
-    return sorted(set(result.failing_lines) | set(rhyming) | set(missing))
+    """The checker's lines at fault, and the lines a short poem lacks (written one after
+    another at its end)."""
+    missing = range(len(result.lines) + 1, (plan.lines or plan.form.lines[0]) + 1)
+    return sorted(set(result.failing_lines) | set(missing))
 
 
 def _best_line(loaded: LoadedCausalLM, poem: str, number: int, plan: Plan, seed: int) -> str:
@@ -234,7 +230,7 @@ def _best_line(loaded: LoadedCausalLM, poem: str, number: int, plan: Plan, seed:
     if number > len(lines) + 1:  # an earlier missing line could not be written
         return poem
     prompt = _line_prompt(lines, number, plan)
-    variants = sample(
+    variants = sample_clean(
         loaded, prompt, count=LINE_VARIANTS, seed=seed, sampling=Sampling(max_new_tokens=40)
     )
     best, best_score = poem, check(poem, plan.form).score
@@ -299,7 +295,9 @@ def revise(
             else plan
         )
     else:
-        replies = sample(loaded, _revision_prompt(old, args, plan), count=CANDIDATES, seed=seed)
+        replies = sample_clean(
+            loaded, _revision_prompt(old, args, plan), count=CANDIDATES, seed=seed
+        )
         rewrites = [
             fit_lines(reply, replace(plan, lines=len(old.splitlines()))) for reply in replies
         ]
@@ -351,7 +349,7 @@ def _rewrite_lines(
     for number in numbers:
         lines = poem.splitlines()
         prompt = _line_prompt(lines, number, plan, instruction=args.prompt)
-        variants = sample(
+        variants = sample_clean(
             loaded,
             prompt,
             count=LINE_VARIANTS,
@@ -375,7 +373,7 @@ def _new_stanza(loaded: LoadedCausalLM, old: str, args: PoemArgs, lang: str, see
             ),
         },
     ]
-    replies = sample(loaded, prompt, count=CANDIDATES, seed=seed)
+    replies = sample_clean(loaded, prompt, count=CANDIDATES, seed=seed)
     stanzas = [fit_lines(r, Plan(FORMS["free verse"], lang, STANZA_LINES)) for r in replies]
     return max(stanzas, key=lambda s: len(s.splitlines())) or "…"
 
@@ -503,6 +501,29 @@ def _rhyme_partner(lines: list[str], number: int, plan: Plan) -> str | None:
             )
             return end
     return None
+
+
+def sample_clean(
+    loaded: LoadedCausalLM, messages: list[dict[str, str]], **options: Any
+) -> list[str]:
+    """Replies with the lines that only echo the prompt removed: a small model repeats its
+    instructions ("你是一位诗...") and such a line must not count as a line of the poem."""
+    prompt = _plain(" ".join(message["content"] for message in messages))
+    replies = sample(loaded, messages, **options)
+    return [
+        "\n".join(line for line in reply.splitlines() if not _echoes(line, prompt))
+        for reply in replies
+    ]
+
+
+def _echoes(line: str, prompt: str) -> bool:
+    plain = _plain(line)
+    long_enough = len(plain.split()) >= 3 or len(prosody.han_characters(plain)) >= 3
+    return long_enough and plain in prompt
+
+
+def _plain(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
 
 
 def _fresh_seed() -> int:

@@ -8,12 +8,15 @@ The poem tool reports only what this checker confirmed, never the form it was as
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
 from tools import prosody
 
 Language = Literal["en", "zh"]
+# "line 3 has ...", "line 3 repeats line 1", "lines 1 and 3 should rhyme": the line at fault.
+_FAULT = re.compile(r"^lines? (\d+)(?: and (\d+))?")
 Bounds = tuple[int, int]  # inclusive
 
 
@@ -115,7 +118,7 @@ class FormCheck:
     def problems(self) -> tuple[str, ...]:
         counted = tuple(_unit_problem(line, self.form) for line in self.lines if not line.ok)
         head = (self.line_count_problem,) if self.line_count_problem else ()
-        return head + counted + self.rhyme_problems
+        return head + counted + self.rhyme_problems + _repeated_lines(self.lines)
 
     @property
     def ok(self) -> bool:
@@ -123,7 +126,14 @@ class FormCheck:
 
     @property
     def failing_lines(self) -> tuple[int, ...]:
-        return tuple(line.number for line in self.lines if not line.ok)
+        """The lines to rewrite: a count missed, the second of a pair that should rhyme, a
+        repeated line."""
+        numbers = set()
+        for problem in self.problems:
+            found = _FAULT.match(problem)
+            if found:
+                numbers.add(int(found.group(2) or found.group(1)))
+        return tuple(sorted(numbers))
 
     @property
     def score(self) -> float:
@@ -172,6 +182,19 @@ def _check_line(number: int, line: str, wanted: Bounds | None, language: str) ->
         return LineCheck(number, line, min(options), None)
     closest = min(options, key=lambda n: max(wanted[0] - n, n - wanted[1], 0))
     return LineCheck(number, line, closest, wanted)
+
+
+def _repeated_lines(lines: tuple[LineCheck, ...]) -> tuple[str, ...]:
+    """A line said twice is not two lines of a poem (none of these forms has a refrain)."""
+    first_seen: dict[str, int] = {}
+    problems = []
+    for line in lines:
+        key = " ".join(re.findall(r"\w+", line.text.lower()))
+        if key in first_seen:
+            problems.append(f"line {line.number} repeats line {first_seen[key]}")
+        else:
+            first_seen[key] = line.number
+    return tuple(problems)
 
 
 def _line_count_problem(count: int, form: Form) -> str | None:
@@ -226,9 +249,16 @@ def _scheme_problems(lines: list[str], scheme: str, language: str) -> list[str]:
             continue
         anchor = first_of[letter]
         a, b = ends[anchor], ends[index]
-        if a is None or b is None or not rhyme(a, b):
-            problems.append(f"lines {anchor + 1} and {index + 1} should rhyme ({a} / {b})")
+        pair = f"lines {anchor + 1} and {index + 1}"
+        if a is not None and a == b:  # a word does not rhyme with itself
+            problems.append(f"{pair} end on the same {_word(language)} ({a})")
+        elif a is None or b is None or not rhyme(a, b):
+            problems.append(f"{pair} should rhyme ({a} / {b})")
     return problems
+
+
+def _word(language: str) -> str:
+    return "character" if language == "zh" else "word"
 
 
 def _line_end(line: str, language: str) -> str | None:
