@@ -8,13 +8,13 @@ console `/name ...` lines and Discord slash commands use.
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Callable, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.artifacts import (
+    MENTION,
     ArtifactNotFound,
     listing_line,
     media_paths,
@@ -114,7 +114,7 @@ class Commands:
 
     async def _diff(self, turn: Turn) -> Reply:
         assert turn.command is not None
-        numbers = [int(n) for n in re.findall(r"#(\d+)", turn.command.text)]
+        numbers = [int(n) for n in MENTION.findall(turn.command.text)]
         if len(numbers) != 2:
             return Reply("Which two pieces? For example `/diff #12 #14`.", stored=False)
         async with self._sessions() as session:
