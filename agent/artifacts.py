@@ -1,7 +1,9 @@
 """Artifacts: what tools made, numbered #N, kept in a version tree per piece.
 
 A piece's first artifact is its root (root_id NULL); every later version names the version it
-was made from (parent_id) and the root, so "the versions of #12" is one indexed query. People
+was made from (parent_id) and the root, so "the versions of #12" is one indexed query. A piece
+made from a piece of another kind (music for a poem, a critique of an image) starts a tree of
+its own but names its source as parent_id. People
 only ever see artifacts of conversations they belong to; a number that exists elsewhere reads
 exactly like one that does not exist, so numbers leak nothing.
 """
@@ -43,7 +45,8 @@ async def add_artifact(
     parent: Artifact | None,
     media: StoredMedia | None,
 ) -> Artifact:
-    root_id = None if parent is None else root_of(parent)
+    # Only a piece of the same kind is a new version; another kind is a new piece from it.
+    root_id = None if parent is None or parent.kind != draft.kind.value else root_of(parent)
     artifact = Artifact(
         kind=draft.kind.value,
         conversation_id=conversation_id,

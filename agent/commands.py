@@ -184,9 +184,9 @@ def _tree_text(tree: Sequence[Artifact], line: Callable[[Artifact], str]) -> str
     depth: dict[int, int] = {}
     lines = []
     for artifact in tree:  # oldest first, so a parent always comes before its children
-        depth[artifact.id] = (
-            0 if artifact.parent_id is None else depth.get(artifact.parent_id, 0) + 1
-        )
+        # A root made from a piece of another kind has a parent outside the tree.
+        parent_depth = depth.get(artifact.parent_id) if artifact.parent_id is not None else None
+        depth[artifact.id] = 0 if parent_depth is None else parent_depth + 1
         lines.append("  " * depth[artifact.id] + line(artifact))
     return "Versions:\n" + "\n".join(lines)
 

@@ -73,6 +73,10 @@ class Creations:
         self._models = models
         self._tool_settings = tool_settings or {}
 
+    @property
+    def media(self) -> MediaStore:
+        return self._media
+
     async def make(self, request: Request) -> Reply:
         tool = request.tool
         context = await self._context(request)
@@ -153,7 +157,7 @@ class Creations:
                 creator_id=request.user_id,
                 draft=draft,
                 prompt=_prompt_of(request),
-                parent=request.focus if _continues(request, draft) else None,
+                parent=request.focus if draft.from_focus else None,
                 media=stored_media,
             )
             shown = replace(shown, artifact_id=artifact.id)
@@ -187,13 +191,6 @@ def focus_view(artifact: Artifact, media: MediaStore) -> FocusArtifact:
         mime_type=artifact.mime_type,
         params=dict(artifact.params),
     )
-
-
-def _continues(request: Request, draft: ArtifactDraft) -> bool:
-    """A new version of the focus piece when the tool says it built on it and made the same
-    kind (a darker poem); a new piece otherwise (music for a poem, a critique of an image)."""
-    focus = request.focus
-    return draft.from_focus and focus is not None and focus.kind == draft.kind.value
 
 
 def _prompt_of(request: Request) -> str:

@@ -17,9 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.artifacts import ArtifactNotFound, resolve_focus
 from agent.creations import Creations, Request
+from agent.db import Artifact
 from agent.scope import find_or_create_conversation, find_or_create_user
 from agent.tool_args import BadToolArgs, usage, validate_args
 from agent.types import Command, Reply, Turn
+from agent.uploads import Upload, UploadRefused, keep_uploads, read_uploads
 from tools.base import Tool, ToolArgs
 
 logger = logging.getLogger(__name__)
@@ -78,25 +80,50 @@ class Studio:
     async def make(
         self, turn: Turn, tool: Tool, args: ToolArgs, *, said: str, keep_said: bool = True
     ) -> Reply:
-        async with self._sessions() as session, session.begin():
-            user = await find_or_create_user(session, turn.platform, turn.user)
-            conversation = await find_or_create_conversation(
-                session, turn.platform, user, turn.place
-            )
-            try:
-                focus = await resolve_focus(
-                    session,
-                    user_id=user.id,
-                    conversation_id=conversation.id,
-                    text=said,
-                    reply_to=turn.reply_to,
+        try:
+            uploads = await read_uploads(turn.attachments, self.tools.values())
+        except UploadRefused as refused:
+            return Reply(str(refused), stored=False)
+        try:
+            async with self._sessions() as session, session.begin():
+                user = await find_or_create_user(session, turn.platform, turn.user)
+                conversation = await find_or_create_conversation(
+                    session, turn.platform, user, turn.place
                 )
-            except ArtifactNotFound as missing:
-                return Reply(str(missing), stored=False)
+                focus = await self._focus(session, turn, said, uploads, user.id, conversation.id)
+        except ArtifactNotFound as missing:
+            return Reply(str(missing), stored=False)
         request = Request(
             tool, args, user.id, conversation.id, said, focus, keep_said, turn.progress
         )
         return await self._creations.make(request)
+
+    async def _focus(
+        self,
+        session: AsyncSession,
+        turn: Turn,
+        said: str,
+        uploads: Sequence[Upload],
+        user_id: int,
+        conversation_id: int,
+    ) -> Artifact | None:
+        """The piece this turn builds on: what the person just uploaded, else the one they
+        replied to, named, or made last."""
+        if uploads:
+            return await keep_uploads(
+                session,
+                self._creations.media,
+                uploads,
+                user_id=user_id,
+                conversation_id=conversation_id,
+            )
+        return await resolve_focus(
+            session,
+            user_id=user_id,
+            conversation_id=conversation_id,
+            text=said,
+            reply_to=turn.reply_to,
+        )
 
 
 def command_line(command: Command) -> str:

@@ -1,8 +1,9 @@
 """Small test-only tools that follow the real contract (tools/base.py).
 
 `verse` makes text from its prompt (and builds on the poem in focus, as a revision would);
-`sketch` makes a media file whose bytes depend on seed and prompt; `stall` waits until it is
-released or cancelled; `broken` always fails. None of them needs a model, so the agent's
+`sketch` makes a media file whose bytes depend on seed and prompt; `trace` inverts the image
+in focus and takes uploaded images; `hum` makes a tune from the poem in focus; `stall` waits
+until it is released or cancelled; `broken` always fails. None of them needs a model, so the agent's
 plumbing is what the tests exercise.
 """
 
@@ -16,7 +17,16 @@ from typing import Literal
 import torch
 from pydantic import Field
 
-from tools.base import ArtifactDraft, ArtifactKind, Media, Tool, ToolArgs, ToolContext
+from tools.base import (
+    ArtifactDraft,
+    ArtifactKind,
+    Media,
+    Tool,
+    ToolArgs,
+    ToolContext,
+    UploadReader,
+    UploadRejected,
+)
 
 
 class VerseArgs(ToolArgs):
@@ -45,9 +55,37 @@ def draw_sketch(args: SketchArgs, context: ToolContext) -> ArtifactDraft:
     pixels = hashlib.sha256(f"{args.seed}:{args.prompt}".encode()).digest() * 8
     return ArtifactDraft(
         ArtifactKind.IMAGE,
-        media=Media(b"P5 16 16 255\n" + pixels[:256], "image/x-portable-graymap"),
+        media=Media(PGM_HEADER + pixels[:256], PGM),
         params={"seed": args.seed},
     )
+
+
+PGM = "image/x-portable-graymap"
+PGM_HEADER = b"P5 16 16 255\n"
+
+
+def read_graymap(data: bytes) -> Media:
+    if not data.startswith(PGM_HEADER) or len(data) != len(PGM_HEADER) + 256:
+        raise UploadRejected("that is not a 16x16 graymap")
+    return Media(data, PGM)
+
+
+def trace(args: SketchArgs, context: ToolContext) -> ArtifactDraft:
+    """The image in focus with its pixels inverted: a variation of that piece."""
+    focus = context.focus
+    if focus is None or focus.media_path is None:
+        raise ValueError("nothing to trace")
+    pixels = focus.media_path.read_bytes()[len(PGM_HEADER) :]
+    inverted = bytes(255 - value for value in pixels)
+    return ArtifactDraft(
+        ArtifactKind.IMAGE, media=Media(PGM_HEADER + inverted, PGM), from_focus=True
+    )
+
+
+def hum(args: StallArgs, context: ToolContext) -> ArtifactDraft:
+    """A tune 'for' the poem in focus: a new piece of another kind made from it."""
+    lines = 0 if context.focus is None else len((context.focus.text or "").splitlines())
+    return ArtifactDraft(ArtifactKind.MUSIC, text=f"a tune of {lines} phrases", from_focus=True)
 
 
 class StallArgs(ToolArgs):
@@ -91,6 +129,15 @@ def fail(args: VerseArgs, context: ToolContext) -> ArtifactDraft:
 
 VERSE = Tool("verse", "Write a short verse.", ArtifactKind.POEM, VerseArgs, write_verse)
 SKETCH = Tool("sketch", "Draw a small picture.", ArtifactKind.IMAGE, SketchArgs, draw_sketch)
+TRACE = Tool(
+    "trace",
+    "Invert an image.",
+    ArtifactKind.IMAGE,
+    SketchArgs,
+    trace,
+    uploads=UploadReader((PGM,), read_graymap),
+)
+HUM = Tool("hum", "Hum a poem.", ArtifactKind.MUSIC, StallArgs, hum)
 CHURN = Tool("churn", "Works the CPU.", ArtifactKind.POEM, VerseArgs, churn)
 BROKEN = Tool("broken", "Always fails.", ArtifactKind.POEM, VerseArgs, fail)
 

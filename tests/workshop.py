@@ -24,7 +24,7 @@ from agent.memory import Memory
 from agent.service import Agent
 from agent.studio import Router, Studio
 from agent.tool_loop import ToolLoop
-from agent.types import Place, Reply, Turn, UserRef
+from agent.types import Attachment, Place, Reply, Turn, UserRef
 from bot.console import parse_command
 from tools.base import ModelSource, NoModels, Tool
 from tools.models import LoadedCausalLM
@@ -75,8 +75,16 @@ class Workshop:
     async def say(self, text: str, user: str = "ada") -> Reply:
         return await self.agent.respond(Turn("test", UserRef(user, user.title()), PLACE, text))
 
-    async def command(self, line: str, user: str = "ada") -> Reply:
-        turn = Turn("test", UserRef(user, user.title()), PLACE, command=parse_command(line))
+    async def command(
+        self, line: str, user: str = "ada", attachments: Sequence[Attachment] = ()
+    ) -> Reply:
+        turn = Turn(
+            "test",
+            UserRef(user, user.title()),
+            PLACE,
+            command=parse_command(line),
+            attachments=tuple(attachments),
+        )
         return await self.agent.respond(turn)
 
     async def artifacts(self) -> list[Artifact]:

@@ -50,8 +50,9 @@ class ArtifactDraft:
     media: Media | None = None
     # What reproduces it: model id, seed, steps, form ... (stored as JSON).
     params: Mapping[str, Any] = field(default_factory=dict)
-    # True when made from the piece in focus (a revision, a variation): the new artifact
-    # then joins that piece's version tree. A new piece on its own leaves it False.
+    # True when made from the piece in focus: a revision or variation of the same kind joins
+    # that piece's version tree; another kind (music for a poem, a critique) starts its own
+    # tree with the focus as its parent. A new piece on its own leaves it False.
     from_focus: bool = False
     # One line for the person about what was made: the form it met, what changed ...
     note: str | None = None
@@ -72,6 +73,24 @@ class FocusArtifact:
     media_path: Path | None
     mime_type: str | None
     params: Mapping[str, Any]
+
+
+class UploadRejected(ValueError):
+    """An uploaded file a tool cannot use. The message is one line for the person who sent it."""
+
+
+@dataclass(frozen=True)
+class UploadReader:
+    """How a tool takes a file someone uploads (an image to vary, a clip to extend).
+
+    `read` checks the bytes (decodable, within size limits) and returns what to keep, often
+    re-encoded (an image as PNG); it raises UploadRejected with a message for the person.
+    The agent keeps what it returns as an artifact of the tool's kind, made by that person,
+    which becomes the piece in focus for the turn.
+    """
+
+    mime_types: tuple[str, ...]  # e.g. ("image/png", "image/jpeg")
+    read: Callable[[bytes], Media]
 
 
 class Cancelled(Exception):
@@ -126,6 +145,11 @@ class Tool:
     timeout_s: float = 300.0
     # Requests it serves, shown with the description when a small model routes (tools/catalog.py).
     examples: tuple[str, ...] = ()
+    # Files people may upload for this tool to work on; None: it takes none.
+    uploads: UploadReader | None = None
+    # Args that revise the piece in focus by an instruction ("make it darker", or a
+    # critique's suggestion); None: this tool cannot revise its pieces.
+    revision: Callable[[str], ToolArgs] | None = None
 
     def __post_init__(self) -> None:
         if self.text_arg is not None and self.text_arg not in self.args.model_fields:
