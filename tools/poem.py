@@ -2,7 +2,8 @@
 
 A new poem: sample several candidates from the poem model, check each against its form
 (tools/poem_forms.py), take the best, then regenerate only its failing lines with the rule
-stated, keeping a new line only when it makes the poem meet more of the form. The person is
+stated, keeping a new line only when it makes the poem meet more of the form. A line that must
+rhyme also gets endings chosen among real rhymes (tools/rhyme_endings.py). The person is
 told in one line what the checker confirmed, never the form that was merely asked for.
 
 A revision of the poem in focus: a change to named lines rewrites those lines only; "add a
@@ -26,6 +27,7 @@ from tools.base import ArtifactDraft, ArtifactKind, FocusArtifact, Tool, ToolArg
 from tools.catalog import POEM
 from tools.models import LoadedCausalLM
 from tools.poem_forms import ALIASES, FORMS, Form, FormCheck, UnknownForm, check, find_form
+from tools.rhyme_endings import rhymed_lines
 from tools.text_generation import Sampling, sample
 
 MODEL_ROLE = "poem"
@@ -35,6 +37,7 @@ REPAIR_ROUNDS = 2
 STANZA_LINES = 4
 # "2: " or "2. " before a line: the model copying how the repair prompt numbers lines.
 _LINE_NUMBER = re.compile(r"^\s*(?:\d+\s*[:.)]\s*)+")
+_RULE_TALK = re.compile(r"\b(syllables?|rhyme scheme|the poem should)\b|音节|押韵", re.IGNORECASE)
 # A line cut after one of these words reads as cut off.
 _DANGLING = frozenset(
     [
@@ -192,7 +195,10 @@ def fit_lines(text: str, plan: Plan) -> str:
 
 
 def _is_commentary(line: str) -> bool:
-    return bool(re.match(r"^(title|here is|here's|sure|certainly|poem:|#)", line, re.IGNORECASE))
+    """A line about the poem rather than of it: a title, a preamble, or the model talking
+    about the rules it was given ("The poem should have 11 syllables.")."""
+    opening = re.match(r"^(title|here is|here's|sure|certainly|poem:|#)", line, re.IGNORECASE)
+    return bool(opening or _RULE_TALK.search(line))
 
 
 def repair(
@@ -233,8 +239,13 @@ def _best_line(loaded: LoadedCausalLM, poem: str, number: int, plan: Plan, seed:
     variants = sample_clean(
         loaded, prompt, count=LINE_VARIANTS, seed=seed, sampling=Sampling(max_new_tokens=40)
     )
+    options = _line_options(variants, number, plan)
+    anchor = _rhyme_partner(lines, number, plan)
+    if anchor:
+        wanted = _wanted_units(plan, number)
+        options += rhymed_lines(loaded, prompt, options, anchor, wanted, plan.lang)
     best, best_score = poem, check(poem, plan.form).score
-    for variant in _line_options(variants, number, plan):
+    for variant in options:
         trial = "\n".join([*lines[: number - 1], variant, *lines[number:]])
         score = check(trial, plan.form).score
         if score > best_score:
@@ -530,6 +541,17 @@ def _fresh_seed() -> int:
     return secrets.randbelow(2**31)
 
 
+def revision_args(instruction: str) -> PoemArgs:
+    """Revise the poem in focus by an instruction (a critique's suggestion, say)."""
+    return PoemArgs(prompt=instruction, revise=True)
+
+
 POEM_TOOL = Tool(
-    POEM.name, POEM.description, ArtifactKind.POEM, PoemArgs, write_poem, examples=POEM.examples
+    POEM.name,
+    POEM.description,
+    ArtifactKind.POEM,
+    PoemArgs,
+    write_poem,
+    examples=POEM.examples,
+    revision=revision_args,
 )
