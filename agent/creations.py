@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -108,64 +108,77 @@ class Creations:
         )
 
     async def _keep(self, request: Request, draft: ArtifactDraft) -> Reply:
-        stored_media = None if draft.media is None else self._store_media(draft)
+        drafts = (draft, *draft.parts)
+        stored_media = [None if d.media is None else self._store_media(d) for d in drafts]
         try:
-            artifact = await self._store(request, draft, stored_media)
+            artifacts = await self._store(request, drafts, stored_media)
         except IntegrityError:
             # The conversation (and so the piece built on) was deleted while the tool ran.
-            artifact = None
+            artifacts = None
         except BaseException:
             self._discard(stored_media)
             raise
-        if artifact is None:
+        if artifacts is None:
             self._discard(stored_media)
             return Reply(
                 "This conversation was forgotten meanwhile; nothing was kept.", stored=False
             )
-        made = MadeArtifact(
-            number=artifact.id,
-            kind=artifact.kind,
-            line=listing_line(artifact, self._media),
-            media_path=None if stored_media is None else self._media.path(stored_media.path),
+        made = tuple(
+            MadeArtifact(
+                number=artifact.id,
+                kind=artifact.kind,
+                line=listing_line(artifact, self._media),
+                media_path=None if stored is None else self._media.path(stored.path),
+            )
+            for artifact, stored in zip(artifacts, stored_media, strict=True)
         )
         said = "\n\n".join(part for part in (draft.text, draft.note) if part)
-        return Reply(said, artifacts=(made,))
+        return Reply(said, artifacts=made)
 
-    def _discard(self, stored_media: StoredMedia | None) -> None:
-        if stored_media is not None:
-            self._media.discard(stored_media)
+    def _discard(self, stored_media: Sequence[StoredMedia | None]) -> None:
+        for stored in stored_media:
+            if stored is not None:
+                self._media.discard(stored)
 
     def _store_media(self, draft: ArtifactDraft) -> StoredMedia:
         assert draft.media is not None
         return self._media.put(draft.media.data, draft.media.mime_type)
 
     async def _store(
-        self, request: Request, draft: ArtifactDraft, stored_media: StoredMedia | None
-    ) -> Artifact | None:
+        self,
+        request: Request,
+        drafts: Sequence[ArtifactDraft],
+        stored_media: Sequence[StoredMedia | None],
+    ) -> list[Artifact] | None:
+        """The drafts as artifacts, with the person's message and the reply, in one
+        transaction; None when the conversation is gone."""
         arguments = request.args.model_dump(mode="json")
         said = self._memory.draft(Role.USER, request.said, author_id=request.user_id)
         shown = self._memory.draft(
             Role.ASSISTANT,
-            _summary_line(request.tool, draft),
+            _summary_line(request.tool, drafts[0]),
             tool_name=request.tool.name,
             tool_args=arguments,
         )
         async with self._sessions() as session, session.begin():
-            artifact = await add_artifact(
-                session,
-                conversation_id=request.conversation_id,
-                creator_id=request.user_id,
-                draft=draft,
-                prompt=_prompt_of(request),
-                parent=request.focus if draft.from_focus else None,
-                media=stored_media,
-            )
-            shown = replace(shown, artifact_id=artifact.id)
+            artifacts = [
+                await add_artifact(
+                    session,
+                    conversation_id=request.conversation_id,
+                    creator_id=request.user_id,
+                    draft=draft,
+                    prompt=_prompt_of(request),
+                    parent=request.focus if draft.from_focus else None,
+                    media=stored,
+                )
+                for draft, stored in zip(drafts, stored_media, strict=True)
+            ]
+            shown = replace(shown, artifact_id=artifacts[0].id)
             kept = (said, shown) if request.keep_said else (shown,)
             if not await self._memory.append(session, request.conversation_id, *kept):
                 await session.rollback()
                 return None
-        return artifact
+        return artifacts
 
 
 def _on_event_loop(sink: ProgressSink | None) -> Progress:

@@ -82,6 +82,15 @@ def trace(args: SketchArgs, context: ToolContext) -> ArtifactDraft:
     )
 
 
+def contact_sheet(args: SketchArgs, context: ToolContext) -> ArtifactDraft:
+    """Two sketches, each a piece of its own, shown together on one sheet."""
+    singles = tuple(
+        draw_sketch(args.model_copy(update={"seed": args.seed + i}), context) for i in (0, 1)
+    )
+    sheet = b"".join(single.media.data for single in singles if single.media)
+    return ArtifactDraft(ArtifactKind.IMAGE, media=Media(sheet, PGM), parts=singles)
+
+
 def hum(args: StallArgs, context: ToolContext) -> ArtifactDraft:
     """A tune 'for' the poem in focus: a new piece of another kind made from it."""
     lines = 0 if context.focus is None else len((context.focus.text or "").splitlines())
@@ -137,6 +146,7 @@ TRACE = Tool(
     trace,
     uploads=UploadReader((PGM,), read_graymap),
 )
+SHEET = Tool("sheet", "Sketch twice.", ArtifactKind.IMAGE, SketchArgs, contact_sheet)
 HUM = Tool("hum", "Hum a poem.", ArtifactKind.MUSIC, StallArgs, hum)
 CHURN = Tool("churn", "Works the CPU.", ArtifactKind.POEM, VerseArgs, churn)
 BROKEN = Tool("broken", "Always fails.", ArtifactKind.POEM, VerseArgs, fail)

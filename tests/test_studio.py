@@ -22,6 +22,7 @@ from bot.console import parse_command
 from tests.studio_tools import (
     BROKEN,
     CHURN,
+    SHEET,
     SKETCH,
     VERSE,
     OutOfMemoryOnce,
@@ -96,6 +97,20 @@ async def test_an_image_is_stored_by_content_and_listed_with_its_path(
     one, two = await studio.artifacts()
     assert studio.media.read(one.media_path, one.media_sha256).startswith(b"P5")
     assert one.media_sha256 == two.media_sha256 and one.id != two.id
+
+
+async def test_each_piece_of_a_sheet_is_kept_as_its_own_numbered_artifact(
+    make_studio: MakeWorkshop,
+) -> None:
+    studio = make_studio([SHEET])
+    reply = await studio.command("/sheet seed=3 two foxes")
+    sheet, first, second = await studio.artifacts()
+    assert [made.number for made in reply.artifacts] == [sheet.id, first.id, second.id]
+    assert [a.params for a in (first, second)] == [{"seed": 3}, {"seed": 4}]
+    assert all(a.root_id is None and a.prompt == "two foxes" for a in (sheet, first, second))
+    assert all(made.media_path is not None and made.media_path.exists() for made in reply.artifacts)
+    history = await studio.messages()
+    assert [m.artifact_id for m in history] == [None, sheet.id]
 
 
 async def test_free_text_routed_to_a_tool_makes_a_new_version_of_the_piece(

@@ -56,6 +56,9 @@ class ArtifactDraft:
     from_focus: bool = False
     # One line for the person about what was made: the form it met, what changed ...
     note: str | None = None
+    # Pieces made in the same run that each stand on their own (the single images shown
+    # together in a grid): each is stored as its own artifact, listed after this one.
+    parts: tuple[ArtifactDraft, ...] = ()
 
     def __post_init__(self) -> None:
         if self.text is None and self.media is None:
