@@ -24,6 +24,7 @@ from agent.jobs import Jobs, ToolTimedOut, TooManyJobs
 from agent.media import MediaStore, StoredMedia
 from agent.memory import Memory
 from agent.types import MadeArtifact, ProgressSink, Reply
+from agent.uploads import Upload, keep_uploads
 from tools.base import (
     ArtifactDraft,
     ArtifactKind,
@@ -134,6 +135,29 @@ class Creations:
         )
         said = "\n\n".join(part for part in (draft.text, draft.note) if part)
         return Reply(said, artifacts=made)
+
+    async def keep_uploads(
+        self, uploads: Sequence[Upload], user_id: int, conversation_id: int, said: str
+    ) -> Reply:
+        """Files sent with nothing asked of them: kept as pieces, with the message, so the
+        next request ("a variation", "critique it") can build on them."""
+        async with self._sessions() as session, session.begin():
+            kept = await keep_uploads(
+                session, self._media, uploads, user_id=user_id, conversation_id=conversation_id
+            )
+            numbers = ", ".join(f"#{artifact.id}" for artifact in kept)
+            answer = f"Kept {numbers}. Ask for a variation, a critique, or something new from it."
+            messages = (
+                self._memory.draft(Role.USER, said, author_id=user_id),
+                self._memory.draft(Role.ASSISTANT, answer, artifact_id=kept[-1].id),
+            )
+            await self._memory.append(session, conversation_id, *messages)
+        made = tuple(
+            MadeArtifact(a.id, a.kind, listing_line(a, self._media), self._media.path(a.media_path))
+            for a in kept
+            if a.media_path is not None
+        )
+        return Reply(answer, artifacts=made)
 
     def _discard(self, stored_media: Sequence[StoredMedia | None]) -> None:
         for stored in stored_media:

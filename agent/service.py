@@ -59,10 +59,22 @@ class Agent:
             if self._studio is not None and self._studio.handles(turn.command):
                 return await self._studio.command(turn)
             return await self._commands.run(turn)
+        if turn.attachments and self._studio is not None and not turn.text.strip():
+            return await self._studio.receive(turn, said=_upload_line(turn))
         problem = self._check_text(turn.text)
         if problem is not None:
             return Reply(problem, stored=False)
         return await self._chat(turn)
+
+    async def record_delivery(
+        self, platform_message_id: str, artifact_numbers: Sequence[int]
+    ) -> None:
+        """A transport sent the message `platform_message_id` showing these pieces: a later
+        reply to that message makes them the piece in focus (see artifacts.resolve_focus)."""
+        if not artifact_numbers:
+            return
+        async with self._sessions() as session, session.begin():
+            await self._memory.mark_shown(session, artifact_numbers, platform_message_id)
 
     def _check_text(self, text: str) -> str | None:
         limit = self._settings.max_message_chars
@@ -88,6 +100,8 @@ class Agent:
             if decision.choice != ANSWER and decision.args is not None:
                 tool = self._studio.tools[decision.choice]
                 return await self._studio.make(turn, tool, decision.args, said=text)
+            if turn.attachments:  # no tool asked for: keep the files for the next request
+                return await self._studio.receive(turn, said=text)
         try:
             answer = await self._generate(window, text)
         except Exception:  # noqa: BLE001 - any model failure becomes a message; the log keeps all
@@ -109,6 +123,8 @@ class Agent:
                 raise ValueError("the chat model returned an empty reply")
         except Exception:  # noqa: BLE001 - any model failure becomes a message; the log keeps all
             return _failed_reply()
+        if not outcome.tool_calls and turn.attachments and self._studio is not None:
+            return await self._studio.receive(turn, said=text)
         if not outcome.tool_calls:
             stored = await self._store(conversation_id, user_id, text, outcome.answer)
             return Reply(outcome.answer, stored=stored)
@@ -187,6 +203,11 @@ def _failed_reply() -> Reply:
         f"Sorry, I could not answer that (ref {reference}). Nothing was stored; please try again.",
         stored=False,
     )
+
+
+def _upload_line(turn: Turn) -> str:
+    """What the history keeps of a message that was only files."""
+    return "[sent " + ", ".join(attachment.filename for attachment in turn.attachments) + "]"
 
 
 def _as_chat(messages: Sequence[WindowMessage]) -> list[BaseMessage]:

@@ -98,6 +98,19 @@ class Studio:
         )
         return await self._creations.make(request)
 
+    async def receive(self, turn: Turn, said: str) -> Reply:
+        """Files sent with nothing for a tool to do: kept, so the next request can use them."""
+        try:
+            uploads = await read_uploads(turn.attachments, self.tools.values())
+        except UploadRefused as refused:
+            return Reply(str(refused), stored=False)
+        async with self._sessions() as session, session.begin():
+            user = await find_or_create_user(session, turn.platform, turn.user)
+            conversation = await find_or_create_conversation(
+                session, turn.platform, user, turn.place
+            )
+        return await self._creations.keep_uploads(uploads, user.id, conversation.id, said)
+
     async def _focus(
         self,
         session: AsyncSession,
@@ -110,13 +123,14 @@ class Studio:
         """The piece this turn builds on: what the person just uploaded, else the one they
         replied to, named, or made last."""
         if uploads:
-            return await keep_uploads(
+            kept = await keep_uploads(
                 session,
                 self._creations.media,
                 uploads,
                 user_id=user_id,
                 conversation_id=conversation_id,
             )
+            return kept[-1]
         return await resolve_focus(
             session,
             user_id=user_id,

@@ -54,14 +54,14 @@ async def keep_uploads(
     *,
     user_id: int,
     conversation_id: int,
-) -> Artifact:
-    """Keep each upload as a piece made by the person; the last is the turn's focus.
+) -> list[Artifact]:
+    """Keep each upload as a piece made by the person, in order (the last is the focus).
 
     Runs inside the caller's transaction; the files written are removed again if it fails.
     """
     stored: list[StoredMedia] = []
+    artifacts: list[Artifact] = []
     try:
-        artifact = None
         for upload in uploads:
             stored.append(media.put(upload.media.data, upload.media.mime_type))
             artifact = await add_artifact(
@@ -75,12 +75,12 @@ async def keep_uploads(
                 parent=None,
                 media=stored[-1],
             )
+            artifacts.append(artifact)
     except BaseException:
         for kept in stored:
             media.discard(kept)
         raise
-    assert artifact is not None, "keep_uploads needs at least one upload"
-    return artifact
+    return artifacts
 
 
 def _read(attachment: Attachment, takers: Sequence[Tool]) -> Upload:

@@ -12,11 +12,14 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from collections.abc import Sequence
 from typing import Literal
 
 import torch
+from langchain_core.messages import BaseMessage
 from pydantic import Field
 
+from agent.studio import ANSWER, Decision
 from tools.base import (
     ArtifactDraft,
     ArtifactKind,
@@ -170,3 +173,15 @@ class OutOfMemoryOnce:
 
     def tool(self) -> Tool:
         return Tool("big", "Needs a lot of memory.", ArtifactKind.IMAGE, VerseArgs, self.run)
+
+
+class ScriptedRouter:
+    """Routes known sentences to a tool, everything else to plain chat."""
+
+    def __init__(self, decisions: dict[str, Decision]) -> None:
+        self.decisions = decisions
+
+    async def decide(
+        self, history: Sequence[BaseMessage], text: str, tools: Sequence[Tool]
+    ) -> Decision:
+        return self.decisions.get(text, Decision(ANSWER))

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import AIMessage
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from agent.creations import Request
 from agent.jobs import JobLimits
 from agent.scope import find_user
-from agent.studio import ANSWER, Decision
+from agent.studio import Decision
 from agent.types import Command, Turn, UserRef
 from bot.console import parse_command
 from tests.studio_tools import (
@@ -26,25 +26,13 @@ from tests.studio_tools import (
     SKETCH,
     VERSE,
     OutOfMemoryOnce,
+    ScriptedRouter,
     SketchArgs,
     Stall,
     VerseArgs,
     stall_tool,
 )
 from tests.workshop import PLACE, MakeWorkshop
-from tools.base import Tool
-
-
-class ScriptedRouter:
-    """Routes known sentences to a tool, everything else to plain chat."""
-
-    def __init__(self, decisions: dict[str, Decision]) -> None:
-        self.decisions = decisions
-
-    async def decide(
-        self, history: Sequence[BaseMessage], text: str, tools: Sequence[Tool]
-    ) -> Decision:
-        return self.decisions.get(text, Decision(ANSWER))
 
 
 class ToolCallingChat(GenericFakeChatModel):

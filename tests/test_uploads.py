@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agent.types import Attachment
-from tests.studio_tools import HUM, PGM, PGM_HEADER, TRACE, VERSE
+from tests.studio_tools import HUM, PGM, PGM_HEADER, TRACE, VERSE, ScriptedRouter
 from tests.workshop import MakeWorkshop
 
 GREY = PGM_HEADER + bytes(range(256))
@@ -47,6 +47,27 @@ async def test_a_file_no_tool_takes_lists_what_is_taken(make_studio: MakeWorksho
         "I can't use notes.xlsx (application/vnd.ms-excel); I take images (x-portable-graymap)."
     )
     assert await studio.artifacts() == []
+
+
+async def test_files_sent_alone_are_kept_for_the_next_request(make_studio: MakeWorkshop) -> None:
+    studio = make_studio([TRACE], router=ScriptedRouter({}))
+    reply = await studio.say("", attachments=[Attachment("me.pgm", PGM, GREY)])
+    [upload] = await studio.artifacts()
+    assert reply.text.startswith(f"Kept #{upload.id}. Ask for a variation, a critique")
+    assert [made.number for made in reply.artifacts] == [upload.id]
+    said, answered = await studio.messages()
+    assert (said.content, answered.artifact_id) == ("[sent me.pgm]", upload.id)
+    await studio.command("/trace invert it")
+    assert (await studio.artifacts())[-1].parent_id == upload.id
+
+
+async def test_files_with_words_that_ask_for_no_tool_are_kept_not_chatted_about(
+    make_studio: MakeWorkshop,
+) -> None:
+    studio = make_studio([TRACE], router=ScriptedRouter({}))
+    reply = await studio.say("here is my drawing", attachments=[Attachment("me.pgm", PGM, GREY)])
+    assert reply.text.startswith("Kept #1.")
+    assert [m.content for m in await studio.messages()][0] == "here is my drawing"
 
 
 async def test_a_piece_of_another_kind_starts_its_own_tree_from_its_source(

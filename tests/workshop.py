@@ -72,8 +72,11 @@ class Workshop:
         )
         self.sessions = sessions
 
-    async def say(self, text: str, user: str = "ada") -> Reply:
-        return await self.agent.respond(Turn("test", UserRef(user, user.title()), PLACE, text))
+    async def say(
+        self, text: str, user: str = "ada", attachments: Sequence[Attachment] = ()
+    ) -> Reply:
+        turn = Turn("test", UserRef(user, user.title()), PLACE, text, tuple(attachments))
+        return await self.agent.respond(turn)
 
     async def command(
         self, line: str, user: str = "ada", attachments: Sequence[Attachment] = ()
