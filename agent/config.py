@@ -90,6 +90,17 @@ class Settings(BaseSettings):
     max_tool_calls: int = Field(3, ge=1, le=20, description="tool calls per turn, at most")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     discord_token: SecretStr | None = None
+    # Discord (bot/discord/). The two endpoints point the client at another Discord-compatible
+    # server (the tests' fake); unset, discord.py's own (discord.com) are used.
+    discord_api_base: str | None = Field(
+        None, pattern=r"^https?://\S+$", description="REST base URL, e.g. http://host/api/v10"
+    )
+    discord_gateway_url: str | None = Field(
+        None, pattern=r"^wss?://\S+$", description="gateway websocket URL"
+    )
+    discord_file_limit_mb: int = Field(
+        10, ge=1, le=500, description="largest file (MiB) the bot sends or reads from Discord"
+    )
 
     @classmethod
     def settings_customise_sources(

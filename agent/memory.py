@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import Insert, Select, bindparam, delete, func, insert, select
+from sqlalchemy import Insert, Select, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.db import Conversation, Message, Role, utcnow
@@ -107,6 +107,25 @@ class Memory:
             params = {"conversation_id": conversation_id, "created_at": now, **asdict(draft)}
             stored += (await session.execute(_APPEND, params)).rowcount
         return stored > 0
+
+    async def mark_shown(
+        self, session: AsyncSession, artifact_ids: Sequence[int], platform_message_id: str
+    ) -> int:
+        """Name the platform message that showed these artifacts (their ids) on the messages
+        that present them, so a reply to that message is about them. A message already named
+        keeps its first name. Returns how many messages were named."""
+        if not artifact_ids:
+            return 0
+        statement = (
+            update(Message)
+            .where(
+                Message.artifact_id.in_(artifact_ids),
+                Message.role == Role.ASSISTANT,
+                Message.platform_message_id.is_(None),
+            )
+            .values(platform_message_id=platform_message_id)
+        )
+        return (await session.execute(statement)).rowcount
 
     async def window(
         self, session: AsyncSession, conversation_id: int, budget_tokens: int

@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import getpass
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from tools.model_registry import RoleStatus
 
 EXIT_CONFIG = 2
+TOKEN_ENV = "ATELIER_DISCORD_TOKEN"
+FALLBACK_TOKEN_ENV = "DISCORD_TOKEN"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="atelier", description="Make art together, locally.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("run", help="start atelier (Discord when a token is set, else chat)")
+    run = commands.add_parser("run", help="start the Discord bot (needs ATELIER_DISCORD_TOKEN)")
     run.set_defaults(handler=_run)
 
     chat = commands.add_parser("chat", help="chat in this terminal")
@@ -65,15 +68,34 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
-    if settings.discord_token is not None:
+    token = discord_token(settings)
+    if token is None:
         print(
-            "atelier: the Discord transport is not part of this version yet; "
-            "unset ATELIER_DISCORD_TOKEN to chat in the terminal",
+            f"atelier: no Discord bot token: set {TOKEN_ENV} (or {FALLBACK_TOKEN_ENV}) to the "
+            "token from the Discord Developer Portal; `atelier chat` chats in this terminal",
             file=sys.stderr,
         )
         return EXIT_CONFIG
-    args.user = _os_user()
-    return _chat(settings, args)
+    asyncio.run(_run_discord(settings, token))
+    return 0
+
+
+def discord_token(settings: Settings) -> str | None:
+    """ATELIER_DISCORD_TOKEN, else DISCORD_TOKEN (the name other bots use); blank is unset."""
+    secret = settings.discord_token
+    token = "" if secret is None else secret.get_secret_value().strip()
+    return token or os.environ.get(FALLBACK_TOKEN_ENV, "").strip() or None
+
+
+async def _run_discord(settings: Settings, token: str) -> None:
+    # Imported here, like the chat model: discord.py, torch and LangChain take a while.
+    from agent.factory import open_agent
+    from bot.discord.client import run_bot
+
+    print("atelier: loading the chat model...", file=sys.stderr)
+    async with open_agent(settings) as agent:
+        print("atelier: connecting to Discord (Ctrl-C stops)", file=sys.stderr)
+        await run_bot(agent, settings, token)
 
 
 def _chat(settings: Settings, args: argparse.Namespace) -> int:

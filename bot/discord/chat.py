@@ -1,0 +1,196 @@
+"""Chat: the bot answers when mentioned, in DMs, and in replies to its own messages.
+
+Each message it answers becomes an agent Turn; the Reply is rendered (render.py) and sent as
+a reply to the person's message. The pieces a message shows are recorded against its Discord
+id, so a later reply to that message is about them. Other bots, the bot itself and system
+messages are ignored. Nothing here blocks the event loop: the agent does its model work in
+threads, and files are read from disk in threads too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import re
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+import discord
+from discord.abc import Messageable
+from discord.ext import commands
+
+from agent.service import Agent
+from agent.types import Attachment, Place, Reply, Turn, UserRef
+from bot.discord.render import OutFile, OutMessage, render_reply
+
+logger = logging.getLogger(__name__)
+
+PLATFORM = "discord"
+NO_MENTIONS = discord.AllowedMentions.none()
+# Discord shows "typing..." for about 10 s per request; renewed while the agent works.
+TYPING_RENEW_S = 8.0
+# Only people's own messages: not joins, pins, thread starts and other system messages.
+CHAT_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
+
+
+class Chat(commands.Cog):
+    def __init__(self, bot: commands.Bot, agent: Agent, *, file_limit_bytes: int) -> None:
+        self._bot = bot
+        self._agent = agent
+        self._file_limit = file_limit_bytes
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        me = self._bot.user
+        if me is None or not addresses(message, me):
+            return
+        async with showing_typing(message.channel):
+            reply = await self._answer(message, me)
+        await self._deliver(message, reply)
+
+    async def _answer(self, message: discord.Message, me: discord.ClientUser) -> Reply:
+        try:
+            attachments = await self._download(message.attachments)
+        except RefusedFile as refused:
+            return Reply(str(refused), stored=False)
+        turn = Turn(
+            platform=PLATFORM,
+            user=UserRef(str(message.author.id), message.author.display_name),
+            place=place_of(message),
+            text=without_mention(message.content, me.id),
+            attachments=attachments,
+            reply_to=replied_id(message),
+        )
+        try:
+            return await self._agent.respond(turn)
+        except Exception:  # noqa: BLE001 - the person gets a reference; the log keeps the rest
+            reference = secrets.token_hex(4)
+            logger.exception("answering message %s failed (ref %s)", message.id, reference)
+            return Reply(f"Sorry, something went wrong (ref {reference}).", stored=False)
+
+    async def _download(self, files: list[discord.Attachment]) -> tuple[Attachment, ...]:
+        read: list[Attachment] = []
+        for file in files:
+            if file.size > self._file_limit:
+                raise RefusedFile(
+                    f"{file.filename} is {file.size / 2**20:.1f} MiB; I read files up to "
+                    f"{self._file_limit / 2**20:.0f} MiB. Nothing was stored."
+                )
+            try:
+                data = await file.read()
+            except discord.HTTPException as exc:
+                raise RefusedFile(f"I could not download {file.filename} ({exc.status}).") from exc
+            mime_type = file.content_type or "application/octet-stream"
+            read.append(Attachment(file.filename, mime_type, data))
+        return tuple(read)
+
+    async def _deliver(self, message: discord.Message, reply: Reply) -> None:
+        outgoing = render_reply(reply, file_limit_bytes=self._file_limit)
+        # Answers in a server reply to the person's message, so a busy channel shows who
+        # asked what; fail_if_not_exists=False still answers if it was deleted meanwhile.
+        reference = None
+        if message.guild is not None:
+            reference = message.to_reference(fail_if_not_exists=False)
+        try:
+            for out in outgoing:
+                sent = await message.channel.send(
+                    out.content or None,
+                    files=await _files(out),
+                    allowed_mentions=NO_MENTIONS,
+                    reference=reference,  # type: ignore[arg-type]
+                    mention_author=False,
+                )
+                reference = None
+                if out.artifacts:
+                    await self._agent.record_delivery(str(sent.id), out.artifacts)
+        except discord.HTTPException:
+            # discord.py has already retried 429s and 5xx; the answer is lost, not the history.
+            logger.exception("sending the answer to message %s failed", message.id)
+
+
+class RefusedFile(Exception):
+    """An attachment that cannot be read; the message is one line for the person."""
+
+
+def addresses(message: discord.Message, me: discord.ClientUser) -> bool:
+    """Whether `message` is for the bot: a DM, a mention, or a reply to one of its messages.
+    Never a bot's message (its own included), and never @everyone alone."""
+    if message.author.bot or message.author.id == me.id or message.type not in CHAT_TYPES:
+        return False
+    if message.guild is None:
+        return True
+    if any(user.id == me.id for user in message.mentions):
+        return True
+    replied = _replied_message(message)
+    return replied is not None and replied.author.id == me.id
+
+
+def _replied_message(message: discord.Message) -> discord.Message | None:
+    reference = message.reference
+    if reference is None:
+        return None
+    resolved = reference.resolved
+    if isinstance(resolved, discord.Message):
+        return resolved
+    return reference.cached_message
+
+
+def replied_id(message: discord.Message) -> str | None:
+    reference = message.reference
+    if reference is None or reference.message_id is None:
+        return None
+    return str(reference.message_id)
+
+
+def without_mention(content: str, my_id: int) -> str:
+    """The text with the bot's own mentions taken out (they address it, they say nothing)."""
+    return re.sub(rf"<@!?{my_id}>", "", content).strip()
+
+
+def place_of(message: discord.Message) -> Place:
+    channel = message.channel
+    if message.guild is None:
+        return Place(channel_id=str(channel.id), is_direct=True)
+    guild_id = str(message.guild.id)
+    if isinstance(channel, discord.Thread):
+        return Place(str(channel.parent_id), guild_id, str(channel.id), is_direct=False)
+    return Place(str(channel.id), guild_id, is_direct=False)
+
+
+@asynccontextmanager
+async def showing_typing(channel: Messageable) -> AsyncIterator[None]:
+    """Shows "typing..." in `channel` until the block ends. Showing it is a courtesy: a
+    failure to is logged and never keeps the answer from being sent."""
+
+    async def keep_typing() -> None:
+        while True:
+            try:
+                await channel.typing()  # awaited, one typing request
+            except discord.HTTPException as exc:
+                logger.debug("typing indicator failed: %s", exc)
+            await asyncio.sleep(TYPING_RENEW_S)
+
+    task = asyncio.create_task(keep_typing())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+
+
+async def _files(out: OutMessage) -> list[discord.File]:
+    return [await _file(f) for f in out.files]
+
+
+async def _file(out: OutFile) -> discord.File:
+    # Media files can be megabytes: read them in a thread, not on the event loop.
+    data = out.data if out.data is not None else await asyncio.to_thread(_read, out)
+    return discord.File(io.BytesIO(data), filename=out.filename)
+
+
+def _read(out: OutFile) -> bytes:
+    assert out.path is not None
+    return out.path.read_bytes()
