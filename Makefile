@@ -6,11 +6,16 @@ BIN := $(VENV)/bin
 # Tests never reach the network: models come from disk or are built from configs.
 TEST_ENV := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 
-.PHONY: run test install install-dev lint bench
+.PHONY: run chat test install install-dev lint bench
 
+# The Discord bot: needs ATELIER_DISCORD_TOKEN (or DISCORD_TOKEN).
 run: $(VENV)/.installed
 	$(BIN)/atelier db upgrade
 	$(BIN)/atelier run
+
+chat: $(VENV)/.installed
+	$(BIN)/atelier db upgrade
+	$(BIN)/atelier chat
 
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
