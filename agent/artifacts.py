@@ -11,13 +11,13 @@ exactly like one that does not exist, so numbers leak nothing.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agent.db import Artifact, Conversation, Message
+from agent.db import Artifact, ArtifactFile, Conversation, Message
 from agent.media import MediaStore, StoredMedia
 from tools.base import ArtifactDraft
 
@@ -44,6 +44,7 @@ async def add_artifact(
     prompt: str,
     parent: Artifact | None,
     media: StoredMedia | None,
+    files: Mapping[str, StoredMedia] | None = None,
 ) -> Artifact:
     # Only a piece of the same kind is a new version; another kind is a new piece from it.
     root_id = None if parent is None or parent.kind != draft.kind.value else root_of(parent)
@@ -60,6 +61,10 @@ async def add_artifact(
         media_path=None if media is None else media.path,
         media_sha256=None if media is None else media.sha256,
         mime_type=None if media is None else media.mime_type,
+        files=[
+            ArtifactFile(name=name, path=f.path, sha256=f.sha256, mime_type=f.mime_type)
+            for name, f in (files or {}).items()
+        ],
     )
     session.add(artifact)
     await session.flush()
@@ -128,19 +133,31 @@ async def version_tree(session: AsyncSession, artifact: Artifact) -> Sequence[Ar
 
 
 async def media_paths(session: AsyncSession, conversation_ids: Sequence[int]) -> set[str]:
-    """The media files of the artifacts made in these conversations."""
-    query = select(Artifact.media_path).where(
+    """The files of the artifacts made in these conversations: media and kept files."""
+    media = select(Artifact.media_path).where(
         Artifact.conversation_id.in_(conversation_ids), Artifact.media_path.is_not(None)
     )
-    return {path for path in (await session.execute(query)).scalars() if path is not None}
+    kept = (
+        select(ArtifactFile.path)
+        .join(Artifact, ArtifactFile.artifact_id == Artifact.id)
+        .where(Artifact.conversation_id.in_(conversation_ids))
+    )
+    paths = set((await session.execute(media)).scalars()) | set(
+        (await session.execute(kept)).scalars()
+    )
+    return {path for path in paths if path is not None}
 
 
 async def unreferenced(session: AsyncSession, paths: set[str]) -> set[str]:
-    """Those of `paths` that no artifact points at (identical media is stored once)."""
+    """Those of `paths` that no artifact points at (identical files are stored once)."""
     if not paths:
         return set()
-    query = select(Artifact.media_path).where(Artifact.media_path.in_(paths))
-    return paths - set((await session.execute(query)).scalars())
+    media = select(Artifact.media_path).where(Artifact.media_path.in_(paths))
+    kept = select(ArtifactFile.path).where(ArtifactFile.path.in_(paths))
+    used = set((await session.execute(media)).scalars()) | set(
+        (await session.execute(kept)).scalars()
+    )
+    return paths - used
 
 
 async def _next_version(session: AsyncSession, root_id: int) -> int:

@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     model_image: str | None = Field(None, description="image model spec (a diffusers pipeline)")
     model_music: str | None = Field(None, description="music model spec (MusicGen)")
     model_critique: str | None = Field(None, description="critique model spec (a text model)")
+    model_vision: str | None = Field(
+        None, description="vision-language model spec for image critique"
+    )
+    model_clip: str | None = Field(None, description="CLIP model spec for image-prompt similarity")
     model_memory_budget_mb: int = Field(
         0,
         ge=0,
@@ -89,6 +93,24 @@ class Settings(BaseSettings):
     )
     max_tool_calls: int = Field(3, ge=1, le=20, description="tool calls per turn, at most")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    # The image tool (tools/image_safety.py, tools/image_pipeline.py read these).
+    image_blocklist: str = Field(
+        "", description="comma-separated words or phrases the image tool refuses"
+    )
+    image_safety_checker: bool = Field(
+        False, description="run diffusers' safety checker on every picture (needs its model)"
+    )
+    image_safety_checker_model: str | None = Field(
+        None, description="the safety checker's hub id or directory"
+    )
+    image_cpu_offload: bool = Field(
+        False, description="keep image weights in RAM, each model on the GPU only while it runs"
+    )
+    image_attention_slicing: Literal["auto", "on", "off"] = "auto"
+    image_vae_tiling: Literal["auto", "on", "off"] = "auto"
+    image_memory_headroom_mb: int = Field(
+        0, ge=0, description="working memory an image run may use; 0: the GPU's free memory"
+    )
     discord_token: SecretStr | None = None
     # Discord (bot/discord/). The two endpoints point the client at another Discord-compatible
     # server (the tests' fake); unset, discord.py's own (discord.com) are used.
@@ -100,6 +122,13 @@ class Settings(BaseSettings):
     )
     discord_file_limit_mb: int = Field(
         10, ge=1, le=500, description="largest file (MiB) the bot sends or reads from Discord"
+    )
+    discord_buttons_for_everyone: bool = Field(
+        False,
+        description="anyone may press the buttons under a piece (not only who asked for it)",
+    )
+    discord_rate_per_minute: int = Field(
+        10, ge=1, le=1000, description="messages, commands and buttons per person per minute"
     )
 
     @classmethod
@@ -125,6 +154,21 @@ class Settings(BaseSettings):
         return self.models_dir or self.data_dir / "models"
 
     @property
+    def tool_settings(self) -> dict[str, dict[str, Any]]:
+        """What each tool reads from ToolContext.settings, by tool name."""
+        image = {
+            "blocklist": self.image_blocklist,
+            "safety_checker": self.image_safety_checker,
+            "cpu_offload": self.image_cpu_offload,
+            "attention_slicing": self.image_attention_slicing,
+            "vae_tiling": self.image_vae_tiling,
+            "memory_headroom_mb": self.image_memory_headroom_mb,
+        }
+        if self.image_safety_checker_model:
+            image["safety_checker_model"] = self.image_safety_checker_model
+        return {"image": image}
+
+    @property
     def model_overrides(self) -> dict[str, str | None]:
         """The model spec set for each role (tools.models.ROLES); None: the profile's."""
         return {
@@ -133,6 +177,8 @@ class Settings(BaseSettings):
             "image": self.model_image,
             "music": self.model_music,
             "critique": self.model_critique,
+            "vision": self.model_vision,
+            "clip": self.model_clip,
         }
 
 

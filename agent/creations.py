@@ -29,11 +29,13 @@ from tools.base import (
     ArtifactDraft,
     ArtifactKind,
     FocusArtifact,
+    Media,
     ModelSource,
     Progress,
     Tool,
     ToolArgs,
     ToolContext,
+    ToolRefused,
     no_progress,
 )
 from tools.models import ModelUnavailable
@@ -85,7 +87,7 @@ class Creations:
             draft = await self._jobs.run(request.user_id, tool, request.args, context)
             if draft.kind is not tool.kind:
                 raise TypeError(f"the {tool.name} tool returned a {draft.kind}")
-        except (TooManyJobs, ToolTimedOut, ModelUnavailable) as refusal:
+        except (TooManyJobs, ToolTimedOut, ModelUnavailable, ToolRefused) as refusal:
             return Reply(str(refusal), stored=False)
         except Exception:  # noqa: BLE001 - any tool failure becomes a message; the log keeps all
             reference = secrets.token_hex(4)
@@ -110,29 +112,21 @@ class Creations:
 
     async def _keep(self, request: Request, draft: ArtifactDraft) -> Reply:
         drafts = (draft, *draft.parts)
-        stored_media = [None if d.media is None else self._store_media(d) for d in drafts]
+        stored = [self._store_files(d) for d in drafts]
         try:
-            artifacts = await self._store(request, drafts, stored_media)
+            artifacts = await self._store(request, drafts, stored)
         except IntegrityError:
             # The conversation (and so the piece built on) was deleted while the tool ran.
             artifacts = None
         except BaseException:
-            self._discard(stored_media)
+            self._discard(stored)
             raise
         if artifacts is None:
-            self._discard(stored_media)
+            self._discard(stored)
             return Reply(
                 "This conversation was forgotten meanwhile; nothing was kept.", stored=False
             )
-        made = tuple(
-            MadeArtifact(
-                number=artifact.id,
-                kind=artifact.kind,
-                line=listing_line(artifact, self._media),
-                media_path=None if stored is None else self._media.path(stored.path),
-            )
-            for artifact, stored in zip(artifacts, stored_media, strict=True)
-        )
+        made = tuple(self._made(artifact) for artifact in artifacts)
         said = "\n\n".join(part for part in (draft.text, draft.note) if part)
         return Reply(said, artifacts=made)
 
@@ -152,27 +146,37 @@ class Creations:
                 self._memory.draft(Role.ASSISTANT, answer, artifact_id=kept[-1].id),
             )
             await self._memory.append(session, conversation_id, *messages)
-        made = tuple(
-            MadeArtifact(a.id, a.kind, listing_line(a, self._media), self._media.path(a.media_path))
-            for a in kept
-            if a.media_path is not None
-        )
+        made = tuple(self._made(artifact) for artifact in kept)
         return Reply(answer, artifacts=made)
 
-    def _discard(self, stored_media: Sequence[StoredMedia | None]) -> None:
-        for stored in stored_media:
-            if stored is not None:
-                self._media.discard(stored)
+    def _made(self, artifact: Artifact) -> MadeArtifact:
+        media = artifact.media_path
+        return MadeArtifact(
+            number=artifact.id,
+            kind=artifact.kind,
+            line=listing_line(artifact, self._media),
+            media_path=None if media is None else self._media.path(media),
+            files={file.name: self._media.path(file.path) for file in artifact.files},
+        )
 
-    def _store_media(self, draft: ArtifactDraft) -> StoredMedia:
-        assert draft.media is not None
-        return self._media.put(draft.media.data, draft.media.mime_type)
+    def _store_files(self, draft: ArtifactDraft) -> StoredFiles:
+        """The draft's media and kept files, written to the media store before the row."""
+        media = None if draft.media is None else self._put(draft.media)
+        return StoredFiles(media, {name: self._put(m) for name, m in draft.files.items()})
+
+    def _put(self, media: Media) -> StoredMedia:
+        return self._media.put(media.data, media.mime_type)
+
+    def _discard(self, stored: Sequence[StoredFiles]) -> None:
+        for files in stored:
+            for one in files.every():
+                self._media.discard(one)
 
     async def _store(
         self,
         request: Request,
         drafts: Sequence[ArtifactDraft],
-        stored_media: Sequence[StoredMedia | None],
+        stored: Sequence[StoredFiles],
     ) -> list[Artifact] | None:
         """The drafts as artifacts, with the person's message and the reply, in one
         transaction; None when the conversation is gone."""
@@ -193,9 +197,10 @@ class Creations:
                     draft=draft,
                     prompt=_prompt_of(request),
                     parent=request.focus if draft.from_focus else None,
-                    media=stored,
+                    media=files.media,
+                    files=files.named,
                 )
-                for draft, stored in zip(drafts, stored_media, strict=True)
+                for draft, files in zip(drafts, stored, strict=True)
             ]
             shown = replace(shown, artifact_id=artifacts[0].id)
             kept = (said, shown) if request.keep_said else (shown,)
@@ -203,6 +208,17 @@ class Creations:
                 await session.rollback()
                 return None
         return artifacts
+
+
+@dataclass(frozen=True)
+class StoredFiles:
+    """What one draft wrote to the media store: its media, and its named files."""
+
+    media: StoredMedia | None
+    named: dict[str, StoredMedia]
+
+    def every(self) -> list[StoredMedia]:
+        return [*([self.media] if self.media else []), *self.named.values()]
 
 
 def _on_event_loop(sink: ProgressSink | None) -> Progress:
@@ -220,6 +236,7 @@ def _on_event_loop(sink: ProgressSink | None) -> Progress:
 
 def focus_view(artifact: Artifact, media: MediaStore) -> FocusArtifact:
     return FocusArtifact(
+        files={file.name: media.path(file.path) for file in artifact.files},
         number=artifact.id,
         kind=ArtifactKind(artifact.kind),
         prompt=artifact.prompt,

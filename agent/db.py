@@ -152,6 +152,28 @@ class Artifact(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # When the creator marked it as a favourite (/keep #N); None when not kept.
     kept_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Files that belong to the piece without being it (a clip's WAV and preview picture).
+    files: Mapped[list[ArtifactFile]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class ArtifactFile(Base):
+    """A named file kept with an artifact, in the same content-addressed media store."""
+
+    __tablename__ = "artifact_files"
+    __table_args__ = (
+        UniqueConstraint("artifact_id", "name"),
+        # Forgetting removes a file only once nothing points at it: looked up by path.
+        Index("ix_artifact_files_path", "path"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    artifact_id: Mapped[int] = mapped_column(ForeignKey("artifacts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(32))
+    path: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    mime_type: Mapped[str] = mapped_column(String(100))
 
 
 class Message(Base):

@@ -95,7 +95,14 @@ def assemble_agent(
     """The Agent over a ready database, chat model and tools (the app and bench/ share it)."""
     memory = Memory(chat_model.count_tokens)
     media = MediaStore(settings.data_dir / "media")
-    creations = Creations(sessions=sessions, memory=memory, media=media, jobs=jobs, models=models)
+    creations = Creations(
+        sessions=sessions,
+        memory=memory,
+        media=media,
+        jobs=jobs,
+        models=models,
+        tool_settings=settings.tool_settings,
+    )
     mode = routing_mode(settings.routing, chat_model.loaded)
     router = ConstrainedRouter(chat_model.loaded) if mode == "constrained" else None
     studio = Studio(tools=tools, creations=creations, sessions=sessions, router=router)

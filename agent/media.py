@@ -17,6 +17,7 @@ from pathlib import Path
 
 # mimetypes knows these, but not always with the extension people expect.
 _EXTENSIONS = {
+    "audio/ogg": ".ogg",  # mimetypes says .oga; Discord picks its inline player by extension
     "audio/wav": ".wav",
     "audio/x-wav": ".wav",
     "image/jpeg": ".jpg",

@@ -11,25 +11,34 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.commands import Commands
 from agent.config import Settings
-from agent.db import Conversation, Role
+from agent.db import Artifact, Conversation, Role
 from agent.media import MediaStore
 from agent.memory import ContextWindow, Memory, WindowMessage
-from agent.scope import find_or_create_conversation, find_or_create_user
+from agent.scope import find_or_create_conversation, find_or_create_user, find_user
 from agent.studio import ANSWER, Studio
 from agent.summary import summarize
 from agent.tool_loop import ToolLoop
 from agent.types import Reply, Turn
+from tools.base import Tool
 
 logger = logging.getLogger(__name__)
 
 EMPTY_HINT = "Say something to start: a question, an idea for a poem, a picture in words."
+
+
+class PieceSummary(NamedTuple):
+    number: int
+    kind: str
+    prompt: str
 
 
 class Agent:
@@ -66,6 +75,30 @@ class Agent:
             return Reply(problem, stored=False)
         return await self._chat(turn)
 
+    @property
+    def tools(self) -> tuple[Tool, ...]:
+        """The creative tools, for transports that offer each as a command (slash commands)."""
+        return () if self._studio is None else tuple(self._studio.tools.values())
+
+    async def recent_pieces(
+        self, platform: str, external_id: str, limit: int = 25
+    ) -> list[PieceSummary]:
+        """The person's newest pieces (in conversations they own), for pickers such as
+        Discord's autocomplete of #N."""
+        async with self._sessions() as session:
+            user = await find_user(session, platform, external_id)
+            if user is None:
+                return []
+            query = (
+                select(Artifact.id, Artifact.kind, Artifact.prompt)
+                .join(Conversation, Artifact.conversation_id == Conversation.id)
+                .where(Conversation.owner_id == user.id)
+                .order_by(Artifact.id.desc())
+                .limit(limit)
+            )
+            rows = (await session.execute(query)).all()
+        return [PieceSummary(number, kind, prompt) for number, kind, prompt in rows]
+
     async def record_delivery(
         self, platform_message_id: str, artifact_numbers: Sequence[int]
     ) -> None:
@@ -89,6 +122,10 @@ class Agent:
 
     async def _chat(self, turn: Turn) -> Reply:
         text = turn.text.strip()
+        if self._studio is not None:
+            applied = await self._studio.apply_suggestion(turn, text)
+            if applied is not None:
+                return applied
         conversation, user_id, window = await self._load_context(turn, text)
         if self._tool_loop is not None:
             return await self._tool_turn(turn, conversation.id, user_id, window, text)

@@ -19,6 +19,7 @@ from agent.artifacts import ArtifactNotFound, resolve_focus
 from agent.creations import Creations, Request
 from agent.db import Artifact
 from agent.scope import find_or_create_conversation, find_or_create_user
+from agent.suggestions import apply_suggestion
 from agent.tool_args import BadToolArgs, usage, validate_args
 from agent.types import Command, Reply, Turn
 from agent.uploads import Upload, UploadRefused, keep_uploads, read_uploads
@@ -97,6 +98,13 @@ class Studio:
             tool, args, user.id, conversation.id, said, focus, keep_said, turn.progress
         )
         return await self._creations.make(request)
+
+    async def apply_suggestion(self, turn: Turn, text: str) -> Reply | None:
+        """'apply suggestion 2' while a critique is in focus: the critiqued piece, revised by
+        that suggestion. None when the text asks no such thing."""
+        return await apply_suggestion(
+            turn, text, sessions=self._sessions, creations=self._creations, tools=self.tools
+        )
 
     async def receive(self, turn: Turn, said: str) -> Reply:
         """Files sent with nothing for a tool to do: kept, so the next request can use them."""

@@ -6,7 +6,7 @@ nothing here knows about discord.py, the terminal or the database.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,6 +71,7 @@ class MadeArtifact:
     kind: str
     line: str  # "#N kind <media path, or the first line of its text>"
     media_path: Path | None = None
+    files: Mapping[str, Path] = field(default_factory=dict)  # kept beside it: "preview" ...
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from tools.models import LoadedCausalLM, load_causal_lm  # noqa: E402
+from tools.model_registry import ModelRegistry, RegistryConfig  # noqa: E402
+from tools.models import LoadedCausalLM, load_causal_lm, role_specs  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MODELS_DIR_ENV = "ATELIER_TEST_MODELS_DIR"
@@ -49,3 +50,16 @@ def tiny_chat(models_cache_dir: Path) -> LoadedCausalLM:
     """The tiny random-weight Llama: built once per machine, then read back in well under
     a second. Fast tests use it; it does not need SmolLM2 loaded."""
     return load_causal_lm("tiny:chat", cache_dir=models_cache_dir, device="cpu", dtype="float32")
+
+
+@pytest.fixture(scope="session")
+def tiny_models(models_cache_dir: Path) -> ModelRegistry:
+    """The tiny profile's models for every role, loaded on first use, on the CPU in float32
+    so outputs are the same on every machine."""
+    config = RegistryConfig(
+        specs=role_specs("tiny", False, {}),
+        models_dir=models_cache_dir,
+        device="cpu",
+        dtype="float32",
+    )
+    return ModelRegistry(config)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from agent.config import SettingsError, load_settings
+from tools.image_safety import SafetyPolicy
 
 
 @pytest.fixture
@@ -93,3 +94,12 @@ def test_cli_stops_with_exit_2_and_one_line(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and name in lines[0], result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_image_blocklist_setting_reaches_the_image_tool(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ATELIER_IMAGE_BLOCKLIST", "dragon, red panda")
+    policy = SafetyPolicy.from_settings(load_settings().tool_settings["image"])
+    assert policy.refusal("a red panda asleep") is not None
+    assert policy.refusal("a bloody sunset over a car crash") is None

@@ -79,10 +79,12 @@ def test_scripted_forget_and_bad_input(
         "ATELIER_CHAT_MODEL": "tiny:chat",
         "ATELIER_MODELS_DIR": str(models_cache_dir),
     }
-    replies = chat(env, "cy", ["hello", "   ", "x" * 4001, "/forget", "/history", "/forget yes"])
-    assert replies[1].startswith("Say something")
-    assert "limit is 4,000" in replies[2]
-    assert "/forget yes" in replies[3]  # not confirmed: nothing deleted
-    assert replies[4].count("you: ") == 1  # only "hello" was stored
-    assert replies[5] == "Forgotten: 1 conversation, 2 messages."
+    # Alone: a random model may route "hello" to a tool, whose reply has blank lines in it.
+    chat(env, "cy", ["hello"])
+    replies = chat(env, "cy", ["   ", "x" * 4001, "/forget", "/history", "/forget yes"])
+    assert replies[0].startswith("Say something")
+    assert "limit is 4,000" in replies[1]
+    assert "/forget yes" in replies[2]  # not confirmed: nothing deleted
+    assert replies[3].count("you: ") == 1  # only "hello" was stored
+    assert replies[4] == "Forgotten: 1 conversation, 2 messages."
     assert "No history" in chat(env, "cy", ["/history"])[0]

@@ -20,6 +20,7 @@ from tests.test_toolcalls import NATIVE_TEMPLATE
 from tests.workshop import MakeWorkshop
 from tools.base import ArtifactDraft, ArtifactKind, Tool, ToolArgs, ToolContext
 from tools.catalog import CREATIVE_TOOLS, JUST_ANSWER, ToolInfo
+from tools.model_registry import ModelRegistry
 from tools.models import LoadedCausalLM
 from tools.registry import creative_tools
 
@@ -134,9 +135,9 @@ def test_arguments_that_do_not_fit_become_a_question(text: str, asked: str) -> N
 
 
 async def test_a_routed_request_makes_the_piece_and_chat_stays_chat(
-    make_studio: MakeWorkshop, smollm2: LoadedCausalLM
+    make_studio: MakeWorkshop, smollm2: LoadedCausalLM, tiny_models: ModelRegistry
 ) -> None:
-    studio = make_studio(routed_tools(), router=ConstrainedRouter(smollm2))
+    studio = make_studio(routed_tools(), router=ConstrainedRouter(smollm2), models=tiny_models)
     made = await studio.say("paint a lighthouse in a storm at night, oil on canvas")
     [artifact] = await studio.artifacts()
     assert [a.line.split()[:2] for a in made.artifacts] == [["#1", "image"]]

@@ -56,6 +56,9 @@ class ArtifactDraft:
     from_focus: bool = False
     # One line for the person about what was made: the form it met, what changed ...
     note: str | None = None
+    # Files that belong to the piece without being it, by name (a clip's "wav" and
+    # "preview"): kept beside its media, offered to tools as FocusArtifact.files.
+    files: Mapping[str, Media] = field(default_factory=dict)
     # Pieces made in the same run that each stand on their own (the single images shown
     # together in a grid): each is stored as its own artifact, listed after this one.
     parts: tuple[ArtifactDraft, ...] = ()
@@ -76,6 +79,7 @@ class FocusArtifact:
     media_path: Path | None
     mime_type: str | None
     params: Mapping[str, Any]
+    files: Mapping[str, Path] = field(default_factory=dict)  # ArtifactDraft.files, on disk
 
 
 class UploadRejected(ValueError):
@@ -94,6 +98,11 @@ class UploadReader:
 
     mime_types: tuple[str, ...]  # e.g. ("image/png", "image/jpeg")
     read: Callable[[bytes], Media]
+
+
+class ToolRefused(Exception):
+    """A request the tool will not carry out (a blocked prompt, nothing to extend). The
+    message is one line for the person; nothing is stored."""
 
 
 class Cancelled(Exception):

