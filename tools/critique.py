@@ -57,7 +57,7 @@ from tools.critique_model import (
     vision_reader,
 )
 from tools.models import ModelUnavailable
-from tools.poem_forms import UnknownForm, find_form
+from tools.poem_forms import form_name
 from tools.vision_models import LoadedClip, LoadedVision
 
 TEXT_ROLE = "critique"
@@ -155,12 +155,7 @@ class CritiqueArgs(ToolArgs):
     @field_validator("form")
     @classmethod
     def _known_form(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            return find_form(value).name
-        except UnknownForm as unknown:
-            raise ValueError(str(unknown)) from None
+        return None if value is None else form_name(value)
 
 
 # --- what is critiqued, and what was measured -------------------------------------------------

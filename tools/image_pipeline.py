@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,14 +34,13 @@ from PIL import Image
 
 from tools.image_safety import OutputChecker, load_output_checker
 from tools.models import (
+    HUB_ID,
     IMAGE_ROLE,
     TINY_IMAGE,
-    DeviceUnavailable,
     ModelRole,
-    ModelUnavailable,
     build_atomically,
+    device_for,
     module_bytes,
-    resolve_device,
     resolve_dtype,
 )
 from tools.png_params import sampler_name
@@ -51,7 +49,6 @@ logger = logging.getLogger(__name__)
 
 TINY_IMAGE_CACHE_NAME = "tiny-image"
 TINY_IMAGE_SEED = 0
-_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 _FORMS = "tiny:image, a diffusers pipeline directory, or a hub id like stabilityai/sd-turbo"
 
 # Decoding a latent to pixels holds about this many values per output pixel at its peak (the
@@ -293,12 +290,7 @@ def load_image_pipeline(
 ) -> LoadedImagePipeline:
     """Load a diffusers pipeline from a spec (see the module docstring). Raises
     ModelUnavailable with a one-line reason when the spec cannot be had."""
-    try:
-        torch_device = resolve_device(device)
-    except DeviceUnavailable as exc:
-        raise ModelUnavailable(
-            spec, str(exc), role=role.name, setting="ATELIER_DEVICE", choices="auto or cpu"
-        ) from exc
+    torch_device = device_for(spec, device, role)
     torch_dtype = image_dtype(dtype, torch_device)
     source, is_hub_id = _resolve_source(spec, cache_dir, role)
     logger.info("loading %s model %s on %s as %s", role.name, spec, torch_device, torch_dtype)
@@ -378,7 +370,7 @@ def _resolve_source(spec: str, cache_dir: Path, role: ModelRole) -> tuple[str, b
                 spec, f"the directory {path} has no model_index.json (not a diffusers pipeline)"
             )
         return str(path), False
-    if _HUB_ID.match(spec):
+    if HUB_ID.match(spec):
         return spec, True
     raise role.unavailable(spec, f"not an image model spec; accepted forms are {_FORMS}")
 

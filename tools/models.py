@@ -62,7 +62,7 @@ TINY_CHAT_SEED = 0
 STALE_TEMP_SECONDS = 3600.0
 
 # org/name as the hub spells repo ids; anything else that is not a path is refused early.
-_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 _FORMS = "bundled:smollm2, tiny:chat, a model directory, a .gguf file, or a hub id like org/name"
 
 
@@ -263,6 +263,17 @@ class DeviceUnavailable(ValueError):
     """An explicit device that this machine does not have."""
 
 
+def device_for(spec: str, device: str, role: ModelRole) -> torch.device:
+    """The device setting resolved for loading `spec`; ModelUnavailable names the setting."""
+    try:
+        return resolve_device(device)
+    except DeviceUnavailable as exc:
+        # The model is fine; the device setting is what the operator has to change.
+        raise ModelUnavailable(
+            spec, str(exc), role=role.name, setting="ATELIER_DEVICE", choices="auto or cpu"
+        ) from exc
+
+
 def resolve_device(device: str) -> torch.device:
     """`auto` is CUDA when torch sees a GPU, else the CPU; an explicit device is honoured."""
     if device == "auto":
@@ -345,13 +356,7 @@ def load_causal_lm(
 
     Raises ModelUnavailable with a one-line reason when the spec cannot be had.
     """
-    try:
-        torch_device = resolve_device(device)
-    except DeviceUnavailable as exc:
-        # The model is fine; the device setting is what the operator has to change.
-        raise ModelUnavailable(
-            spec, str(exc), role=role.name, setting="ATELIER_DEVICE", choices="auto or cpu"
-        ) from exc
+    torch_device = device_for(spec, device, role)
     torch_dtype = resolve_dtype(dtype, torch_device)
     source = _resolve_source(spec, cache_dir, role)
     logger.info("loading %s model %s on %s as %s", role.name, spec, torch_device, torch_dtype)
@@ -408,7 +413,7 @@ def _resolve_source(spec: str, cache_dir: Path, role: ModelRole) -> _Source:
         if not (path / "config.json").is_file():
             raise role.unavailable(spec, f"the directory {path} has no config.json")
         return _Source(str(path))
-    if _HUB_ID.match(spec):
+    if HUB_ID.match(spec):
         return _Source(spec, is_hub_id=True)
     raise role.unavailable(spec, f"not a model spec; accepted forms are {_FORMS}")
 

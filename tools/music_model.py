@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -44,21 +43,19 @@ from transformers import (
 from transformers.generation.stopping_criteria import StoppingCriteria, StoppingCriteriaList
 
 from tools.models import (
+    HUB_ID,
     MUSIC_ROLE,
     TINY_MUSIC,
-    DeviceUnavailable,
     ModelRole,
-    ModelUnavailable,
     build_atomically,
+    device_for,
     module_bytes,
-    resolve_device,
 )
 
 logger = logging.getLogger(__name__)
 
 TINY_MUSIC_CACHE_NAME = "tiny-music"
 TINY_MUSIC_SEED = 0
-_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 _FORMS = "tiny:music, a MusicGen model directory, or a hub id like facebook/musicgen-small"
 
 # Called once per decoder step with (steps done, steps in all); may raise to stop generation.
@@ -190,12 +187,7 @@ def load_music_model(
 
     Raises ModelUnavailable with a one-line reason when the spec cannot be had.
     """
-    try:
-        torch_device = resolve_device(device)
-    except DeviceUnavailable as exc:
-        raise ModelUnavailable(
-            spec, str(exc), role=role.name, setting="ATELIER_DEVICE", choices="auto or cpu"
-        ) from exc
+    torch_device = device_for(spec, device, role)
     torch_dtype = music_dtype(dtype, torch_device)
     source, is_hub_id = _resolve_source(spec, cache_dir, role)
     logger.info("loading %s model %s on %s as %s", role.name, spec, torch_device, torch_dtype)
@@ -246,7 +238,7 @@ def _resolve_source(spec: str, cache_dir: Path, role: ModelRole) -> tuple[str, b
         if not (path / "config.json").is_file():
             raise role.unavailable(spec, f"the directory {path} has no config.json")
         return str(path), False
-    if _HUB_ID.match(spec):
+    if HUB_ID.match(spec):
         return spec, True
     raise role.unavailable(spec, f"not a music model spec; accepted forms are {_FORMS}")
 

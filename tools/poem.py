@@ -26,7 +26,16 @@ from tools import prosody
 from tools.base import ArtifactDraft, ArtifactKind, FocusArtifact, Tool, ToolArgs, ToolContext
 from tools.catalog import POEM
 from tools.models import LoadedCausalLM
-from tools.poem_forms import ALIASES, FORMS, Form, FormCheck, UnknownForm, check, find_form
+from tools.poem_forms import (
+    ALIASES,
+    FORMS,
+    Form,
+    FormCheck,
+    UnknownForm,
+    check,
+    find_form,
+    form_name,
+)
 from tools.rhyme_endings import rhymed_lines
 from tools.text_generation import Sampling, sample
 
@@ -104,12 +113,7 @@ class PoemArgs(ToolArgs):
     @field_validator("form")
     @classmethod
     def _known_form(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            return find_form(value).name
-        except UnknownForm as unknown:
-            raise ValueError(str(unknown)) from None
+        return None if value is None else form_name(value)
 
 
 @dataclass(frozen=True)

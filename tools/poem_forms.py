@@ -86,6 +86,15 @@ class UnknownForm(ValueError):
         super().__init__(f"I don't know the form {name!r}. I can write: {known}.")
 
 
+def form_name(typed: str) -> str:
+    """A form's name as typed by a person or a model ("Haiku", "五绝") made canonical, for an
+    argument validator: an unknown form is a ValueError listing the known ones."""
+    try:
+        return find_form(typed).name
+    except UnknownForm as unknown:
+        raise ValueError(str(unknown)) from None
+
+
 def find_form(name: str) -> Form:
     key = " ".join(name.strip().lower().split())
     key = ALIASES.get(key, key)

@@ -48,18 +48,16 @@ from transformers.models.idefics3.image_processing_pil_idefics3 import (
 from transformers.utils import is_torchvision_available
 
 from tools.models import (
-    _HUB_ID,
     CLIP_ROLE,
+    HUB_ID,
     TINY_CLIP,
     TINY_VISION,
     VISION_ROLE,
-    DeviceUnavailable,
     ModelRole,
-    ModelUnavailable,
     build_atomically,
+    device_for,
     ensure_tiny_chat,
     module_bytes,
-    resolve_device,
     resolve_dtype,
 )
 
@@ -351,12 +349,7 @@ def ensure_tiny_clip(cache_dir: Path, role: ModelRole = CLIP_ROLE) -> Path:
 def _placement(
     spec: str, device: str, dtype: str, role: ModelRole
 ) -> tuple[torch.device, torch.dtype]:
-    try:
-        torch_device = resolve_device(device)
-    except DeviceUnavailable as exc:
-        raise ModelUnavailable(
-            spec, str(exc), role=role.name, setting="ATELIER_DEVICE", choices="auto or cpu"
-        ) from exc
+    torch_device = device_for(spec, device, role)
     return torch_device, resolve_dtype(dtype, torch_device)
 
 
@@ -371,13 +364,13 @@ def _source(spec: str, cache_dir: Path, role: ModelRole, *, tiny: Mapping[str, A
         if not (path / "config.json").is_file():
             raise role.unavailable(spec, f"the directory {path} has no config.json")
         return str(path)
-    if _HUB_ID.match(spec):
+    if HUB_ID.match(spec):
         return spec
     raise role.unavailable(spec, f"not a model spec; accepted are {forms}")
 
 
 def _failure(spec: str, exc: Exception) -> str:
-    if _HUB_ID.match(spec) and isinstance(exc, OSError):
+    if HUB_ID.match(spec) and isinstance(exc, OSError):
         from huggingface_hub import is_offline_mode
 
         if is_offline_mode():
