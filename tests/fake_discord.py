@@ -6,6 +6,14 @@ sends: message bodies with their allowed_mentions and files, typing, identify pa
 heartbeat times. Tests play the people: they inject MESSAGE_CREATE events and read what came
 back. Only what the client uses is served; an unknown route answers 404 so a new call shows up.
 
+Slash commands, buttons and modals: the bot registers its commands (PUT .../commands) and the
+fake keeps them; a test then plays a person using one (`slash`, `autocomplete`, `click`,
+`submit_modal`), which the fake checks against what was registered, as Discord would, and
+dispatches as INTERACTION_CREATE. What the bot answers is recorded per interaction
+(`InteractionLog`): its callbacks (defer, message, modal, autocomplete choices), the edits of
+its original response and its follow-ups, each with the time it arrived. Interaction
+callbacks and webhook calls carry no bot token, as on Discord.
+
 Pitfalls the fake respects (FACTS.md): JSON responses carry Content-Type exactly
 `application/json` (discord.py parses nothing else); the client connects to the gateway path
 with a trailing `/`; frames are sent as text (discord.py only decompresses binary ones); every
@@ -32,6 +40,12 @@ Payload = dict[str, Any]
 # Gateway opcodes (https://discord.com/developers/docs/topics/opcodes-and-status-codes).
 DISPATCH, HEARTBEAT, IDENTIFY, RESUME, HELLO, HEARTBEAT_ACK = 0, 1, 2, 6, 10, 11
 TIMESTAMP = "2026-11-01T12:00:00.000000+00:00"
+# Interaction types, and the callback types the bot answers with.
+APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE, MODAL_SUBMIT = 2, 3, 4, 5
+MESSAGE, DEFERRED, DEFERRED_UPDATE, UPDATE, AUTOCOMPLETE_RESULT, MODAL = 4, 5, 6, 7, 8, 9
+EPHEMERAL = 1 << 6
+# Application command option types the bot's commands use, and the Python values they take.
+OPTION_TYPES: dict[int, tuple[type, ...]] = {3: (str,), 4: (int,), 5: (bool,), 10: (int, float)}
 
 
 @dataclass(frozen=True)
@@ -49,6 +63,7 @@ class SentMessage:
     channel_id: str
     body: Payload  # the JSON payload (payload_json for multipart)
     files: tuple[SentFile, ...] = ()
+    at: float = field(default_factory=time.perf_counter, compare=False)  # when it arrived
 
     @property
     def content(self) -> str:
@@ -75,6 +90,85 @@ class SentMessage:
             and not allowed.get("roles")
             and not allowed.get("replied_user")
         )
+
+    @property
+    def buttons(self) -> dict[str, str]:
+        """The message's buttons: custom id -> label."""
+        return {
+            button["custom_id"]: button.get("label", "")
+            for row in self.body.get("components") or []
+            for button in row.get("components", [])
+            if "custom_id" in button
+        }
+
+    @property
+    def ephemeral(self) -> bool:
+        return bool(int(self.body.get("flags") or 0) & EPHEMERAL)
+
+
+@dataclass(frozen=True)
+class Callback:
+    """An interaction callback: how the bot first answered (defer, message, modal ...)."""
+
+    type: int
+    data: Payload
+    at: float  # perf_counter()
+
+    @property
+    def ephemeral(self) -> bool:
+        return bool(int(self.data.get("flags") or 0) & EPHEMERAL)
+
+    @property
+    def content(self) -> str:
+        return str(self.data.get("content") or "")
+
+
+@dataclass(frozen=True)
+class Edit:
+    """An edit of an interaction's original response."""
+
+    body: Payload
+    at: float
+    files: tuple[SentFile, ...] = ()
+
+    @property
+    def content(self) -> str:
+        return str(self.body.get("content") or "")
+
+
+@dataclass
+class InteractionLog:
+    """One interaction a person started, and everything the bot answered to it."""
+
+    id: str
+    token: str
+    user: Payload
+    channel_id: str
+    guild_id: str | None
+    dispatched_at: float
+    callbacks: list[Callback] = field(default_factory=list)
+    edits: list[Edit] = field(default_factory=list)
+    followups: list[SentMessage] = field(default_factory=list)
+
+    @property
+    def acknowledged_in(self) -> float | None:
+        """Seconds from dispatch to the first callback; None while unanswered."""
+        return self.callbacks[0].at - self.dispatched_at if self.callbacks else None
+
+    @property
+    def deferred(self) -> bool:
+        return bool(self.callbacks) and self.callbacks[0].type in (DEFERRED, DEFERRED_UPDATE)
+
+    @property
+    def modal(self) -> Payload | None:
+        modal = next((c for c in self.callbacks if c.type == MODAL), None)
+        return None if modal is None else modal.data
+
+    @property
+    def choices(self) -> list[Payload] | None:
+        """Autocomplete suggestions the bot answered with."""
+        answer = next((c for c in self.callbacks if c.type == AUTOCOMPLETE_RESULT), None)
+        return None if answer is None else list(answer.data.get("choices", []))
 
 
 @dataclass
@@ -112,6 +206,7 @@ class FakeDiscord:
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.token = token
         self._ids = itertools.count(1_000_000)
+        self.users: dict[str, Payload] = {}  # served at /users/<id>
         self.bot_user = self.user("atelier", bot=True)
         self.application_id = self.next_id()
         self.guilds: list[Guild] = []
@@ -120,6 +215,7 @@ class FakeDiscord:
         # What the bot did.
         self.sent: list[SentMessage] = []
         self.typing: list[str] = []
+        self.typing_at: list[tuple[str, float]] = []  # (channel id, perf_counter())
         self.heartbeats: list[float] = []  # perf_counter() of each heartbeat received
         self.identify: Payload | None = None
         self.requests: list[tuple[str, str]] = []  # (method, path) of every REST call
@@ -130,6 +226,11 @@ class FakeDiscord:
         self._runner: web.AppRunner | None = None
         self.port = 0
         self.close_code_on_identify: int | None = None
+        # Slash commands as the bot registered them (name -> payload), and interactions.
+        self.commands: dict[str, Payload] = {}
+        self.interactions: dict[str, InteractionLog] = {}
+        self._by_token: dict[str, InteractionLog] = {}
+        self._webhook_messages: dict[str, SentMessage] = {}
 
     # -- set-up ------------------------------------------------------------------------------
 
@@ -137,7 +238,7 @@ class FakeDiscord:
         return str(next(self._ids))
 
     def user(self, name: str, *, bot: bool = False) -> Payload:
-        return {
+        user = {
             "id": self.next_id(),
             "username": name,
             "global_name": name.title(),
@@ -145,6 +246,8 @@ class FakeDiscord:
             "avatar": None,
             "bot": bot,
         }
+        self.users[user["id"]] = user
+        return user
 
     def add_guild(self, name: str = "studio", channels: tuple[str, ...] = ("general",)) -> Guild:
         guild = Guild(self.next_id(), name)
@@ -198,6 +301,17 @@ class FakeDiscord:
         app.router.add_post(API_PREFIX + "/channels/{channel_id}/messages", self._create_message)
         app.router.add_post(API_PREFIX + "/channels/{channel_id}/typing", self._typing)
         app.router.add_get("/attachments/{file_id}/{filename}", self._attachment)
+        app.router.add_get(API_PREFIX + "/users/{user_id}", self._get_user)
+        commands = API_PREFIX + "/applications/{application_id}/commands"
+        app.router.add_put(commands, self._register_commands)
+        app.router.add_get(commands, self._list_commands)
+        guild_commands = API_PREFIX + "/applications/{application_id}/guilds/{guild_id}/commands"
+        app.router.add_put(guild_commands, self._register_commands)
+        app.router.add_post(API_PREFIX + "/interactions/{id}/{token}/callback", self._callback)
+        webhook = API_PREFIX + "/webhooks/{application_id}/{token}"
+        app.router.add_post(webhook, self._followup)
+        app.router.add_patch(webhook + "/messages/@original", self._edit_original)
+        app.router.add_patch(webhook + "/messages/{message_id}", self._edit_followup)
         app.middlewares.append(self._record_and_inject)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
@@ -283,6 +397,154 @@ class FakeDiscord:
     async def wait_until_identified(self, timeout: float = 10.0) -> None:
         await self.wait_for(lambda: self.identify is not None, timeout)
 
+    # -- interactions: people using slash commands, buttons and modals ----------------------
+
+    async def slash(
+        self,
+        user: Payload,
+        name: str,
+        *,
+        channel_id: str,
+        guild_id: str | None = None,
+        **options: Any,
+    ) -> InteractionLog:
+        """`user` runs /name with these options; refused (AssertionError) as Discord would
+        refuse it: an unregistered command, an unknown or missing option, a bad choice."""
+        command = self._checked_command(name, options)
+        data = {
+            "id": command["id"],
+            "name": name,
+            "type": 1,
+            "options": [
+                {"name": key, "type": self._option(command, key)["type"], "value": value}
+                for key, value in options.items()
+            ],
+        }
+        return await self._interact(APPLICATION_COMMAND, user, data, channel_id, guild_id)
+
+    async def autocomplete(
+        self,
+        user: Payload,
+        name: str,
+        focused: str,
+        typed: str,
+        *,
+        channel_id: str,
+        guild_id: str | None = None,
+    ) -> InteractionLog:
+        """`user` is typing `typed` into option `focused` of /name."""
+        command = self.commands.get(name)
+        assert command is not None, f"/{name} is not registered"
+        option = self._option(command, focused)
+        assert option.get("autocomplete"), f"/{name} {focused} has no autocomplete"
+        data = {
+            "id": command["id"],
+            "name": name,
+            "type": 1,
+            "options": [{"name": focused, "type": option["type"], "value": typed, "focused": True}],
+        }
+        return await self._interact(AUTOCOMPLETE, user, data, channel_id, guild_id)
+
+    async def click(
+        self, user: Payload, message: SentMessage, custom_id: str, *, guild_id: str | None = None
+    ) -> InteractionLog:
+        """`user` presses the button `custom_id` under `message`."""
+        assert custom_id in message.buttons, f"no button {custom_id} under that message"
+        data = {"custom_id": custom_id, "component_type": 2}
+        extra = {"message": self.message_payload(message)}
+        return await self._interact(
+            MESSAGE_COMPONENT, user, data, message.channel_id, guild_id, extra
+        )
+
+    async def submit_modal(
+        self, user: Payload, opened: InteractionLog, *values: str
+    ) -> InteractionLog:
+        """`user` fills in the modal the bot opened in answer to `opened`, one value per text
+        input in order, and submits it."""
+        modal = opened.modal
+        assert modal is not None, "the bot opened no modal"
+        inputs = [_text_input(component) for component in modal["components"]]
+        assert len(inputs) == len(values), f"the modal has {len(inputs)} inputs"
+        data = {
+            "custom_id": modal["custom_id"],
+            "components": [
+                {"type": 1, "components": [{"type": 4, "custom_id": i["custom_id"], "value": v}]}
+                for i, v in zip(inputs, values, strict=True)
+            ],
+        }
+        return await self._interact(MODAL_SUBMIT, user, data, opened.channel_id, opened.guild_id)
+
+    async def wait_for_interaction(
+        self, log: InteractionLog, holds: Any, timeout: float = 10.0
+    ) -> InteractionLog:
+        await self.wait_for(lambda: holds(log), timeout)
+        return log
+
+    def _checked_command(self, name: str, options: dict[str, Any]) -> Payload:
+        command = self.commands.get(name)
+        assert command is not None, f"/{name} is not registered: {sorted(self.commands)}"
+        declared = {option["name"]: option for option in command.get("options", [])}
+        for key, value in options.items():
+            option = declared.get(key)
+            assert option is not None, f"/{name} has no option {key}: {sorted(declared)}"
+            assert isinstance(value, OPTION_TYPES[option["type"]]), (key, value)
+            choices = [choice["value"] for choice in option.get("choices", [])]
+            assert not choices or value in choices, f"{key}={value!r} is not one of {choices}"
+        missing = [n for n, o in declared.items() if o.get("required") and n not in options]
+        assert not missing, f"/{name} needs {missing}"
+        return command
+
+    @staticmethod
+    def _option(command: Payload, name: str) -> Payload:
+        return next(o for o in command.get("options", []) if o["name"] == name)
+
+    async def _interact(
+        self,
+        kind: int,
+        user: Payload,
+        data: Payload,
+        channel_id: str,
+        guild_id: str | None,
+        extra: Payload | None = None,
+    ) -> InteractionLog:
+        interaction_id, token = self.next_id(), f"token-{self.next_id()}"
+        payload: Payload = {
+            "id": interaction_id,
+            "application_id": self.application_id,
+            "type": kind,
+            "data": data,
+            "token": token,
+            "version": 1,
+            "channel_id": channel_id,
+            "channel": {"id": channel_id, "type": 0 if guild_id else 1},
+            "locale": "en-US",
+            "app_permissions": "3072",
+            "attachment_size_limit": 10 * 1024 * 1024,
+            "entitlements": [],
+            "authorizing_integration_owners": {},
+            "context": 0 if guild_id else 1,
+            **(extra or {}),
+        }
+        if guild_id is not None:
+            payload["guild_id"] = guild_id
+            payload["guild_locale"] = "en-US"
+            payload["member"] = {
+                "user": user,
+                "roles": [],
+                "joined_at": TIMESTAMP,
+                "deaf": False,
+                "mute": False,
+                "flags": 0,
+                "permissions": "3072",
+            }
+        else:
+            payload["user"] = user
+        log = InteractionLog(interaction_id, token, user, channel_id, guild_id, time.perf_counter())
+        self.interactions[interaction_id] = log
+        self._by_token[token] = log
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return log
+
     # -- REST --------------------------------------------------------------------------------
 
     @web.middleware
@@ -291,7 +553,9 @@ class FakeDiscord:
             return await handler(request)
         path = request.path.removeprefix(API_PREFIX)
         self.requests.append((request.method, path))
-        if request.headers.get("Authorization") != f"Bot {self.token}":
+        # Interaction callbacks and follow-ups are authorised by the interaction's token.
+        by_token = path.startswith(("/interactions/", "/webhooks/"))
+        if not by_token and request.headers.get("Authorization") != f"Bot {self.token}":
             return json_response({"message": "401: Unauthorized", "code": 0}, status=401)
         injected = self._injected.get((request.method, path))
         if injected is not None:
@@ -351,15 +615,19 @@ class FakeDiscord:
                 self._attachment_payload(f.filename, f.content_type, f.data) for f in message.files
             ],
             "embeds": [],
+            "components": message.body.get("components") or [],
             "pinned": False,
-            "flags": 0,
+            "flags": int(message.body.get("flags") or 0),
         }
         if "guild_id" in channel:
             payload["guild_id"] = channel["guild_id"]
+        if message.id in self._webhook_messages:
+            payload["webhook_id"] = self.application_id
         return payload
 
     async def _typing(self, request: web.Request) -> web.Response:
         self.typing.append(request.match_info["channel_id"])
+        self.typing_at.append((request.match_info["channel_id"], time.perf_counter()))
         await self._notify()
         return web.Response(status=204)
 
@@ -381,6 +649,94 @@ class FakeDiscord:
             "proxy_url": url,
             "content_type": content_type,
         }
+
+    async def _get_user(self, request: web.Request) -> web.Response:
+        user = self.users.get(request.match_info["user_id"])
+        if user is None:
+            return json_response({"message": "Unknown User", "code": 10013}, status=404)
+        return json_response(user)
+
+    # -- REST: application commands and interactions -------------------------------------
+
+    async def _register_commands(self, request: web.Request) -> web.Response:
+        """A bulk overwrite, as tree.sync() sends: the registered set becomes exactly this."""
+        registered = []
+        for command in await request.json():
+            known = self.commands.get(command["name"])
+            command_id = known["id"] if known else self.next_id()
+            registered.append(
+                {
+                    **command,
+                    "id": command_id,
+                    "application_id": self.application_id,
+                    "version": self.next_id(),
+                }
+            )
+        self.commands = {command["name"]: command for command in registered}
+        await self._notify()
+        return json_response(registered)
+
+    async def _list_commands(self, request: web.Request) -> web.Response:
+        return json_response(list(self.commands.values()))
+
+    async def _callback(self, request: web.Request) -> web.Response:
+        log = self.interactions.get(request.match_info["id"])
+        if log is None or log.token != request.match_info["token"]:
+            return json_response({"message": "Unknown interaction", "code": 10062}, 404)
+        if log.callbacks:  # Discord: "Interaction has already been acknowledged."
+            return json_response({"message": "Already acknowledged", "code": 40060}, 400)
+        body, files = await _read_message_body(request)
+        callback = Callback(int(body["type"]), body.get("data") or {}, time.perf_counter())
+        log.callbacks.append(callback)
+        answer: Payload = {
+            "interaction": {
+                "id": log.id,
+                "type": 2,
+                "response_message_loading": callback.type == DEFERRED,
+                "response_message_ephemeral": callback.ephemeral,
+            }
+        }
+        if callback.type in (MESSAGE, DEFERRED):
+            message = SentMessage(self.next_id(), log.channel_id, callback.data, files)
+            self._webhook_messages[message.id] = message
+            answer["interaction"]["response_message_id"] = message.id
+            answer["resource"] = {"type": callback.type, "message": self.message_payload(message)}
+        await self._notify()
+        return json_response(answer)
+
+    async def _edit_original(self, request: web.Request) -> web.Response:
+        log = self._by_token.get(request.match_info["token"])
+        if log is None or not log.callbacks:
+            return json_response({"message": "Unknown Webhook", "code": 10015}, 404)
+        body, files = await _read_message_body(request)
+        log.edits.append(Edit(body, time.perf_counter(), files))
+        await self._notify()
+        message = SentMessage(log.id, log.channel_id, body, files)
+        return json_response(self.message_payload(message))
+
+    async def _edit_followup(self, request: web.Request) -> web.Response:
+        log = self._by_token.get(request.match_info["token"])
+        message = self._webhook_messages.get(request.match_info["message_id"])
+        if log is None or message is None:
+            return json_response({"message": "Unknown Message", "code": 10008}, 404)
+        body, files = await _read_message_body(request)
+        edited = SentMessage(message.id, message.channel_id, {**message.body, **body}, files)
+        self._webhook_messages[message.id] = edited
+        log.followups = [edited if m.id == message.id else m for m in log.followups]
+        await self._notify()
+        return json_response(self.message_payload(edited))
+
+    async def _followup(self, request: web.Request) -> web.Response:
+        log = self._by_token.get(request.match_info["token"])
+        if log is None or not log.callbacks:
+            # Discord refuses a follow-up before the interaction was acknowledged.
+            return json_response({"message": "Unknown Webhook", "code": 10015}, 404)
+        body, files = await _read_message_body(request)
+        message = SentMessage(self.next_id(), log.channel_id, body, files)
+        self._webhook_messages[message.id] = message
+        log.followups.append(message)
+        await self._notify()
+        return json_response(self.message_payload(message))
 
     # -- gateway -----------------------------------------------------------------------------
 
@@ -474,3 +830,12 @@ async def _read_message_body(request: web.Request) -> tuple[Payload, tuple[SentF
             content_type = part.headers.get("Content-Type", "application/octet-stream")
             files.append(SentFile(part.filename or "", bytes(data), content_type))  # type: ignore[union-attr]
     return body, tuple(files)
+
+
+def _text_input(component: Payload) -> Payload:
+    """The text input in a modal row: an action row (type 1) or a label (type 18)."""
+    if component["type"] == 1:
+        return component["components"][0]
+    if component["type"] == 18:
+        return component["component"]
+    return component

@@ -1,10 +1,11 @@
 """Chat: the bot answers when mentioned, in DMs, and in replies to its own messages.
 
-Each message it answers becomes an agent Turn; the Reply is rendered (render.py) and sent as
-a reply to the person's message. The pieces a message shows are recorded against its Discord
-id, so a later reply to that message is about them. Other bots, the bot itself and system
-messages are ignored. Nothing here blocks the event loop: the agent does its model work in
-threads, and files are read from disk in threads too.
+Each message it answers becomes an agent Turn; the Reply is rendered (render.py) and sent as a
+reply to the person's message, with buttons under each piece made (buttons.py). A person over
+the rate limit (limits.py) is told when to come back. The pieces a message shows are recorded
+against its Discord id, so a later reply to that message is about them. Other bots, the bot
+itself and system messages are ignored. Nothing here blocks the event loop: the agent does its
+model work in threads, and files are read from disk in threads too.
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ from discord.ext import commands
 
 from agent.service import Agent
 from agent.types import Attachment, Place, Reply, Turn, UserRef
+from bot.discord.buttons import piece_buttons
+from bot.discord.limits import RateLimiter
 from bot.discord.render import OutFile, OutMessage, render_reply
+from tools.base import Tool
 
 logger = logging.getLogger(__name__)
 
@@ -36,15 +40,28 @@ CHAT_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
 
 
 class Chat(commands.Cog):
-    def __init__(self, bot: commands.Bot, agent: Agent, *, file_limit_bytes: int) -> None:
+    def __init__(
+        self,
+        bot: commands.Bot,
+        agent: Agent,
+        *,
+        file_limit_bytes: int,
+        limiter: RateLimiter | None = None,
+    ) -> None:
         self._bot = bot
         self._agent = agent
         self._file_limit = file_limit_bytes
+        self._limiter = limiter
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
         me = self._bot.user
         if me is None or not addresses(message, me):
+            return
+        wait = None if self._limiter is None else self._limiter.wait_s(str(message.author.id))
+        if wait is not None:
+            assert self._limiter is not None
+            await self._deliver(message, Reply(self._limiter.refusal(wait), stored=False))
             return
         async with showing_typing(message.channel):
             reply = await self._answer(message, me)
@@ -93,14 +110,20 @@ class Chat(commands.Cog):
         reference = None
         if message.guild is not None:
             reference = message.to_reference(fail_if_not_exists=False)
+        kinds = {artifact.number: artifact.kind for artifact in reply.artifacts}
         try:
             for out in outgoing:
+                view = None
+                if out.artifacts:  # buttons under the piece itself (grid parts follow it)
+                    number = out.artifacts[0]
+                    view = piece_buttons(kinds[number], number, message.author.id, self._tools)
                 sent = await message.channel.send(
                     out.content or None,
-                    files=await _files(out),
+                    files=await files_of(out),
                     allowed_mentions=NO_MENTIONS,
                     reference=reference,  # type: ignore[arg-type]
                     mention_author=False,
+                    **({"view": view} if view is not None else {}),
                 )
                 reference = None
                 if out.artifacts:
@@ -108,6 +131,10 @@ class Chat(commands.Cog):
         except discord.HTTPException:
             # discord.py has already retried 429s and 5xx; the answer is lost, not the history.
             logger.exception("sending the answer to message %s failed", message.id)
+
+    @property
+    def _tools(self) -> tuple[Tool, ...]:
+        return self._agent.tools
 
 
 class RefusedFile(Exception):
@@ -181,7 +208,7 @@ async def showing_typing(channel: Messageable) -> AsyncIterator[None]:
             await task
 
 
-async def _files(out: OutMessage) -> list[discord.File]:
+async def files_of(out: OutMessage) -> list[discord.File]:
     return [await _file(f) for f in out.files]
 
 

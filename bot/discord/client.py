@@ -1,27 +1,62 @@
 """The Discord bot: a commands.Bot built with its dependencies, and how `atelier run` runs it.
 
 The Agent and Settings are passed in (keyword-only), set-up that needs the event loop happens
-in setup_hook, and each concern is a cog (chat.py first). Intents are guilds, messages and
-message content; not members: with it discord.py asks for member chunks after each
-GUILD_CREATE and waits for them, and the bot needs no member list. Message content is a
-privileged intent: it must also be switched on in the Developer Portal (README).
+in setup_hook, and each concern is a cog: chat.py (mentions, DMs, replies), create.py (a slash
+command per tool), account.py (/history, /forget, /help ...); buttons under pieces are
+persistent (buttons.py, actions.py) and slash commands are registered at each start. Intents
+are guilds, messages and message content; not members: with it discord.py asks for member
+chunks after each GUILD_CREATE and waits for them, and the bot needs no member list. Message
+content is a privileged intent: it must also be switched on in the Developer Portal (README).
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 
 import discord
+from discord import app_commands
 from discord.ext import commands
 
 from agent.config import Settings, StartupError
 from agent.service import Agent
+from bot.discord.account import Account
+from bot.discord.actions import ButtonActions
+from bot.discord.answering import InteractionTurns
+from bot.discord.buttons import PieceActions, PieceButton
 from bot.discord.chat import NO_MENTIONS, Chat
+from bot.discord.create import Create
 from bot.discord.endpoints import pointed_at
+from bot.discord.limits import RateLimiter
 
 logger = logging.getLogger(__name__)
 
 MIB = 1024 * 1024
+
+
+class AtelierTree(app_commands.CommandTree):
+    """Slash command failures discord.py catches become one line for the person, with a
+    reference the log keeps (the default only logs, and Discord says "did not respond")."""
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError, /
+    ) -> None:
+        if isinstance(error, app_commands.CommandNotFound):
+            text = "That command is not available any more; type / to see the current ones."
+        else:
+            reference = secrets.token_hex(4)
+            name = interaction.command.name if interaction.command else "?"
+            logger.error("/%s failed (ref %s)", name, reference, exc_info=error)
+            text = f"Sorry, something went wrong (ref {reference})."
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            else:
+                await interaction.response.send_message(
+                    text, ephemeral=True, allowed_mentions=NO_MENTIONS
+                )
+        except discord.HTTPException as exc:  # e.g. the interaction expired meanwhile
+            logger.debug("could not tell the person about the failure: %s", exc)
 
 
 def atelier_intents() -> discord.Intents:
@@ -42,14 +77,37 @@ class AtelierBot(commands.Bot):
             intents=atelier_intents(),
             allowed_mentions=NO_MENTIONS,  # the default for anything sent without its own
             help_command=None,
+            tree_cls=AtelierTree,
             guild_ready_timeout=guild_ready_timeout,
         )
         self.agent = agent
         self.settings = settings
+        self.piece_actions: PieceActions  # set in setup_hook, read by the buttons
 
     async def setup_hook(self) -> None:
-        limit = self.settings.discord_file_limit_mb * MIB
-        await self.add_cog(Chat(self, self.agent, file_limit_bytes=limit))
+        settings = self.settings
+        limit = settings.discord_file_limit_mb * MIB
+        limiter = RateLimiter(settings.discord_rate_per_minute)
+        turns = InteractionTurns(self.agent, settings, limiter)
+        self.piece_actions = ButtonActions(
+            self, turns, self.agent.tools, everyone=settings.discord_buttons_for_everyone
+        )
+        # Buttons under pieces sent before a restart are answered from their custom ids.
+        self.add_dynamic_items(PieceButton)
+        await self.add_cog(Chat(self, self.agent, file_limit_bytes=limit, limiter=limiter))
+        await self.add_cog(Create(self, self.agent, turns))
+        await self.add_cog(Account(turns))
+        await self._sync_commands()
+
+    async def _sync_commands(self) -> None:
+        """Registers the slash commands with Discord (a bulk overwrite: commands that are
+        gone disappear). A failure leaves the ones registered before and is logged."""
+        try:
+            synced = await self.tree.sync()
+        except discord.HTTPException:
+            logger.exception("registering slash commands failed; the previous ones stay")
+            return
+        logger.info("slash commands: %s", ", ".join(sorted(c.name for c in synced)))
 
     async def on_message(self, message: discord.Message, /) -> None:
         """No prefix commands: commands.Bot would parse every mention as one. Chat (a cog

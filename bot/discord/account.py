@@ -1,0 +1,72 @@
+"""Slash commands about a person's own history and pieces: /help, /history, /forget, /show,
+/versions, /diff, /keep. Each is the agent's command of the same name (agent/commands.py);
+the answers are ephemeral, since they are about one person's conversation."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from agent.types import Command
+from bot.discord.answering import InteractionTurns
+from bot.discord.pieces import piece_choices
+
+Piece = app_commands.Range[int, 1, None]
+
+
+class Account(commands.Cog):
+    def __init__(self, turns: InteractionTurns) -> None:
+        self._turns = turns
+
+    async def _run(
+        self, interaction: discord.Interaction, command: Command, *, counted: bool = True
+    ) -> None:
+        await self._turns.run(
+            interaction, command, what=command.name, private=True, counted=counted
+        )
+
+    @app_commands.command(name="help", description="What atelier can do, and its commands")
+    async def help(self, interaction: discord.Interaction) -> None:
+        await self._run(interaction, Command("help"), counted=False)
+
+    @app_commands.command(name="history", description="Your recent turns with atelier here")
+    async def history(self, interaction: discord.Interaction) -> None:
+        await self._run(interaction, Command("history"))
+
+    @app_commands.command(
+        name="forget", description="Delete your conversations with atelier and what was made"
+    )
+    @app_commands.describe(confirm="choose yes to delete; without it you see what would go")
+    async def forget(
+        self, interaction: discord.Interaction, confirm: Literal["yes"] | None = None
+    ) -> None:
+        await self._run(interaction, Command("forget", text=confirm or ""))
+
+    @app_commands.command(name="show", description="Show one of your pieces")
+    @app_commands.describe(piece="the piece, as #N")
+    @app_commands.autocomplete(piece=piece_choices)
+    async def show(self, interaction: discord.Interaction, piece: Piece) -> None:
+        await self._run(interaction, Command("show", text=f"#{piece}"))
+
+    @app_commands.command(name="versions", description="The versions of one of your pieces")
+    @app_commands.describe(piece="the piece, as #N")
+    @app_commands.autocomplete(piece=piece_choices)
+    async def versions(self, interaction: discord.Interaction, piece: Piece) -> None:
+        await self._run(interaction, Command("versions", text=f"#{piece}"))
+
+    @app_commands.command(name="diff", description="What changed between two versions")
+    @app_commands.describe(before="the older version, as #N", after="the newer one")
+    @app_commands.autocomplete(before=piece_choices, after=piece_choices)
+    async def diff(self, interaction: discord.Interaction, before: Piece, after: Piece) -> None:
+        await self._run(interaction, Command("diff", text=f"#{before} #{after}"))
+
+    @app_commands.command(
+        name="keep", description="Keep a piece as a favourite; your next requests lean toward it"
+    )
+    @app_commands.describe(piece="the piece, as #N")
+    @app_commands.autocomplete(piece=piece_choices)
+    async def keep(self, interaction: discord.Interaction, piece: Piece) -> None:
+        await self._run(interaction, Command("keep", text=f"#{piece}"))

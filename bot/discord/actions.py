@@ -1,0 +1,163 @@
+"""What pressing a button under a piece does: an agent turn with an explicit Command.
+
+Variation, Critique and Set to music ask the tool for the piece's kind (or the critique or
+music tool) with the piece named as #N, in words each tool reads ("another take of #12",
+"set #12 to music"); Revise opens a modal for the instruction and uses the tool's own
+`revision` args where it has them; Keep is `/keep #N`. Only the person who asked for the
+piece may press its buttons, unless `discord_buttons_for_everyone` is on: then others' presses
+act on the piece in its requester's conversation (where it lives), except Keep, which is
+always personal (it steers the requester's taste). Others get a refusal only they see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import discord
+from pydantic import ValidationError
+
+from agent.types import Command, UserRef
+from bot.discord.answering import InteractionTurns
+from bot.discord.buttons import CRITIQUE, KEEP, MUSIC, REVISE, VARY, PieceButton
+from bot.discord.options import as_command_value
+from tools.base import ArtifactKind, Tool
+
+INSTRUCTION_LIMIT = 500
+
+
+class ButtonActions:
+    def __init__(
+        self,
+        client: discord.Client,
+        turns: InteractionTurns,
+        tools: Sequence[Tool],
+        *,
+        everyone: bool,
+    ) -> None:
+        self._client = client
+        self._turns = turns
+        self._tools = {tool.kind.value: tool for tool in reversed(tools)}  # first one wins
+        self._everyone = everyone
+
+    async def pressed(self, interaction: discord.Interaction, button: PieceButton) -> None:
+        if not self._may_press(interaction.user.id, button):
+            await self._turns.refuse(
+                interaction,
+                f"Only the person who asked for #{button.number} can use its buttons"
+                + (" (Keep is always theirs)." if self._everyone else "."),
+            )
+            return
+        if button.action == REVISE:
+            await interaction.response.send_modal(ReviseModal(self, button))
+            return
+        command = self._command(button)
+        if command is None:
+            await self._turns.refuse(interaction, "That tool is not available here any more.")
+            return
+        await self._run(interaction, button, command)
+
+    async def revise(
+        self, interaction: discord.Interaction, button: PieceButton, instruction: str
+    ) -> None:
+        tool = self._tools.get(button.kind)
+        if tool is None:
+            await self._turns.refuse(interaction, "That tool is not available here any more.")
+            return
+        try:
+            command = revision_command(tool, button.number, instruction)
+        except (ValidationError, ValueError) as problem:
+            await self._turns.refuse(interaction, f"I can't revise with that: {_first(problem)}")
+            return
+        await self._run(interaction, button, command)
+
+    async def _run(
+        self, interaction: discord.Interaction, button: PieceButton, command: Command
+    ) -> None:
+        try:
+            as_user = await self._requester(interaction, button)
+        except discord.HTTPException:
+            await self._turns.refuse(interaction, "I could not look up who asked for that piece.")
+            return
+        what = f"{LABELS_DOING[button.action]} #{button.number}"
+        await self._turns.run(
+            interaction, command, what=what, private=button.action == KEEP, as_user=as_user
+        )
+
+    def _may_press(self, user_id: int, button: PieceButton) -> bool:
+        if user_id == button.owner:
+            return True
+        return self._everyone and button.action != KEEP
+
+    async def _requester(
+        self, interaction: discord.Interaction, button: PieceButton
+    ) -> UserRef | None:
+        """None when the presser asked for the piece; else its requester, in whose
+        conversation the piece lives (the everyone setting)."""
+        if interaction.user.id == button.owner:
+            return None
+        user = self._client.get_user(button.owner) or await self._client.fetch_user(button.owner)
+        return UserRef(str(user.id), user.display_name)
+
+    def _command(self, button: PieceButton) -> Command | None:
+        piece = f"#{button.number}"
+        if button.action == KEEP:
+            return Command("keep", text=piece)
+        if button.action == VARY:
+            tool = self._tools.get(button.kind)
+            return None if tool is None else Command(tool.name, text=f"another take of {piece}")
+        if button.action == CRITIQUE:
+            tool = self._tools.get(ArtifactKind.CRITIQUE.value)
+            return None if tool is None else Command(tool.name, text=piece)
+        if button.action == MUSIC:
+            tool = self._tools.get(ArtifactKind.MUSIC.value)
+            return None if tool is None else Command(tool.name, text=f"set {piece} to music")
+        return None
+
+
+LABELS_DOING = {
+    VARY: "variation of",
+    REVISE: "revision of",
+    CRITIQUE: "critique of",
+    MUSIC: "music for",
+    KEEP: "keeping",
+}
+
+
+def revision_command(tool: Tool, number: int, instruction: str) -> Command:
+    """/<tool> with the args that revise the piece in focus by `instruction`, #number named
+    as the piece. Tools without `revision` get the instruction as their free text."""
+    instruction = instruction.strip()
+    if not instruction:
+        raise ValueError("say what should change")
+    if tool.revision is None:
+        return Command(tool.name, text=f"{instruction} #{number}")
+    args = tool.revision(instruction).model_dump(exclude_defaults=True)
+    values = {key: as_command_value(value) for key, value in args.items() if value is not None}
+    return Command(tool.name, values, f"#{number}")
+
+
+def _first(problem: Exception) -> str:
+    if isinstance(problem, ValidationError):
+        errors = problem.errors(include_url=False)
+        return str(errors[0]["msg"]) if errors else "it was not accepted"
+    return str(problem)
+
+
+class ReviseModal(discord.ui.Modal):
+    """Asks what should change; submitting it runs the revision."""
+
+    instruction: discord.ui.TextInput[ReviseModal] = discord.ui.TextInput(
+        label="What should change?",
+        style=discord.TextStyle.paragraph,
+        placeholder="make it darker; add a stanza about the sea; fewer clouds",
+        max_length=INSTRUCTION_LIMIT,
+    )
+
+    def __init__(self, actions: ButtonActions, button: PieceButton) -> None:
+        # A modal lives in memory only until submitted or abandoned (15 minutes).
+        super().__init__(title=f"Revise #{button.number}", timeout=15 * 60)
+        self._actions = actions
+        self._button = button
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        await self._actions.revise(interaction, self._button, self.instruction.value)

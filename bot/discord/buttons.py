@@ -1,0 +1,97 @@
+"""Buttons under a piece: Variation, Revise, Critique, Set to music, Keep.
+
+Each button's custom id says everything needed to act on it, `atelier:<action>:<kind>:<#N>:
+<requester's Discord id>`, so nothing is kept in memory per message and the buttons still work
+after the bot restarts: one DynamicItem class, registered in setup_hook, matches them all.
+What a press does lives in actions.py; this file only knows which buttons a piece gets:
+those whose tool is registered (no Critique button without a critique tool), by kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import discord
+
+from tools.base import ArtifactKind, Tool
+
+VARY, REVISE, CRITIQUE, MUSIC, KEEP = "vary", "revise", "critique", "music", "keep"
+LABELS = {
+    VARY: "Variation",
+    REVISE: "Revise",
+    CRITIQUE: "Critique",
+    MUSIC: "Set to music",
+    KEEP: "Keep",
+}
+TEMPLATE = (
+    r"atelier:(?P<action>vary|revise|critique|music|keep)"
+    r":(?P<kind>poem|image|music|critique):(?P<number>\d{1,19}):(?P<owner>\d{1,20})"
+)
+
+
+class PieceActions(Protocol):
+    async def pressed(self, interaction: discord.Interaction, button: PieceButton) -> None: ...
+
+
+class HasPieceActions(Protocol):
+    piece_actions: PieceActions
+
+
+class PieceButton(discord.ui.DynamicItem[discord.ui.Button], template=TEMPLATE):  # type: ignore[type-arg]
+    def __init__(self, action: str, kind: str, number: int, owner: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=LABELS[action],
+                style=discord.ButtonStyle.success
+                if action == KEEP
+                else discord.ButtonStyle.secondary,
+                custom_id=f"atelier:{action}:{kind}:{number}:{owner}",
+            )
+        )
+        self.action = action
+        self.kind = kind
+        self.number = number
+        self.owner = owner
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction,
+        item: discord.ui.Item,  # type: ignore[type-arg]
+        match: object,
+    ) -> PieceButton:
+        groups = match.groupdict()  # type: ignore[attr-defined]
+        return cls(groups["action"], groups["kind"], int(groups["number"]), int(groups["owner"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        client: HasPieceActions = interaction.client  # type: ignore[assignment]
+        await client.piece_actions.pressed(interaction, self)
+
+
+def actions_for(kind: str, tools: Sequence[Tool]) -> list[str]:
+    """The buttons a piece of `kind` gets, given the registered tools."""
+    kinds = {tool.kind.value for tool in tools}
+    if kind not in kinds or kind == ArtifactKind.CRITIQUE:
+        return []
+    actions = [VARY, REVISE]
+    if ArtifactKind.CRITIQUE in kinds:
+        actions.append(CRITIQUE)
+    if kind == ArtifactKind.POEM and ArtifactKind.MUSIC in kinds:
+        actions.append(MUSIC)
+    actions.append(KEEP)
+    return actions
+
+
+def piece_buttons(
+    kind: str, number: int, owner: int, tools: Sequence[Tool]
+) -> discord.ui.View | None:
+    """The buttons under piece #number, or None when it gets none. The view is persistent
+    (no timeout): its buttons are answered by PieceButton's registration, not by it."""
+    actions = actions_for(kind, tools)
+    if not actions:
+        return None
+    view = discord.ui.View(timeout=None)
+    for action in actions:
+        view.add_item(PieceButton(action, kind, number, owner))
+    return view

@@ -1,0 +1,157 @@
+"""A tool's Args as slash-command options: typed, bounded, with choices where there are few.
+
+Slash commands are built from the registered tools, so a new tool gets its command with no
+change here. Each Args field becomes one option: str, int, float and bool keep their type and
+their bounds (ge/le, min/max length) so Discord checks them as the person types; a Literal
+becomes a choice list. A few str fields are choices too, from the one place that knows them:
+poem forms (tools/poem_forms.py), a tool's aspect ratios (its module's ASPECTS), or a field's
+own `json_schema_extra={"choices": [...]}`. Everything else arrives as text and is checked by
+the tool's Args as in the console (agent/tool_args.py), with the same messages.
+
+Every tool command also gets a `piece` option (autocompleted with the person's #N) naming the
+piece to work from.
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import annotated_types
+from discord import app_commands
+from pydantic.fields import FieldInfo
+
+from tools.base import Tool
+from tools.poem_forms import FORMS
+
+PIECE = "piece"
+DESCRIPTION_LIMIT = 100  # Discord's, for commands and options
+CHOICES_LIMIT = 25
+STRING_LIMIT = 6000  # the longest string option Discord takes
+MAX_OPTIONS = 25
+
+
+@dataclass(frozen=True)
+class SlashOption:
+    name: str
+    annotation: Any  # what discord.py reads: str, int, float, bool, Literal[...], Range[...]
+    description: str
+    required: bool
+    choices: tuple[app_commands.Choice[str], ...] = ()
+    autocomplete: bool = False
+
+
+def describe(text: str | None, fallback: str) -> str:
+    text = " ".join((text or "").split()) or fallback
+    return text if len(text) <= DESCRIPTION_LIMIT else text[: DESCRIPTION_LIMIT - 1] + "…"
+
+
+def tool_options(tool: Tool) -> list[SlashOption]:
+    """The options of /<tool.name>, required ones first (Discord's rule)."""
+    options = [_option(tool, name, info) for name, info in tool.args.model_fields.items()]
+    if PIECE not in tool.args.model_fields:
+        options.append(
+            SlashOption(
+                PIECE,
+                app_commands.Range[int, 1, None],
+                "a piece of yours to work from, as #N (default: your latest)",
+                required=False,
+                autocomplete=True,
+            )
+        )
+    options.sort(key=lambda option: not option.required)
+    return options[:MAX_OPTIONS]
+
+
+def _option(tool: Tool, name: str, info: FieldInfo) -> SlashOption:
+    base = _without_none(info.annotation)
+    choices = _named_choices(tool, name, info)
+    if choices:
+        annotation: Any = str
+    elif typing.get_origin(base) is Literal and len(typing.get_args(base)) <= CHOICES_LIMIT:
+        annotation = base
+    else:
+        annotation = _ranged(base, info.metadata)
+    return SlashOption(
+        name,
+        annotation,
+        describe(info.description, name),
+        required=info.is_required(),
+        choices=tuple(app_commands.Choice(name=shown, value=value) for shown, value in choices),
+    )
+
+
+def _without_none(annotation: Any) -> Any:
+    """`X | None` -> X: an option left out is None, which lets the tool's default apply."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        rest = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        if len(rest) == 1:
+            return rest[0]
+    return annotation
+
+
+def _ranged(base: Any, metadata: Sequence[Any]) -> Any:
+    """str, int, float or bool, with the field's bounds; any other type is taken as text."""
+    if base is bool:
+        return bool
+    if base not in (str, int, float):
+        return str
+    low, high = _bounds(base, metadata)
+    if low is None and high is None:
+        return base
+    return app_commands.Range[base, low, high]
+
+
+def _bounds(base: type, metadata: Sequence[Any]) -> tuple[Any, Any]:
+    low: Any = None
+    high: Any = None
+    for bound in metadata:
+        if base is str:
+            if isinstance(bound, annotated_types.MinLen):
+                low = min(bound.min_length, STRING_LIMIT)
+            elif isinstance(bound, annotated_types.MaxLen):
+                high = min(bound.max_length, STRING_LIMIT)
+            continue
+        step = 1 if base is int else 0
+        if isinstance(bound, annotated_types.Ge):
+            low = bound.ge
+        elif isinstance(bound, annotated_types.Gt):
+            low = bound.gt + step
+        elif isinstance(bound, annotated_types.Le):
+            high = bound.le
+        elif isinstance(bound, annotated_types.Lt):
+            high = bound.lt - step
+    cast = int if base in (int, str) else float
+    return (None if low is None else cast(low)), (None if high is None else cast(high))
+
+
+def _named_choices(tool: Tool, name: str, info: FieldInfo) -> list[tuple[str, str]]:
+    """(shown, value) pairs for a str field with a known, short list of values."""
+    extra = info.json_schema_extra
+    if isinstance(extra, dict) and isinstance(extra.get("choices"), list):
+        values = [str(value) for value in extra["choices"]]
+        return [(value, value) for value in values][:CHOICES_LIMIT]
+    if _without_none(info.annotation) is not str:
+        return []
+    if name == "form":
+        return [
+            (form.name if form.label == form.name else f"{form.label} ({form.name})", form.name)
+            for form in FORMS.values()
+        ][:CHOICES_LIMIT]
+    if name == "aspect":
+        module = inspect.getmodule(tool.run)
+        aspects = getattr(module, "ASPECTS", None)
+        if isinstance(aspects, Mapping) and 0 < len(aspects) <= CHOICES_LIMIT:
+            return [(str(ratio), str(ratio)) for ratio in aspects]
+    return []
+
+
+def as_command_value(value: object) -> str:
+    """An option's value as the text a console command would carry (agent/types.Command)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -1,0 +1,78 @@
+"""Progress of a long command, shown by editing one message at most once a second.
+
+The agent calls `update(fraction, label)` on the event loop as a tool reports progress, as
+often as the tool likes; Discord rate-limits edits, and a person cannot read faster than
+about once a second anyway. So updates only record the latest state, and one task shows it:
+at once if nothing was shown in the last interval, else when the interval is up, skipping
+the states in between. `close()` stops it before the result is delivered, so a late edit
+never overwrites the final status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+
+import discord
+
+logger = logging.getLogger(__name__)
+
+EDIT_INTERVAL_S = 1.0
+
+
+def progress_line(what: str, fraction: float, label: str) -> str:
+    """`⏳ poem: writing candidates (40%)`."""
+    percent = round(100 * min(max(fraction, 0.0), 1.0))
+    stage = f"{label} " if label else ""
+    return f"⏳ {what}: {stage}({percent}%)"
+
+
+class ProgressMessage:
+    def __init__(
+        self,
+        what: str,
+        edit: Callable[[str], Awaitable[object]],
+        *,
+        interval_s: float = EDIT_INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._what = what
+        self._edit = edit
+        self._interval = interval_s
+        self._clock = clock
+        self._latest: str | None = None
+        self._shown: str | None = None
+        self._last_edit = -float("inf")
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    def update(self, fraction: float, label: str) -> None:
+        """Called on the event loop (agent/types.py ProgressSink); never blocks."""
+        if self._closed:
+            return
+        self._latest = progress_line(self._what, fraction, label)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._show())
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _show(self) -> None:
+        while self._latest != self._shown:
+            wait = self._last_edit + self._interval - self._clock()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            line = self._latest
+            self._last_edit = self._clock()
+            try:
+                await self._edit(line or "")
+            except discord.HTTPException as exc:  # progress is a courtesy; the result matters
+                logger.debug("progress edit failed: %s", exc)
+            self._shown = line
