@@ -38,6 +38,8 @@ from tests.fake_discord import (
 from tests.studio_tools import BROKEN, PGM, PGM_HEADER, ScriptedRouter
 from tests.workshop import MakeWorkshop, Workshop
 from tools.base import ArtifactDraft, ArtifactKind, Media, Tool, ToolArgs, ToolContext
+from tools.image import IMAGE_TOOL
+from tools.model_registry import ModelRegistry
 from tools.poem import POEM_TOOL
 from tools.poem_forms import FORMS
 
@@ -175,9 +177,12 @@ def stage(fake: FakeDiscord, make_studio: MakeWorkshop, tmp_path: Path) -> Itera
 
     @asynccontextmanager
     async def run(
-        tools: Sequence[Tool] = (IMAGE, POEM), router: ScriptedRouter | None = None, **settings: Any
+        tools: Sequence[Tool] = (IMAGE, POEM),
+        router: ScriptedRouter | None = None,
+        models: ModelRegistry | None = None,
+        **settings: Any,
     ) -> AsyncIterator[Scene]:
-        studio = make_studio(list(tools), router=router)
+        studio = make_studio(list(tools), router=router, models=models)
         config = Settings(
             data_dir=tmp_path,
             discord_api_base=fake.api_base,
@@ -274,6 +279,24 @@ async def test_image_is_deferred_shows_progress_and_follows_up_with_the_file(
     }
     # The follow-up is recorded as showing the piece: a reply to it is about it.
     assert any(m.platform_message_id == followup.id for m in shown if m.artifact_id == made.id)
+
+
+async def test_the_real_image_tool_on_tiny_models_answers_with_a_png(
+    stage: Stage, tiny_models: ModelRegistry
+) -> None:
+    async with stage([IMAGE_TOOL], models=tiny_models) as scene:
+        log = await scene.slash(scene.ada, "image", prompt="a lighthouse in fog")
+        await scene.answered(log)
+        [made] = await scene.artifacts()
+
+    assert log.deferred and log.acknowledged_in is not None and log.acknowledged_in < 3.0
+    assert any(edit.content.startswith("⏳ image:") and "%" in edit.content for edit in log.edits)
+    assert log.edits[-1].content.startswith(f"✓ Made #{made.id} image")
+    [followup] = log.followups
+    [file] = followup.files
+    assert file.filename == f"atelier-{made.id}.png"
+    assert file.data == scene.studio.media.read(made.media_path, made.media_sha256)
+    assert file.data.startswith(b"\x89PNG\r\n\x1a\n")
 
 
 async def test_poem_with_a_form_choice_and_a_named_piece(stage: Stage) -> None:

@@ -91,6 +91,15 @@ def test_pieces_are_numbered_with_their_files_attached(tmp_path: Path) -> None:
     assert message.artifacts == (3, 4)
 
 
+def test_a_clip_comes_with_its_preview_picture(tmp_path: Path) -> None:
+    clip, preview = tmp_path / "clip.ogg", tmp_path / "wave.png"
+    clip.write_bytes(b"ogg")
+    preview.write_bytes(b"png")
+    made = MadeArtifact(6, "music", "#6 music", clip, files={"preview": preview, "wav": clip})
+    [message] = render_reply(Reply("A tune.", artifacts=(made,)), file_limit_bytes=MIB)
+    assert [f.filename for f in message.files] == ["atelier-6.ogg", "atelier-6-preview.png"]
+
+
 def test_a_file_over_the_limit_is_named_instead_of_attached(tmp_path: Path) -> None:
     song = tmp_path / "song.wav"
     song.write_bytes(b"\0" * (MIB + MIB // 2))

@@ -56,7 +56,7 @@ def render_reply(reply: Reply, *, file_limit_bytes: int) -> list[OutMessage]:
     """The messages that show `reply`, in order. The pieces made (their #N lines and files)
     close the last message, or follow in messages of their own when they do not fit."""
     numbers = tuple(a.number for a in reply.artifacts)
-    files = [f for a in reply.artifacts if (f := _artifact_file(a, file_limit_bytes))]
+    files = [f for a in reply.artifacts for f in _artifact_files(a, file_limit_bytes)]
     fitting = [a for a in reply.attachments if len(a.data) <= file_limit_bytes]
     files += [OutFile(a.filename, data=a.data) for a in fitting]
     too_big = [
@@ -98,12 +98,14 @@ def _artifact_lines(artifacts: tuple[MadeArtifact, ...], file_limit_bytes: int) 
     return lines
 
 
-def _artifact_file(artifact: MadeArtifact, file_limit_bytes: int) -> OutFile | None:
-    path = artifact.media_path
-    size = None if path is None else _size(path)
-    if path is None or size is None or size > file_limit_bytes:
-        return None
-    return OutFile(f"atelier-{artifact.number}{path.suffix}", path=path)
+def _artifact_files(artifact: MadeArtifact, file_limit_bytes: int) -> list[OutFile]:
+    """The piece's file, and its preview picture where it has one (a clip's waveform)."""
+    named = {"": artifact.media_path, "-preview": artifact.files.get("preview")}
+    return [
+        OutFile(f"atelier-{artifact.number}{suffix}{path.suffix}", path=path)
+        for suffix, path in named.items()
+        if path is not None and (size := _size(path)) is not None and size <= file_limit_bytes
+    ]
 
 
 def _size(path: Path) -> int | None:
