@@ -5,7 +5,9 @@ run goes to a thread of a pool kept for tools (the default executor stays free f
 work such as database calls and tokenizing). Each person may have `running` jobs going and
 `queued` more waiting; beyond that they are told to wait rather than piling up work nobody
 will read. A run past its tool's timeout is abandoned: its cancellation flag is set so the
-tool stops at its next check, and its result, if it ever comes, is dropped.
+tool stops at its next check, and its result, if it ever comes, is dropped. A run that has to
+wait (behind the person's own, or for a free thread) says so through its progress callback,
+with its place in the line, so a transport can show it.
 """
 
 from __future__ import annotations
@@ -56,13 +58,21 @@ class Jobs:
         self._executor = ThreadPoolExecutor(limits.workers, thread_name_prefix="atelier-tool")
         self._active: dict[int, int] = defaultdict(int)
         self._running: dict[int, asyncio.Semaphore] = {}
+        # Runs handed to the pool: all of them, those a thread has started, those done.
+        self._submitted = 0
+        self._started = 0
+        self._finished = 0
+        self._count_lock = threading.Lock()
 
     async def run(
         self, user_id: int, tool: Tool, args: ToolArgs, context: ToolContext
     ) -> ArtifactDraft:
         """Run `tool` for `user_id`, raising TooManyJobs, ToolTimedOut or the tool's error."""
         with self._slot(user_id):
-            async with self._running.setdefault(user_id, asyncio.Semaphore(self._limits.running)):
+            own = self._running.setdefault(user_id, asyncio.Semaphore(self._limits.running))
+            if own.locked():
+                context.progress(0.0, "waiting for your other piece to finish")
+            async with own:
                 return await self._run_in_thread(tool, args, context)
 
     def in_the_works(self, user_id: int) -> int:
@@ -92,7 +102,12 @@ class Jobs:
         cancelled = threading.Event()
         context = replace(context, cancelled=cancelled)
         loop = asyncio.get_running_loop()
-        work = loop.run_in_executor(self._executor, run_with_oom_retry, tool.run, args, context)
+        ahead = self._waiting_for_a_thread()
+        if ahead >= 0:
+            context.progress(0.0, f"queued: {ahead + 1} in line")
+        with self._count_lock:
+            self._submitted += 1
+        work = loop.run_in_executor(self._executor, self._started_run, tool.run, args, context)
         try:
             return await asyncio.wait_for(work, tool.timeout_s)
         except TimeoutError:
@@ -101,6 +116,27 @@ class Jobs:
         except asyncio.CancelledError:
             cancelled.set()
             raise
+
+    def _waiting_for_a_thread(self) -> int:
+        """How many runs wait for a free thread ahead of a new one; -1 when one is free."""
+        with self._count_lock:
+            busy_or_waiting = self._submitted - self._finished
+            waiting = self._submitted - self._started
+        return waiting if busy_or_waiting >= self._limits.workers else -1
+
+    def _started_run(
+        self,
+        run: Callable[[ToolArgs, ToolContext], ArtifactDraft],
+        args: ToolArgs,
+        context: ToolContext,
+    ) -> ArtifactDraft:
+        with self._count_lock:
+            self._started += 1
+        try:
+            return run_with_oom_retry(run, args, context)
+        finally:
+            with self._count_lock:
+                self._finished += 1
 
 
 def run_with_oom_retry(

@@ -226,6 +226,34 @@ async def test_each_person_has_a_limit_on_pieces_in_the_works(make_studio: MakeW
     assert (await running).artifacts and (await queued).artifacts
 
 
+async def test_a_waiting_piece_says_where_it_stands_in_line(make_studio: MakeWorkshop) -> None:
+    stall = Stall()
+    studio = make_studio([stall_tool(stall)], limits=JobLimits(running=1, queued=2, workers=1))
+    heard: dict[str, list[str]] = {"ada": [], "bob": []}
+
+    def ask(user: str, text: str) -> asyncio.Task[Any]:
+        def show(fraction: float, label: str) -> None:
+            heard[user].append(label)
+
+        turn = Turn("test", UserRef(user, user), PLACE, command=parse_command(text), progress=show)
+        return asyncio.create_task(studio.agent.respond(turn))
+
+    first = ask("ada", "/stall one")
+    async with asyncio.timeout(10):
+        await asyncio.to_thread(stall.started.acquire)  # it holds the only thread
+    waiting = [ask("bob", "/stall two"), ask("ada", "/stall three")]
+    async with asyncio.timeout(10):
+        while len(heard["bob"]) + len(heard["ada"]) < 2:
+            await asyncio.sleep(0.01)
+    assert heard == {
+        "bob": ["queued: 1 in line"],
+        "ada": ["waiting for your other piece to finish"],
+    }
+    stall.release.set()
+    replies = [await task for task in (first, *waiting)]
+    assert all(reply.artifacts for reply in replies)
+
+
 async def test_nobody_sees_or_builds_on_another_persons_piece(make_studio: MakeWorkshop) -> None:
     revise = Decision("verse", VerseArgs(prompt="mine now", extend=True))
     studio = make_studio([VERSE], router=ScriptedRouter({"change #1": revise}))
