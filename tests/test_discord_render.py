@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
+import os
 from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
+from PIL import Image
 
 from agent.types import Attachment, MadeArtifact, Reply
+from bot.discord.fit import shrunk_to_fit
 from bot.discord.render import MESSAGE_LIMIT, render_reply, split_text
 
 MIB = 1024 * 1024
@@ -98,6 +102,21 @@ def test_a_clip_comes_with_its_preview_picture(tmp_path: Path) -> None:
     made = MadeArtifact(6, "music", "#6 music", clip, files={"preview": preview, "wav": clip})
     [message] = render_reply(Reply("A tune.", artifacts=(made,)), file_limit_bytes=MIB)
     assert [f.filename for f in message.files] == ["atelier-6.ogg", "atelier-6-preview.png"]
+
+
+def test_a_picture_over_the_limit_is_sent_as_a_smaller_jpeg(tmp_path: Path) -> None:
+    noise = Image.frombytes("RGB", (1024, 1024), os.urandom(1024 * 1024 * 3))
+    big = tmp_path / "big.png"
+    noise.save(big)
+    assert big.stat().st_size > MIB
+    made = MadeArtifact(7, "image", f"#7 image {big}", big)
+    [message] = render_reply(Reply("", artifacts=(made,)), file_limit_bytes=MIB)
+    [file] = message.files
+    assert (file.filename, file.shrink_to) == ("atelier-7.jpg", MIB)
+    assert message.content.startswith("#7 image (sent smaller: the file is")
+    sent = shrunk_to_fit(big.read_bytes(), MIB)
+    assert len(sent) <= MIB and Image.open(io.BytesIO(sent)).format == "JPEG"
+    assert Image.open(io.BytesIO(sent)).size[0] >= 512  # smaller, not a thumbnail
 
 
 def test_a_file_over_the_limit_is_named_instead_of_attached(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from discord.ext import commands
 from agent.service import Agent
 from agent.types import Attachment, Place, Reply, Turn, UserRef
 from bot.discord.buttons import piece_buttons
+from bot.discord.fit import shrunk_to_fit
 from bot.discord.limits import RateLimiter
 from bot.discord.render import OutFile, OutMessage, render_reply
 from tools.base import Tool
@@ -220,4 +221,5 @@ async def _file(out: OutFile) -> discord.File:
 
 def _read(out: OutFile) -> bytes:
     assert out.path is not None
-    return out.path.read_bytes()
+    data = out.path.read_bytes()
+    return data if out.shrink_to is None else shrunk_to_fit(data, out.shrink_to)

@@ -6,9 +6,9 @@ block that fits in one message moves whole to the next; a block longer than a me
 closed at the end of each part and reopened (same language tag) at the start of the next.
 
 Pieces made in the turn are listed by number (#N) so people can refer to them, with their
-files attached when they are within the size limit; a file over it is named in one line
-instead (re-encoding to fit comes later). Everything here is pure: reading files from disk
-happens in the caller, off the event loop.
+files attached when they are within the size limit. A picture over it is sent as a smaller
+JPEG (fit.py); any other file over it is named in one line instead. Everything here is pure:
+reading (and shrinking) files happens in the caller, off the event loop.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.types import MadeArtifact, Reply
+from bot.discord.fit import IMAGE_SUFFIXES
 
 MESSAGE_LIMIT = 2000
 FILES_PER_MESSAGE = 10  # Discord's limit
@@ -32,6 +33,8 @@ class OutFile:
     filename: str
     path: Path | None = None
     data: bytes | None = None
+    # Set when the picture at `path` is over the limit: send it shrunk to this many bytes.
+    shrink_to: int | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,8 @@ def _artifact_lines(artifacts: tuple[MadeArtifact, ...], file_limit_bytes: int) 
         line = f"#{artifact.number} {artifact.kind}"
         if size is None:
             line += " (its file is missing on the server)"
+        elif size > file_limit_bytes and _is_picture(artifact.media_path):
+            line += f" (sent smaller: the file is {_mib(size)}, over the limit here)"
         elif size > file_limit_bytes:
             line += f" (the file is {_mib(size)}, over the {_mib(file_limit_bytes)} limit here)"
         lines.append(line)
@@ -99,13 +104,24 @@ def _artifact_lines(artifacts: tuple[MadeArtifact, ...], file_limit_bytes: int) 
 
 
 def _artifact_files(artifact: MadeArtifact, file_limit_bytes: int) -> list[OutFile]:
-    """The piece's file, and its preview picture where it has one (a clip's waveform)."""
+    """The piece's file, and its preview picture where it has one (a clip's waveform); a
+    picture over the limit goes as a smaller JPEG."""
     named = {"": artifact.media_path, "-preview": artifact.files.get("preview")}
-    return [
-        OutFile(f"atelier-{artifact.number}{suffix}{path.suffix}", path=path)
-        for suffix, path in named.items()
-        if path is not None and (size := _size(path)) is not None and size <= file_limit_bytes
-    ]
+    files = []
+    for suffix, path in named.items():
+        size = None if path is None else _size(path)
+        if path is None or size is None:
+            continue
+        name = f"atelier-{artifact.number}{suffix}"
+        if size <= file_limit_bytes:
+            files.append(OutFile(name + path.suffix, path=path))
+        elif _is_picture(path):
+            files.append(OutFile(name + ".jpg", path=path, shrink_to=file_limit_bytes))
+    return files
+
+
+def _is_picture(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES
 
 
 def _size(path: Path) -> int | None:
