@@ -101,7 +101,15 @@ def test_nothing_loads_until_a_role_is_asked_for(
 ) -> None:
     registry = make_registry()
     rows = registry.describe()
-    assert [row.role for row in rows] == ["chat", "poem", "image", "music", "critique"]
+    assert [row.role for row in rows] == [
+        "chat",
+        "poem",
+        "image",
+        "music",
+        "critique",
+        "vision",
+        "clip",
+    ]
     assert not any(row.loaded for row in rows)
     assert loader.loads == []
 
