@@ -29,6 +29,10 @@ lint: $(VENV)/.installed-dev
 bench: $(VENV)/.installed
 	$(BIN)/python bench/memory.py
 	$(TEST_ENV) $(BIN)/python bench/agent_overhead.py
+	$(TEST_ENV) $(BIN)/python bench/image.py
+	$(TEST_ENV) $(BIN)/python bench/music.py
+	$(TEST_ENV) $(BIN)/python bench/critique.py
+	$(TEST_ENV) $(BIN)/python bench/discord_load.py
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
