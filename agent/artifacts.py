@@ -132,6 +132,20 @@ async def version_tree(session: AsyncSession, artifact: Artifact) -> Sequence[Ar
     return (await session.execute(query)).scalars().all()
 
 
+async def newest_pieces(
+    session: AsyncSession, user_id: int, limit: int
+) -> Sequence[tuple[int, str, str]]:
+    """(number, kind, prompt) of the newest pieces in the person's own conversations."""
+    query = (
+        select(Artifact.id, Artifact.kind, Artifact.prompt)
+        .join(Conversation, Artifact.conversation_id == Conversation.id)
+        .where(Conversation.owner_id == user_id)
+        .order_by(Artifact.id.desc())
+        .limit(limit)
+    )
+    return [(number, kind, prompt) for number, kind, prompt in await session.execute(query)]
+
+
 async def media_paths(session: AsyncSession, conversation_ids: Sequence[int]) -> set[str]:
     """The files of the artifacts made in these conversations: media and kept files."""
     media = select(Artifact.media_path).where(

@@ -15,12 +15,12 @@ from typing import NamedTuple
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agent.artifacts import newest_pieces
 from agent.commands import Commands
 from agent.config import Settings
-from agent.db import Artifact, Conversation, Role
+from agent.db import Conversation, Role
 from agent.media import MediaStore
 from agent.memory import ContextWindow, Memory, WindowMessage
 from agent.scope import find_or_create_conversation, find_or_create_user, find_user
@@ -89,14 +89,7 @@ class Agent:
             user = await find_user(session, platform, external_id)
             if user is None:
                 return []
-            query = (
-                select(Artifact.id, Artifact.kind, Artifact.prompt)
-                .join(Conversation, Artifact.conversation_id == Conversation.id)
-                .where(Conversation.owner_id == user.id)
-                .order_by(Artifact.id.desc())
-                .limit(limit)
-            )
-            rows = (await session.execute(query)).all()
+            rows = await newest_pieces(session, user.id, limit)
         return [PieceSummary(number, kind, prompt) for number, kind, prompt in rows]
 
     async def record_delivery(
