@@ -3,9 +3,9 @@
 A piece's first artifact is its root (root_id NULL); every later version names the version it
 was made from (parent_id) and the root, so "the versions of #12" is one indexed query. A piece
 made from a piece of another kind (music for a poem, a critique of an image) starts a tree of
-its own but names its source as parent_id. People
-only ever see artifacts of conversations they belong to; a number that exists elsewhere reads
-exactly like one that does not exist, so numbers leak nothing.
+its own but names its source as parent_id. People only ever see artifacts of conversations
+they belong to; a number that exists elsewhere reads exactly like one that does not exist, so
+numbers leak nothing.
 """
 
 from __future__ import annotations

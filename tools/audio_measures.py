@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from tools.audio_files import decode, to_mono
+
 ANALYSIS_RATE = 22050
 TEMPO_HOP = 256  # samples; 11.6 ms at 22.05 kHz
 # Frames quieter than this are silence, not quiet music, for the dynamic range.
@@ -63,15 +65,13 @@ class AudioMeasures:
 
 def read_audio(path: Path) -> tuple[np.ndarray, int]:
     """Mono float samples and their rate; UnreadableAudio if soundfile cannot decode it."""
-    import soundfile
-
     try:
-        samples, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
-    except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
+        samples, rate = decode(path.read_bytes())
+    except (OSError, RuntimeError, TypeError) as error:  # LibsndfileError is a RuntimeError
         raise UnreadableAudio(str(error)) from error
     if samples.size == 0:
         raise UnreadableAudio("the file holds no samples")
-    return samples.mean(axis=1), int(rate)
+    return to_mono(samples), int(rate)
 
 
 def measure(samples: np.ndarray, rate: int) -> AudioMeasures:

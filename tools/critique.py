@@ -57,7 +57,7 @@ from tools.critique_model import (
     vision_reader,
 )
 from tools.models import ModelUnavailable
-from tools.poem_forms import form_name
+from tools.poem_forms import FORM_CHOICES, form_name
 from tools.vision_models import LoadedClip, LoadedVision
 
 TEXT_ROLE = "critique"
@@ -145,7 +145,9 @@ class CritiqueArgs(ToolArgs):
         "or leave it to the piece in focus: #N, the one replied to, an upload, or the latest",
     )
     form: str | None = Field(
-        None, description="the form a pasted poem aims for (default: the closest it meets)"
+        None,
+        description="the form a pasted poem aims for (default: the closest it meets)",
+        json_schema_extra={"choices": FORM_CHOICES},
     )
     focus_on: str | None = Field(
         None, max_length=200, description="what to look at especially, e.g. the rhythm"

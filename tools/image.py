@@ -105,7 +105,11 @@ class ImageArgs(ToolArgs):
     negative_prompt: str | None = Field(
         None, max_length=500, description="what to keep out of the picture"
     )
-    aspect: str = Field("1:1", description="aspect ratio: 1:1, 3:2, 2:3, 16:9 or 9:16")
+    aspect: str = Field(
+        "1:1",
+        description="aspect ratio: 1:1, 3:2, 2:3, 16:9 or 9:16",
+        json_schema_extra={"choices": list(ASPECTS)},
+    )
     steps: int | None = Field(None, ge=1, le=100, description="denoising steps (model default)")
     guidance: float | None = Field(
         None, ge=0, le=30, description="how closely to follow the prompt (model default)"

@@ -28,6 +28,7 @@ from tools.catalog import POEM
 from tools.models import LoadedCausalLM
 from tools.poem_forms import (
     ALIASES,
+    FORM_CHOICES,
     FORMS,
     Form,
     FormCheck,
@@ -94,6 +95,7 @@ class PoemArgs(ToolArgs):
         None,
         description="haiku, tanka, limerick, quatrain, sonnet, free verse, 五言绝句, 七言绝句, "
         "五言律诗 or 七言律诗 (default: the one the request names, else free verse)",
+        json_schema_extra={"choices": FORM_CHOICES},
     )
     lang: Literal["en", "zh"] | None = Field(None, description="en or zh (default: the request's)")
     tone: str | None = Field(

@@ -65,6 +65,11 @@ FORMS: dict[str, Form] = {
         Form("qilv", "zh", (8, 8), _same(8, 7), ("-A-A-A-A",), title="七言律诗"),
     )
 }
+# [shown, value] for pickers (Discord's form choices): "五言绝句 (wujue)", "haiku".
+FORM_CHOICES: list[list[str]] = [
+    [form.name if form.label == form.name else f"{form.label} ({form.name})", form.name]
+    for form in FORMS.values()
+]
 ALIASES = {
     "free": "free verse",
     "freeverse": "free verse",

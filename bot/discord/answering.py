@@ -23,7 +23,7 @@ import discord
 from agent.config import Settings
 from agent.service import Agent
 from agent.types import Command, Place, Reply, Turn, UserRef
-from bot.discord.buttons import piece_buttons
+from bot.discord.buttons import message_buttons
 from bot.discord.chat import NO_MENTIONS, PLATFORM, files_of
 from bot.discord.limits import RateLimiter
 from bot.discord.progress import ProgressMessage
@@ -95,10 +95,9 @@ class InteractionTurns:
     ) -> None:
         limit = min(self._settings.discord_file_limit_mb * MIB, interaction.filesize_limit)
         messages = render_reply(reply, file_limit_bytes=limit)
-        kinds = {artifact.number: artifact.kind for artifact in reply.artifacts}
         late = time.monotonic() - started > TOKEN_LIFETIME_S
         if late:
-            await self._to_channel(interaction, messages, kinds, owner)
+            await self._to_channel(interaction, messages, reply, owner)
             return
         if not reply.artifacts and messages and not messages[0].files:
             await interaction.edit_original_response(
@@ -110,7 +109,7 @@ class InteractionTurns:
                 content=_done_line(reply, started), allowed_mentions=NO_MENTIONS
             )
         for out in messages:
-            view = self._buttons(out, kinds, owner)
+            view = message_buttons(out, reply, owner, self._agent.tools)
             sent = await interaction.followup.send(
                 out.content or discord.utils.MISSING,
                 files=await files_of(out),
@@ -126,14 +125,14 @@ class InteractionTurns:
         self,
         interaction: discord.Interaction,
         messages: list[OutMessage],
-        kinds: dict[int, str],
+        reply: Reply,
         owner: int,
     ) -> None:
         channel = interaction.channel
         if not isinstance(channel, discord.abc.Messageable):
             return
         for out in messages:
-            view = self._buttons(out, kinds, owner)
+            view = message_buttons(out, reply, owner, self._agent.tools)
             sent = await channel.send(
                 out.content or None,
                 files=await files_of(out),
@@ -142,14 +141,6 @@ class InteractionTurns:
             )
             if out.artifacts:
                 await self._agent.record_delivery(str(sent.id), out.artifacts)
-
-    def _buttons(
-        self, out: OutMessage, kinds: dict[int, str], owner: int
-    ) -> discord.ui.View | None:
-        if not out.artifacts:
-            return None
-        number = out.artifacts[0]  # the piece itself; grid parts follow it
-        return piece_buttons(kinds[number], number, owner, self._agent.tools)
 
 
 def _editor(interaction: discord.Interaction) -> Callable[[str], Any]:

@@ -14,6 +14,8 @@ from typing import Protocol
 
 import discord
 
+from agent.types import Reply
+from bot.discord.render import OutMessage
 from tools.base import ArtifactKind, Tool
 
 VARY, REVISE, CRITIQUE, MUSIC, KEEP = "vary", "revise", "critique", "music", "keep"
@@ -81,6 +83,18 @@ def actions_for(kind: str, tools: Sequence[Tool]) -> list[str]:
         actions.append(MUSIC)
     actions.append(KEEP)
     return actions
+
+
+def message_buttons(
+    out: OutMessage, reply: Reply, owner: int, tools: Sequence[Tool]
+) -> discord.ui.View | None:
+    """The buttons under a message of `reply`: those of the first piece it shows (the piece
+    itself; a grid's images follow it), or None for a message that shows none."""
+    if not out.artifacts:
+        return None
+    number = out.artifacts[0]
+    kind = next(artifact.kind for artifact in reply.artifacts if artifact.number == number)
+    return piece_buttons(kind, number, owner, tools)
 
 
 def piece_buttons(

@@ -24,7 +24,7 @@ from discord.ext import commands
 
 from agent.service import Agent
 from agent.types import Attachment, Place, Reply, Turn, UserRef
-from bot.discord.buttons import piece_buttons
+from bot.discord.buttons import message_buttons
 from bot.discord.fit import shrunk_to_fit
 from bot.discord.limits import RateLimiter
 from bot.discord.render import OutFile, OutMessage, render_reply
@@ -111,13 +111,9 @@ class Chat(commands.Cog):
         reference = None
         if message.guild is not None:
             reference = message.to_reference(fail_if_not_exists=False)
-        kinds = {artifact.number: artifact.kind for artifact in reply.artifacts}
         try:
             for out in outgoing:
-                view = None
-                if out.artifacts:  # buttons under the piece itself (grid parts follow it)
-                    number = out.artifacts[0]
-                    view = piece_buttons(kinds[number], number, message.author.id, self._tools)
+                view = message_buttons(out, reply, message.author.id, self._tools)
                 sent = await message.channel.send(
                     out.content or None,
                     files=await files_of(out),

@@ -3,9 +3,9 @@
 Slash commands are built from the registered tools, so a new tool gets its command with no
 change here. Each Args field becomes one option: str, int, float and bool keep their type and
 their bounds (ge/le, min/max length) so Discord checks them as the person types; a Literal
-becomes a choice list. A few str fields are choices too, from the one place that knows them:
-poem forms (tools/poem_forms.py), a tool's aspect ratios (its module's ASPECTS), or a field's
-own `json_schema_extra={"choices": [...]}`. Everything else arrives as text and is checked by
+becomes a choice list. A str field is a choice list too when the tool declares its values:
+`json_schema_extra={"choices": [...]}`, each a value or a [shown, value] pair (poem forms,
+aspect ratios). Everything else arrives as text and is checked by
 the tool's Args as in the console (agent/tool_args.py), with the same messages.
 
 Every tool command also gets a `piece` option (autocompleted with the person's #N) naming the
@@ -14,10 +14,9 @@ piece to work from.
 
 from __future__ import annotations
 
-import inspect
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -26,7 +25,6 @@ from discord import app_commands
 from pydantic.fields import FieldInfo
 
 from tools.base import Tool
-from tools.poem_forms import FORMS
 
 PIECE = "piece"
 DESCRIPTION_LIMIT = 100  # Discord's, for commands and options
@@ -52,7 +50,7 @@ def describe(text: str | None, fallback: str) -> str:
 
 def tool_options(tool: Tool) -> list[SlashOption]:
     """The options of /<tool.name>, required ones first (Discord's rule)."""
-    options = [_option(tool, name, info) for name, info in tool.args.model_fields.items()]
+    options = [_option(name, info) for name, info in tool.args.model_fields.items()]
     if PIECE not in tool.args.model_fields:
         options.append(
             SlashOption(
@@ -67,9 +65,9 @@ def tool_options(tool: Tool) -> list[SlashOption]:
     return options[:MAX_OPTIONS]
 
 
-def _option(tool: Tool, name: str, info: FieldInfo) -> SlashOption:
+def _option(name: str, info: FieldInfo) -> SlashOption:
     base = _without_none(info.annotation)
-    choices = _named_choices(tool, name, info)
+    choices = _declared_choices(info)
     if choices:
         annotation: Any = str
     elif typing.get_origin(base) is Literal and len(typing.get_args(base)) <= CHOICES_LIMIT:
@@ -129,25 +127,16 @@ def _bounds(base: type, metadata: Sequence[Any]) -> tuple[Any, Any]:
     return (None if low is None else cast(low)), (None if high is None else cast(high))
 
 
-def _named_choices(tool: Tool, name: str, info: FieldInfo) -> list[tuple[str, str]]:
-    """(shown, value) pairs for a str field with a known, short list of values."""
+def _declared_choices(info: FieldInfo) -> list[tuple[str, str]]:
+    """(shown, value) pairs for a field whose tool lists its values (at most Discord's 25)."""
     extra = info.json_schema_extra
-    if isinstance(extra, dict) and isinstance(extra.get("choices"), list):
-        values = [str(value) for value in extra["choices"]]
-        return [(value, value) for value in values][:CHOICES_LIMIT]
-    if _without_none(info.annotation) is not str:
+    listed = extra.get("choices") if isinstance(extra, dict) else None
+    if not isinstance(listed, list) or len(listed) > CHOICES_LIMIT:
         return []
-    if name == "form":
-        return [
-            (form.name if form.label == form.name else f"{form.label} ({form.name})", form.name)
-            for form in FORMS.values()
-        ][:CHOICES_LIMIT]
-    if name == "aspect":
-        module = inspect.getmodule(tool.run)
-        aspects = getattr(module, "ASPECTS", None)
-        if isinstance(aspects, Mapping) and 0 < len(aspects) <= CHOICES_LIMIT:
-            return [(str(ratio), str(ratio)) for ratio in aspects]
-    return []
+    return [
+        (str(item[0]), str(item[1])) if isinstance(item, list) else (str(item), str(item))
+        for item in listed
+    ]
 
 
 def as_command_value(value: object) -> str:
