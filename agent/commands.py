@@ -35,7 +35,7 @@ HISTORY_CLIP = 300
 HELP = {
     "help": "list commands",
     "history": "show your recent turns here",
-    "forget": "delete all your conversations with atelier (`/forget yes` to confirm)",
+    "forget": "delete all your conversations with atelier (asks first; confirm with yes)",
     "show": "show a piece: `/show #12`",
     "versions": "the versions of a piece: `/versions #12`",
     "diff": "what changed between two versions: `/diff #12 #14`",
@@ -97,7 +97,7 @@ class Commands:
             if not _confirmed(turn.command):
                 return Reply(
                     f"This deletes your {_count(len(ids), 'conversation')} with atelier and "
-                    "what was made in them. Send `/forget yes` to confirm.",
+                    "what was made in them. To confirm, send /forget again with yes.",
                     stored=False,
                 )
             media = await media_paths(session, ids)

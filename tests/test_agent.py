@@ -131,7 +131,7 @@ async def test_forget_asks_first_then_deletes_only_mine(agent: Agent, sessions: 
     await agent.respond(turn("remember me", user="ada"))
     await agent.respond(turn("and me", user="bob"))
     asked = await agent.respond(turn(user="ada", command=Command("forget")))
-    assert "/forget yes" in asked.text
+    assert "To confirm, send /forget again with yes." in asked.text
     assert await stored_messages(sessions) == 4
     done = await agent.respond(turn(user="ada", command=Command("forget", text="yes")))
     assert "1 conversation, 2 messages" in done.text

@@ -86,7 +86,7 @@ def test_scripted_forget_and_bad_input(
     replies = chat(env, "cy", ["   ", "x" * 4001, "/forget", "/history", "/forget yes"])
     assert replies[0].startswith("Say something")
     assert "limit is 4,000" in replies[1]
-    assert "/forget yes" in replies[2]  # not confirmed: nothing deleted
+    assert "send /forget again with yes" in replies[2]  # not confirmed: nothing deleted
     assert replies[3].count("you: ") == 1  # only "hello" was stored
     assert replies[4] == "Forgotten: 1 conversation, 2 messages."
     assert "No history" in chat(env, "cy", ["/history"])[0]

@@ -455,7 +455,7 @@ async def test_history_help_and_forget_answer_privately(stage: Stage) -> None:
         assert log.deferred and log.callbacks[0].ephemeral and log.acknowledged_in < 3.0  # type: ignore[operator]
     assert history.edits[-1].content.startswith("Your recent turns:\nyou: /poem gulls")
     assert "/poem: Write a poem." in helped.edits[-1].content
-    assert "Send `/forget yes` to confirm" in asked.edits[-1].content
+    assert "To confirm, send /forget again with yes." in asked.edits[-1].content
     assert forgot.edits[-1].content.startswith("Forgotten: 1 conversation")
     assert left == []
 
