@@ -36,9 +36,9 @@ from langchain_core.messages import BaseMessage
 from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 
-from agent.studio import ANSWER, Decision
+from agent.studio import ANSWER, REVISE, Decision
 from tools.base import Tool
-from tools.catalog import JUST_ANSWER, ToolInfo
+from tools.catalog import JUST_ANSWER, REVISE_FOCUS, ToolInfo
 from tools.models import LoadedCausalLM
 
 # The request's opening words carry its intent; a 4,000-character message need not be read
@@ -172,7 +172,8 @@ class ConstrainedRouter:
     """Studio's Router for chat models without tool calling (see the module docstring).
 
     The request alone is scored, not the history: a 135M model routes worse with more
-    context, and "make it darker" finds its piece through the turn's focus, not the router.
+    context. "make it darker" names no kind of piece: it wins the REVISE choice, and the
+    studio finds the piece in focus and the tool that revises it.
     """
 
     def __init__(self, loaded: LoadedCausalLM) -> None:
@@ -183,13 +184,14 @@ class ConstrainedRouter:
     ) -> Decision:
         scores = await self.scores(text, tools)
         choice = max(scores, key=scores.__getitem__)
-        if choice == ANSWER:
-            return Decision(ANSWER)
+        if choice in (ANSWER, REVISE):
+            return Decision(choice)  # revising: the studio finds the piece and its tool
         tool = next(tool for tool in tools if tool.name == choice)
         return fill_args(tool, text)
 
     async def scores(self, text: str, tools: Sequence[Tool]) -> dict[str, float]:
-        choices = [JUST_ANSWER, *(tool.info for tool in tools)]
+        revisable = any(tool.revision is not None for tool in tools)
+        choices = [JUST_ANSWER, *([REVISE_FOCUS] if revisable else []), *(t.info for t in tools)]
         return await asyncio.to_thread(self._scorer.scores, text, choices)
 
 

@@ -24,7 +24,7 @@ from agent.db import Conversation, Role
 from agent.media import MediaStore
 from agent.memory import ContextWindow, Memory, WindowMessage
 from agent.scope import find_or_create_conversation, find_or_create_user, find_user
-from agent.studio import ANSWER, Studio
+from agent.studio import ANSWER, REVISE, Studio
 from agent.summary import summarize
 from agent.tool_loop import ToolLoop
 from agent.types import Reply, Turn
@@ -127,7 +127,11 @@ class Agent:
             if decision.question is not None:
                 stored = await self._store(conversation.id, user_id, text, decision.question)
                 return Reply(decision.question, stored=stored)
-            if decision.choice != ANSWER and decision.args is not None:
+            if decision.choice == REVISE:
+                revised = await self._studio.revise(turn, text)
+                if revised is not None:
+                    return revised
+            elif decision.choice != ANSWER and decision.args is not None:
                 tool = self._studio.tools[decision.choice]
                 return await self._studio.make(turn, tool, decision.args, said=text)
             if turn.attachments:  # no tool asked for: keep the files for the next request

@@ -2,7 +2,8 @@
 
 `Studio` owns the tools and decides nothing about chat: the service asks it to handle an
 explicit command (`/poem form=haiku a heron`), or, for free text, asks its router whether
-a tool should answer, and falls back to plain chat when the answer is "just answer".
+a tool should answer, and falls back to plain chat when the answer is "just answer". A
+change to the piece in focus ("make it darker") goes to the tool of that piece's kind.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from typing import Protocol
 from langchain_core.messages import BaseMessage
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agent.artifacts import ArtifactNotFound, resolve_focus
+from agent.artifacts import ArtifactNotFound, mentioned_number, resolve_focus
 from agent.creations import Creations, Request
 from agent.db import Artifact
+from agent.revisions import CannotRevise, piece_to_revise, revising
 from agent.scope import find_or_create_conversation, find_or_create_user
 from agent.suggestions import apply_suggestion
 from agent.tool_args import BadToolArgs, usage, validate_args
@@ -28,6 +30,8 @@ from tools.base import Tool, ToolArgs
 logger = logging.getLogger(__name__)
 
 ANSWER = "answer"
+# The router's choice for a change to the piece in focus that names no kind ("make it darker").
+REVISE = "revise"
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,13 @@ class Decision:
     choice: str  # ANSWER or a tool name
     args: ToolArgs | None = None
     question: str | None = None
+
+
+@dataclass(frozen=True)
+class _Place:
+    user_id: int
+    conversation_id: int
+    focus: Artifact | None
 
 
 class Router(Protocol):
@@ -71,7 +82,12 @@ class Studio:
             args = validate_args(tool, turn.command.args, turn.command.text)
         except BadToolArgs as problem:
             return Reply(str(problem), stored=False)
-        return await self.make(turn, tool, args, said=command_line(turn.command))
+        said = command_line(turn.command)
+        # A piece named as the command's text (Discord's `piece` option) is the one built on,
+        # even when an option's words name another ("prompt: a variation of #12").
+        text = turn.command.text
+        names_focus = text if mentioned_number(text) is not None else said
+        return await self.make(turn, tool, args, said=said, names_focus=names_focus)
 
     async def decide(self, history: Sequence[BaseMessage], text: str) -> Decision:
         if self._router is None or not self.tools:
@@ -79,23 +95,43 @@ class Studio:
         return await self._router.decide(history, text, list(self.tools.values()))
 
     async def make(
-        self, turn: Turn, tool: Tool, args: ToolArgs, *, said: str, keep_said: bool = True
+        self,
+        turn: Turn,
+        tool: Tool,
+        args: ToolArgs,
+        *,
+        said: str,
+        keep_said: bool = True,
+        names_focus: str | None = None,
     ) -> Reply:
-        try:
-            uploads = await read_uploads(turn.attachments, self.tools.values())
-        except UploadRefused as refused:
-            return Reply(str(refused), stored=False)
-        try:
-            async with self._sessions() as session, session.begin():
-                user = await find_or_create_user(session, turn.platform, turn.user)
-                conversation = await find_or_create_conversation(
-                    session, turn.platform, user, turn.place
-                )
-                focus = await self._focus(session, turn, said, uploads, user.id, conversation.id)
-        except ArtifactNotFound as missing:
-            return Reply(str(missing), stored=False)
+        """Run `tool` on the piece in focus: the one uploaded, replied to, named as #N in
+        `names_focus` (default: what was said), or the latest."""
+        place = await self._place(turn, said if names_focus is None else names_focus)
+        if isinstance(place, Reply):
+            return place
+        focus, user_id, conversation_id = place.focus, place.user_id, place.conversation_id
         request = Request(
-            tool, args, user.id, conversation.id, said, focus, keep_said, turn.progress
+            tool, args, user_id, conversation_id, said, focus, keep_said, turn.progress
+        )
+        return await self._creations.make(request)
+
+    async def revise(self, turn: Turn, text: str) -> Reply | None:
+        """A change to the piece in focus ("make it darker"), made by the tool of its kind with
+        these words (agent/revisions.py). None when no piece is in focus: the words are then chat
+        ("shorter, please" after a long answer)."""
+        place = await self._place(turn, text)
+        if isinstance(place, Reply):
+            return place
+        if place.focus is None:
+            return None
+        try:
+            async with self._sessions() as session:
+                piece = await piece_to_revise(session, place.focus, place.user_id)
+            tool, args = revising(piece.kind, text, self.tools.values())
+        except CannotRevise as problem:
+            return Reply(str(problem), stored=False)
+        request = Request(
+            tool, args, place.user_id, place.conversation_id, text, piece, True, turn.progress
         )
         return await self._creations.make(request)
 
@@ -118,6 +154,24 @@ class Studio:
                 session, turn.platform, user, turn.place
             )
         return await self._creations.keep_uploads(uploads, user.id, conversation.id, said)
+
+    async def _place(self, turn: Turn, said: str) -> _Place | Reply:
+        """Who asks, where, and the piece the turn builds on (uploads kept first); a Reply
+        when the uploads or a named #N cannot be used."""
+        try:
+            uploads = await read_uploads(turn.attachments, self.tools.values())
+        except UploadRefused as refused:
+            return Reply(str(refused), stored=False)
+        try:
+            async with self._sessions() as session, session.begin():
+                user = await find_or_create_user(session, turn.platform, turn.user)
+                conversation = await find_or_create_conversation(
+                    session, turn.platform, user, turn.place
+                )
+                focus = await self._focus(session, turn, said, uploads, user.id, conversation.id)
+        except ArtifactNotFound as missing:
+            return Reply(str(missing), stored=False)
+        return _Place(user.id, conversation.id, focus)
 
     async def _focus(
         self,

@@ -18,12 +18,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.artifacts import ArtifactNotFound, add_artifact, resolve_focus, visible_artifact
 from agent.creations import Creations, Request
 from agent.db import Artifact
+from agent.revisions import CannotRevise, revising
 from agent.scope import find_or_create_conversation, find_or_create_user
 from agent.types import Reply, Turn
 from tools.base import ArtifactDraft, ArtifactKind, Tool, ToolArgs
@@ -45,10 +45,6 @@ _ASKS = (
 WHICH_CRITIQUE = (
     "Which critique's suggestion? Reply to the critique, or name it: 'apply suggestion 2 of #7'."
 )
-
-
-class CannotApply(Exception):
-    """The suggestion cannot be applied. The message is one line for the person."""
 
 
 @dataclass(frozen=True)
@@ -82,27 +78,21 @@ def asked_suggestion(text: str) -> SuggestionAsk | None:
 
 
 def plan_revision(critique: Artifact, number: int, tools: Iterable[Tool]) -> Revision:
-    """Which tool revises which piece by which suggestion of `critique`; CannotApply says why
+    """Which tool revises which piece by which suggestion of `critique`; CannotRevise says why
     not in one line."""
     if critique.kind != ArtifactKind.CRITIQUE.value:
-        raise CannotApply(f"#{critique.id} is a {critique.kind}, not a critique. {WHICH_CRITIQUE}")
+        raise CannotRevise(f"#{critique.id} is a {critique.kind}, not a critique. {WHICH_CRITIQUE}")
     suggestions = _suggestions(critique.params)
     if not suggestions:
-        raise CannotApply(f"Critique #{critique.id} has no suggestions to apply.")
+        raise CannotRevise(f"Critique #{critique.id} has no suggestions to apply.")
     if not 1 <= number <= len(suggestions):
-        raise CannotApply(
+        raise CannotRevise(
             f"Critique #{critique.id} has suggestions 1 to {len(suggestions)}; "
             f"there is no suggestion {number}."
         )
     kind = str((critique.params.get("critiqued") or {}).get("kind", ""))
-    tool = next((t for t in tools if t.kind.value == kind and t.revision is not None), None)
-    if tool is None or tool.revision is None:
-        raise CannotApply(f"No tool here can revise {_a(kind or 'piece of that kind')} yet.")
     instruction = suggestions[number - 1]
-    try:
-        args = tool.revision(instruction)
-    except ValidationError as error:
-        raise CannotApply(f"The {tool.name} tool cannot take that suggestion ({error}).") from None
+    tool, args = revising(kind, instruction, tools)
     return Revision(tool, args, critique.parent_id, instruction)
 
 
@@ -118,13 +108,13 @@ async def revision_for(
     """The revision a request asks for and the piece it revises, inside the caller's
     transaction (which keeps a pasted poem as a piece when the critique was of one)."""
     if focus is None or focus.kind != ArtifactKind.CRITIQUE.value:
-        raise CannotApply(WHICH_CRITIQUE)
+        raise CannotRevise(WHICH_CRITIQUE)
     revision = plan_revision(focus, ask.number, tools)
     if revision.piece_number is None:
         return revision, await _keep_pasted_poem(session, focus, user_id, conversation_id)
     piece = await visible_artifact(session, revision.piece_number, user_id)
     if piece is None:
-        raise CannotApply(
+        raise CannotRevise(
             f"#{revision.piece_number}, which critique #{focus.id} is about, is gone."
         )
     return revision, piece
@@ -162,7 +152,7 @@ async def apply_suggestion(
                 user_id=user.id,
                 conversation_id=conversation.id,
             )
-        except (ArtifactNotFound, CannotApply) as problem:
+        except (ArtifactNotFound, CannotRevise) as problem:
             return Reply(str(problem), stored=False)
     request = Request(
         revision.tool, revision.args, user.id, conversation.id, text, piece, True, turn.progress
@@ -181,7 +171,7 @@ async def _keep_pasted_poem(
 ) -> Artifact:
     poem = str(critique.params.get("poem") or "").strip()
     if not poem:
-        raise CannotApply(f"Critique #{critique.id} is not about a piece I can find.")
+        raise CannotRevise(f"Critique #{critique.id} is not about a piece I can find.")
     form = (critique.params.get("measurements") or {}).get("form")
     return await add_artifact(
         session,
@@ -196,7 +186,3 @@ async def _keep_pasted_poem(
         parent=None,
         media=None,
     )
-
-
-def _a(noun: str) -> str:
-    return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"

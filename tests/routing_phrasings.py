@@ -3,7 +3,8 @@
 Written for the routing test before the creative tools existed; the test scores them against
 the names and descriptions in tools/catalog.py, the lines the real tools carry. Varied on
 purpose: verbs and no verbs, questions and orders, slang, a reference to a piece (#N), and
-Chinese. None of them is shown to the router as an example.
+Chinese. The "revise" phrasings (written before that choice's examples) change a piece without
+naming its kind. None of them is shown to the router as an example.
 """
 
 from __future__ import annotations
@@ -68,5 +69,18 @@ PHRASINGS: dict[str, tuple[str, ...]] = {
         "can you recommend a good book?",
         "what can you do?",
         "good night, talk tomorrow",
+    ),
+    # Changes to the piece in focus that name no kind: the piece's own tool revises it.
+    "revise": (
+        "make it darker",
+        "can you make this one a bit more cheerful?",
+        "shorter, please",
+        "I'd like it calmer",
+        "less busy, more space",
+        "redo it with a warmer feeling",
+        "change the ending so it's hopeful",
+        "too gloomy, lighten it up",
+        "把它改得更温柔一点",
+        "push it further, bolder",
     ),
 }

@@ -17,7 +17,8 @@ import pytest
 import soundfile
 import torch
 
-from agent.suggestions import CannotApply, apply_suggestion, asked_suggestion, plan_revision
+from agent.revisions import CannotRevise
+from agent.suggestions import apply_suggestion, asked_suggestion, plan_revision
 from agent.types import Attachment, Turn, UserRef
 from tests.studio_tools import PGM, PGM_HEADER, TRACE, VERSE
 from tests.test_audio_measures import click_track
@@ -508,6 +509,21 @@ async def test_a_suggestion_that_cannot_be_applied_is_explained(reviser: Worksho
     assert not too_far.stored and len(await reviser.artifacts()) == 2
 
 
+async def test_a_change_asked_after_a_critique_revises_the_critiqued_piece(
+    reviser: Workshop,
+) -> None:
+    studio = reviser.agent._studio  # noqa: SLF001 - the router's REVISE choice lands here
+    await reviser.command(f"/critique seed=1 {HAIKU}")  # a pasted poem: no piece to change
+    pasted = await studio.revise(turn("make it darker"), "make it darker")
+    assert pasted is not None and pasted.text.startswith("Critique #1 is not about a piece")
+    await reviser.command("/verse a heron")
+    await reviser.command("/critique seed=2")
+    reply = await studio.revise(turn("make it darker"), "make it darker")
+    _pasted_review, poem, _review, revised = await reviser.artifacts()
+    assert (revised.kind, revised.parent_id, revised.version) == ("poem", poem.id, 2)
+    assert reply is not None and reply.artifacts[0].number == revised.id
+
+
 def test_only_a_tool_that_revises_that_kind_is_asked() -> None:
     review = SimpleNamespace(
         id=4,
@@ -515,7 +531,7 @@ def test_only_a_tool_that_revises_that_kind_is_asked() -> None:
         parent_id=3,
         params={"critiqued": {"kind": "image"}, "suggestions": [{"text": "Add light."}] * 2},
     )
-    with pytest.raises(CannotApply, match="No tool here can revise an image yet"):
+    with pytest.raises(CannotRevise, match="No tool here can revise an image yet"):
         plan_revision(review, 1, [REVISING_POEM])  # type: ignore[arg-type]
     drawing = dataclasses.replace(
         TRACE, revision=lambda instruction: TRACE.args(prompt=instruction)

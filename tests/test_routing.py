@@ -14,12 +14,12 @@ from pydantic import Field
 
 from agent.factory import routing_mode
 from agent.routing import _TEXT_MARK, ChoiceScorer, ConstrainedRouter, choice_messages, fill_args
-from agent.studio import ANSWER
+from agent.studio import ANSWER, REVISE
 from tests.routing_phrasings import PHRASINGS
 from tests.test_toolcalls import NATIVE_TEMPLATE
 from tests.workshop import MakeWorkshop
 from tools.base import ArtifactDraft, ArtifactKind, Tool, ToolArgs, ToolContext
-from tools.catalog import CREATIVE_TOOLS, JUST_ANSWER, ToolInfo
+from tools.catalog import CREATIVE_TOOLS, JUST_ANSWER, REVISE_FOCUS, ToolInfo
 from tools.model_registry import ModelRegistry
 from tools.models import LoadedCausalLM
 from tools.registry import creative_tools
@@ -82,8 +82,10 @@ def test_free_text_is_routed_to_the_choice_a_person_meant(
 
 
 def test_every_choice_is_phrased_ten_ways_and_none_is_an_example() -> None:
-    examples = {e for info in (JUST_ANSWER, *CREATIVE_TOOLS) for e in info.examples}
-    assert set(PHRASINGS) == {ANSWER, *(info.name for info in CREATIVE_TOOLS)}
+    choices = (JUST_ANSWER, REVISE_FOCUS, *CREATIVE_TOOLS)
+    examples = {e for info in choices for e in info.examples}
+    assert set(PHRASINGS) == {info.name for info in choices}
+    assert (JUST_ANSWER.name, REVISE_FOCUS.name) == (ANSWER, REVISE)  # what the service acts on
     for phrasings in PHRASINGS.values():
         assert len(set(phrasings)) >= 10
         assert not examples & set(phrasings)
@@ -91,7 +93,7 @@ def test_every_choice_is_phrased_ten_ways_and_none_is_an_example() -> None:
 
 def test_the_cached_prefixes_score_as_a_full_pass_would(tiny_chat: LoadedCausalLM) -> None:
     """The speed-up must not change the scores: compare with one plain pass per choice."""
-    choices = [JUST_ANSWER, *CREATIVE_TOOLS]
+    choices = [JUST_ANSWER, REVISE_FOCUS, *CREATIVE_TOOLS]
     scorer = ChoiceScorer(tiny_chat)
     for text in ("draw a heron", "写一首关于春天的诗", "x"):
         cached = scorer.scores(text, choices)
@@ -145,6 +147,18 @@ async def test_a_routed_request_makes_the_piece_and_chat_stays_chat(
     chatted = await studio.say("hello! how was your day?")
     assert chatted.artifacts == () and chatted.text
     assert len(await studio.artifacts()) == 1
+
+
+async def test_a_change_that_names_no_kind_revises_the_latest_piece(
+    make_studio: MakeWorkshop, smollm2: LoadedCausalLM, tiny_models: ModelRegistry
+) -> None:
+    """Before the REVISE choice, "make it darker" after a picture went to the poem tool."""
+    studio = make_studio(routed_tools(), router=ConstrainedRouter(smollm2), models=tiny_models)
+    await studio.say("paint a lighthouse in a storm at night, oil on canvas")
+    changed = await studio.say("make it darker")
+    picture, darker = await studio.artifacts()
+    assert (darker.kind, darker.parent_id, darker.version) == ("image", picture.id, 2)
+    assert changed.artifacts[0].number == darker.id
 
 
 async def test_a_request_that_does_not_fit_is_answered_with_a_question_and_makes_nothing(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import threading
 from collections.abc import Sequence
@@ -16,7 +17,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from agent.creations import Request
 from agent.jobs import JobLimits
 from agent.scope import find_user
-from agent.studio import Decision
+from agent.studio import REVISE, Decision
 from agent.types import Command, Turn, UserRef
 from bot.console import parse_command
 from tests.studio_tools import (
@@ -129,6 +130,44 @@ async def test_a_piece_named_by_number_is_the_one_built_on(make_studio: MakeWork
     assert first.id == 1  # the router above names #1
     assert second.root_id is None  # a new piece, though #1 was the latest
     assert (third.parent_id, third.root_id) == (first.id, first.id)
+
+
+async def test_the_piece_a_command_names_beats_a_number_in_its_options(
+    make_studio: MakeWorkshop,
+) -> None:
+    """Discord's `piece` option arrives as the command's text, the prompt as an option."""
+    studio = make_studio([VERSE])
+    await studio.command("/verse first piece")
+    await studio.command("/verse second piece")
+    await studio.command("/verse extend=true prompt=after-#1 #2")
+    first, second, third = await studio.artifacts()
+    assert (third.parent_id, third.root_id) == (second.id, second.id)
+
+
+REVISING_VERSE = dataclasses.replace(
+    VERSE, revision=lambda words: VerseArgs(prompt=words, extend=True)
+)
+
+
+async def test_a_change_that_names_no_kind_revises_the_piece_in_focus_with_its_own_tool(
+    make_studio: MakeWorkshop,
+) -> None:
+    changes = ("shorter", "make it darker", "make #1 darker")
+    router = ScriptedRouter({words: Decision(REVISE) for words in changes})
+    studio = make_studio([REVISING_VERSE, SKETCH], router=router)
+    chatted = await studio.say("shorter")  # nothing made yet: the words are chat
+    assert chatted.stored and not chatted.artifacts
+    await studio.command("/verse a heron")
+    reply = await studio.say("make it darker")
+    first, darker = await studio.artifacts()
+    assert (darker.kind, darker.parent_id, darker.version) == ("poem", first.id, 2)
+    assert reply.text.endswith("and now: make it darker")
+    await studio.command("/sketch a boat")  # sketches cannot be revised
+    refused = await studio.say("make it darker")
+    assert refused.text == "No tool here can revise an image yet." and not refused.stored
+    assert len(await studio.artifacts()) == 3
+    named = await studio.say("make #1 darker")  # a piece named by number is the one changed
+    assert named.artifacts[0].number == 4 and (await studio.artifacts())[-1].parent_id == first.id
 
 
 async def test_plain_chat_still_answers_when_nothing_is_asked_for(

@@ -100,3 +100,22 @@ JUST_ANSWER = ToolInfo(
         "why is the sea blue?",
     ),
 )
+
+# Not a tool either: a change to the piece in focus that does not say what kind of piece it is
+# ("make it darker"). The piece's own tool revises it (agent/studio.py REVISE); without this
+# choice such requests went to whichever tool's examples they happened to resemble.
+REVISE_FOCUS = ToolInfo(
+    "revise",
+    "Change the piece we are working on, whatever kind it is: make it darker or brighter, "
+    "shorter or longer, calmer or livelier; change a part of it.",
+    (
+        "make it sadder",
+        "a bit shorter",
+        "more contrast, please",
+        "can you make it gentler?",
+        "change the last part",
+        "try it again, but brighter",
+        "too much going on, simplify it",
+        "让它更欢快一些",
+    ),
+)
