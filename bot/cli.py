@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -76,7 +78,8 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_CONFIG
-    asyncio.run(_run_discord(settings, token))
+    with contextlib.suppress(asyncio.CancelledError):  # stopped by SIGTERM: _stop_on_sigterm
+        asyncio.run(_run_discord(settings, token))
     return 0
 
 
@@ -92,10 +95,21 @@ async def _run_discord(settings: Settings, token: str) -> None:
     from agent.factory import open_agent
     from bot.discord.client import run_bot
 
+    _stop_on_sigterm()
     print("atelier: loading the chat model...", file=sys.stderr)
     async with open_agent(settings) as agent:
         print("atelier: connecting to Discord (Ctrl-C stops)", file=sys.stderr)
         await run_bot(agent, settings, token)
+
+
+def _stop_on_sigterm() -> None:
+    """`docker stop` and `systemctl stop` send SIGTERM: stop as Ctrl-C does (the bot leaves
+    the gateway, running tools are told to stop, the database is closed) instead of dying
+    where it stands."""
+    main = asyncio.current_task()
+    if main is not None:
+        with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows' loop
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
 
 
 def _chat(settings: Settings, args: argparse.Namespace) -> int:

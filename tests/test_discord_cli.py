@@ -69,10 +69,23 @@ def test_run_without_a_token_refuses_in_one_line(
     assert result.stdout == ""
 
 
-async def test_run_answers_a_mention_on_discord(bot_env: dict[str, str], fake: FakeDiscord) -> None:
+def _default_signals() -> None:
+    # A shell starting a job in the background (`make test &`) ignores SIGINT for it, and
+    # children inherit that: the bot must get Ctrl-C as a person's terminal sends it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+# Ctrl-C in a terminal; SIGTERM from `docker stop` or `systemctl stop`.
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+async def test_run_answers_a_mention_on_discord_then_stops_cleanly(
+    bot_env: dict[str, str], fake: FakeDiscord, stop: signal.Signals
+) -> None:
     # DISCORD_TOKEN, the name other bots use, is read when ATELIER_DISCORD_TOKEN is unset.
     process = await asyncio.create_subprocess_exec(
-        *RUN, env={**bot_env, "DISCORD_TOKEN": fake.token}, stderr=subprocess.PIPE
+        *RUN,
+        env={**bot_env, "DISCORD_TOKEN": fake.token},
+        stderr=subprocess.PIPE,
+        preexec_fn=_default_signals,
     )
     try:
         await fake.wait_until_identified(timeout=60)
@@ -89,7 +102,7 @@ async def test_run_answers_a_mention_on_discord(bot_env: dict[str, str], fake: F
         )
         [answer] = await fake.wait_for_sent(1, timeout=60)
     finally:
-        process.send_signal(signal.SIGINT)  # Ctrl-C
+        process.send_signal(stop)
         # A guard against a hang, not a speed target: it stops in ~1.5 s on an idle machine.
         _, stderr = await asyncio.wait_for(process.communicate(), 60)
     assert answer.channel_id == channel and answer.content.strip()
