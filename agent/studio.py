@@ -26,12 +26,14 @@ from agent.tool_args import BadToolArgs, usage, validate_args
 from agent.types import Command, Reply, Turn
 from agent.uploads import Upload, UploadRefused, keep_uploads, read_uploads
 from tools.base import Tool, ToolArgs
+from tools.catalog import JUST_ANSWER, REVISE_FOCUS
 
 logger = logging.getLogger(__name__)
 
-ANSWER = "answer"
-# The router's choice for a change to the piece in focus that names no kind ("make it darker").
-REVISE = "revise"
+# The router's choices that are not tools: reply in words, or change the piece in focus
+# without naming its kind ("make it darker").
+ANSWER = JUST_ANSWER.name
+REVISE = REVISE_FOCUS.name
 
 
 @dataclass(frozen=True)
