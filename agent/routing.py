@@ -24,6 +24,7 @@ import asyncio
 import copy
 import enum
 import inspect
+import math
 import re
 import types
 import typing
@@ -86,7 +87,11 @@ class ChoiceScorer:
             prefixes = self._prefixes_for(tuple(choices))
             request = self._request_ids(text)
             totals = self._score(prefixes, request)
-        return dict(zip(prefixes.names, totals.tolist(), strict=True))
+        # A tool with more than one description (Tool.also_serves) scores by its likeliest.
+        best: dict[str, float] = {}
+        for name, total in zip(prefixes.names, totals.tolist(), strict=True):
+            best[name] = max(total, best.get(name, -math.inf))
+        return best
 
     def _head(self, choice: ToolInfo) -> str:
         """The rendered conversation up to where the request's text starts."""
@@ -191,7 +196,8 @@ class ConstrainedRouter:
 
     async def scores(self, text: str, tools: Sequence[Tool]) -> dict[str, float]:
         revisable = any(tool.revision is not None for tool in tools)
-        choices = [JUST_ANSWER, *([REVISE_FOCUS] if revisable else []), *(t.info for t in tools)]
+        served = [info for tool in tools for info in (tool.info, *tool.also_serves)]
+        choices = [JUST_ANSWER, *([REVISE_FOCUS] if revisable else []), *served]
         return await asyncio.to_thread(self._scorer.scores, text, choices)
 
 

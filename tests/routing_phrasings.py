@@ -45,6 +45,14 @@ PHRASINGS: dict[str, tuple[str, ...]] = {
         "give me some ambient synth sounds for meditation",
         "a blues guitar riff",
         "set my poem to music",
+        # The poem in focus set to music, in a poem's words (first tried after the examples
+        # of tools/catalog.py MUSIC_FOR_A_POEM were being written; none of them is one).
+        "can this poem become a piece of music?",
+        "I'd love to hear #4 sung",
+        "write music that goes with these lines",
+        "a soundtrack for the poem you just wrote",
+        "给这首诗作曲",
+        "make my haiku into a short tune",
     ),
     "critique": (
         "critique my poem #3",

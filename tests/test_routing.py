@@ -15,12 +15,21 @@ from pydantic import Field
 from agent.factory import routing_mode
 from agent.routing import _TEXT_MARK, ChoiceScorer, ConstrainedRouter, choice_messages, fill_args
 from tests.routing_phrasings import PHRASINGS
+from tests.studio_tools import VERSE
 from tests.test_toolcalls import NATIVE_TEMPLATE
 from tests.workshop import MakeWorkshop
 from tools.base import ArtifactDraft, ArtifactKind, Tool, ToolArgs, ToolContext
-from tools.catalog import CREATIVE_TOOLS, JUST_ANSWER, REVISE_FOCUS, ToolInfo
+from tools.catalog import (
+    CREATIVE_TOOLS,
+    JUST_ANSWER,
+    MUSIC,
+    MUSIC_FOR_A_POEM,
+    REVISE_FOCUS,
+    ToolInfo,
+)
 from tools.model_registry import ModelRegistry
 from tools.models import LoadedCausalLM
+from tools.music import MUSIC_TOOL
 from tools.registry import creative_tools
 
 REQUIRED_RATE = 0.8
@@ -82,7 +91,7 @@ def test_free_text_is_routed_to_the_choice_a_person_meant(
 
 def test_every_choice_is_phrased_ten_ways_and_none_is_an_example() -> None:
     choices = (JUST_ANSWER, REVISE_FOCUS, *CREATIVE_TOOLS)
-    examples = {e for info in choices for e in info.examples}
+    examples = {e for info in (*choices, MUSIC_FOR_A_POEM) for e in info.examples}
     assert set(PHRASINGS) == {info.name for info in choices}
     for phrasings in PHRASINGS.values():
         assert len(set(phrasings)) >= 10
@@ -98,6 +107,18 @@ def test_the_cached_prefixes_score_as_a_full_pass_would(tiny_chat: LoadedCausalL
         plain = {c.name: full_pass_score(tiny_chat, c, text) for c in choices}
         assert cached == pytest.approx(plain, abs=1e-3)
     assert len(set(cached.values())) > 1  # the choices' contexts do change the score
+
+
+def test_a_tool_with_two_descriptions_is_scored_by_its_likelier(
+    tiny_chat: LoadedCausalLM,
+) -> None:
+    scorer = ChoiceScorer(tiny_chat)
+    text = "sing poem #3"
+    alone = scorer.scores(text, [MUSIC])["music"]
+    for_a_poem = scorer.scores(text, [MUSIC_FOR_A_POEM])["music"]
+    both = scorer.scores(text, [MUSIC, MUSIC_FOR_A_POEM])
+    assert alone != pytest.approx(for_a_poem, abs=1e-3)
+    assert both == {"music": pytest.approx(max(alone, for_a_poem), abs=1e-3)}
 
 
 def full_pass_score(loaded: LoadedCausalLM, choice: ToolInfo, text: str) -> float:
@@ -157,6 +178,18 @@ async def test_a_change_that_names_no_kind_revises_the_latest_piece(
     picture, darker = await studio.artifacts()
     assert (darker.kind, darker.parent_id, darker.version) == ("image", picture.id, 2)
     assert changed.artifacts[0].number == darker.id
+
+
+async def test_a_poem_asked_to_be_set_to_music_becomes_music_made_from_it(
+    make_studio: MakeWorkshop, smollm2: LoadedCausalLM, tiny_models: ModelRegistry
+) -> None:
+    """Before MUSIC_FOR_A_POEM, "set my poem to music" went to the poem tool."""
+    studio = make_studio([VERSE, MUSIC_TOOL], router=ConstrainedRouter(smollm2), models=tiny_models)
+    await studio.command("/verse a heron at dawn")
+    await studio.say("set my poem to music")
+    poem, music = await studio.artifacts()
+    assert (music.kind, music.parent_id) == ("music", poem.id)
+    assert music.params["poem"] == poem.id  # made from the poem, not from the words
 
 
 async def test_a_request_that_does_not_fit_is_answered_with_a_question_and_makes_nothing(

@@ -157,6 +157,9 @@ class Tool:
     timeout_s: float = 300.0
     # Requests it serves, shown with the description when a small model routes (tools/catalog.py).
     examples: tuple[str, ...] = ()
+    # More descriptions with examples, under this tool's name, for requests the main one does
+    # not draw (a poem set to music reads like a poem request): each is a routing choice.
+    also_serves: tuple[ToolInfo, ...] = ()
     # Files people may upload for this tool to work on; None: it takes none.
     uploads: UploadReader | None = None
     # Args that revise the piece in focus by an instruction ("make it darker", or a

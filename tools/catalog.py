@@ -67,6 +67,22 @@ MUSIC = ToolInfo(
         "a march for toy soldiers",
     ),
 )
+# Music made from the poem in focus: asked for in a poem's words ("sing poem #3"), which the
+# music examples above do not make likely, so it is scored as a choice of its own.
+MUSIC_FOR_A_POEM = ToolInfo(
+    MUSIC.name,
+    "Set a poem to music: compose a song or a tune for the poem in focus, its words and mood.",
+    (
+        "make a song out of my verses",
+        "a melody for the haiku above",
+        "sing poem #3",
+        "compose a tune that fits these lines",
+        "turn the sonnet into a ballad",
+        "music for the poem you wrote",
+        "把这首诗唱成歌",
+        "the words of my poem, as a folk song",
+    ),
+)
 CRITIQUE = ToolInfo(
     "critique",
     "Give feedback on a piece of work (a poem, an image or music): review and rate its "

@@ -54,7 +54,7 @@ from tools.base import (
     ToolContext,
     ToolRefused,
 )
-from tools.catalog import MUSIC
+from tools.catalog import MUSIC, MUSIC_FOR_A_POEM
 from tools.models import ModelUnavailable
 from tools.music_model import LoadedMusicGen, generate_music
 from tools.text_generation import Sampling, sample, seeded
@@ -629,6 +629,7 @@ MUSIC_TOOL = Tool(
     compose,
     text_arg="description",
     examples=MUSIC.examples,
+    also_serves=(MUSIC_FOR_A_POEM,),
     uploads=AUDIO_UPLOADS,
     revision=rework_by,
 )
