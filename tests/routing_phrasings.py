@@ -33,6 +33,16 @@ PHRASINGS: dict[str, tuple[str, ...]] = {
         "a sunset over purple mountains, oil painting",
         "render a photorealistic bowl of lemons",
         "画一只在月光下的猫",
+        # A picture of the poem in focus (run once against the tools without IMAGE_FOR_A_POEM:
+        # 6 of 8 went to music, whose poem description drew them; then its examples were written).
+        "illustrate my poem",
+        "draw a picture for the haiku",
+        "paint what this poem describes",
+        "make an image of poem #3",
+        "a picture to go with these verses",
+        "为这首诗配一幅画",
+        "visualize the sonnet as a painting",
+        "an illustration for the poem you wrote",
     ),
     "music": (
         "compose some rainy night jazz with slow brushes",

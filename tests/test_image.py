@@ -18,6 +18,7 @@ from PIL import Image
 
 from agent.types import Attachment, Turn, UserRef
 from bot.console import parse_command
+from tests.studio_tools import VERSE
 from tests.workshop import PLACE, MakeWorkshop, Workshop
 from tools.base import ArtifactKind, Cancelled, FocusArtifact, ToolContext
 from tools.image import IMAGE_TOOL, ImageArgs, grid_cell, make_image, size_for
@@ -345,3 +346,20 @@ def test_identical_requests_on_the_tool_give_identical_bytes(tiny_models: ModelR
     assert first.media is not None and second.media is not None
     assert hashlib.sha256(first.media.data).digest() == hashlib.sha256(second.media.data).digest()
     assert picture(first.media.data).size == (2 * 24, 40)
+
+
+async def test_a_poem_asked_to_be_illustrated_is_painted_from_its_lines(
+    make_studio: MakeWorkshop, tiny_models: ModelRegistry
+) -> None:
+    studio = make_studio([VERSE, IMAGE_TOOL], models=tiny_models)
+    await studio.command("/verse a heron at dawn")
+    reply = await studio.command("/image seed=3 illustrate the poem in watercolor")
+    poem, painting = await studio.artifacts()
+    assert (painting.kind, painting.parent_id) == ("image", poem.id)
+    assert painting.params["poem"] == poem.id
+    first_line = (poem.text or "").splitlines()[0]
+    assert painting.params["prompt"] == f"{first_line}, the end rhymes with friend, watercolor"
+    assert f"painted from the lines of #{poem.id}" in reply.text
+    await studio.command("/image seed=3 a lighthouse in fog")  # the poem is not asked about
+    lighthouse = (await studio.artifacts())[-1]
+    assert lighthouse.parent_id is None and "poem" not in lighthouse.params

@@ -21,12 +21,14 @@ from tests.workshop import MakeWorkshop
 from tools.base import ArtifactDraft, ArtifactKind, Tool, ToolArgs, ToolContext
 from tools.catalog import (
     CREATIVE_TOOLS,
+    IMAGE_FOR_A_POEM,
     JUST_ANSWER,
     MUSIC,
     MUSIC_FOR_A_POEM,
     REVISE_FOCUS,
     ToolInfo,
 )
+from tools.image import IMAGE_TOOL
 from tools.model_registry import ModelRegistry
 from tools.models import LoadedCausalLM
 from tools.music import MUSIC_TOOL
@@ -91,7 +93,8 @@ def test_free_text_is_routed_to_the_choice_a_person_meant(
 
 def test_every_choice_is_phrased_ten_ways_and_none_is_an_example() -> None:
     choices = (JUST_ANSWER, REVISE_FOCUS, *CREATIVE_TOOLS)
-    examples = {e for info in (*choices, MUSIC_FOR_A_POEM) for e in info.examples}
+    also = (IMAGE_FOR_A_POEM, MUSIC_FOR_A_POEM)
+    examples = {e for info in (*choices, *also) for e in info.examples}
     assert set(PHRASINGS) == {info.name for info in choices}
     for phrasings in PHRASINGS.values():
         assert len(set(phrasings)) >= 10
@@ -180,16 +183,25 @@ async def test_a_change_that_names_no_kind_revises_the_latest_piece(
     assert changed.artifacts[0].number == darker.id
 
 
-async def test_a_poem_asked_to_be_set_to_music_becomes_music_made_from_it(
-    make_studio: MakeWorkshop, smollm2: LoadedCausalLM, tiny_models: ModelRegistry
+@pytest.mark.parametrize(
+    ("request_words", "kind"), [("set my poem to music", "music"), ("illustrate my poem", "image")]
+)
+async def test_a_poem_asked_for_as_music_or_a_picture_becomes_one_made_from_it(
+    make_studio: MakeWorkshop,
+    smollm2: LoadedCausalLM,
+    tiny_models: ModelRegistry,
+    request_words: str,
+    kind: str,
 ) -> None:
-    """Before MUSIC_FOR_A_POEM, "set my poem to music" went to the poem tool."""
-    studio = make_studio([VERSE, MUSIC_TOOL], router=ConstrainedRouter(smollm2), models=tiny_models)
+    """Before the tools' second descriptions (Tool.also_serves), the first went to the poem
+    tool and the second to music."""
+    tools = [VERSE, IMAGE_TOOL, MUSIC_TOOL]
+    studio = make_studio(tools, router=ConstrainedRouter(smollm2), models=tiny_models)
     await studio.command("/verse a heron at dawn")
-    await studio.say("set my poem to music")
-    poem, music = await studio.artifacts()
-    assert (music.kind, music.parent_id) == ("music", poem.id)
-    assert music.params["poem"] == poem.id  # made from the poem, not from the words
+    await studio.say(request_words)
+    poem, made = await studio.artifacts()
+    assert (made.kind, made.parent_id) == (kind, poem.id)
+    assert made.params["poem"] == poem.id  # made from the poem, not from the words
 
 
 async def test_a_request_that_does_not_fit_is_answered_with_a_question_and_makes_nothing(

@@ -67,6 +67,22 @@ MUSIC = ToolInfo(
         "a march for toy soldiers",
     ),
 )
+# A picture of the poem in focus, the same way round as music for it (below): without it,
+# "illustrate my poem" went to the music tool's poem description.
+IMAGE_FOR_A_POEM = ToolInfo(
+    IMAGE.name,
+    "Illustrate a poem: paint or draw a picture of what the poem in focus describes.",
+    (
+        "draw my poem",
+        "a painting of the haiku above",
+        "illustrate poem #2",
+        "picture the scene in these lines",
+        "make art for the verses you wrote",
+        "turn the sonnet into an ink drawing",
+        "画出这首诗的意境",
+        "an image for my limerick",
+    ),
+)
 # Music made from the poem in focus: asked for in a poem's words ("sing poem #3"), which the
 # music examples above do not make likely, so it is scored as a choice of its own.
 MUSIC_FOR_A_POEM = ToolInfo(

@@ -22,7 +22,7 @@ import math
 import re
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -39,7 +39,8 @@ from tools.base import (
     UploadReader,
     UploadRejected,
 )
-from tools.catalog import IMAGE
+from tools.catalog import IMAGE, IMAGE_FOR_A_POEM
+from tools.from_poem import picture_prompt, poem_asked_for
 from tools.image_pipeline import (
     LoadedImagePipeline,
     MemoryOptions,
@@ -175,6 +176,7 @@ class Recipe:
     steps: int  # as requested; img2img runs ask the pipeline for more (img2img_steps)
     base: Base | None = None
     notes: tuple[str, ...] = ()
+    poem: int | None = None  # the poem in focus this picture illustrates
 
 
 def make_image(args: ImageArgs, context: ToolContext) -> ArtifactDraft:
@@ -182,11 +184,14 @@ def make_image(args: ImageArgs, context: ToolContext) -> ArtifactDraft:
     base_focus = _image_focus(context.focus)
     mode = choose_mode(args, base_focus)
     policy = SafetyPolicy.from_settings(context.settings)
+    poem = poem_asked_for(context.focus, args.prompt) if mode == "new" else None
+    if poem is not None:  # "illustrate my poem": painted from its lines
+        args = args.model_copy(update={"prompt": picture_prompt(poem, args.prompt)})
     if mode == "new":
         policy.check_prompt(args.prompt)
     loaded: LoadedImagePipeline = context.models.get(MODEL_ROLE)
     if mode == "new":
-        recipe = new_recipe(args, loaded)
+        recipe = replace(new_recipe(args, loaded), poem=None if poem is None else poem.number)
     else:
         if base_focus is None:
             raise ImageRefused(
@@ -472,6 +477,7 @@ def to_draft(
     """The picture (a grid when several were made) and, for a grid, each image as a piece of
     its own with its own seed, so "a variation of #15" can name one of them."""
     seeds = recipe.render.seeds
+    from_focus = recipe.base is not None or recipe.poem is not None
     picture, cols = make_grid(images) if len(images) > 1 else (images[0], 1)
     params = image_params(recipe, loaded, seeds)
     if len(images) > 1:
@@ -481,7 +487,7 @@ def to_draft(
             ArtifactKind.IMAGE,
             media=Media(png_bytes(image, a1111_parameters(recipe, loaded, (seed,))), PNG),
             params={**image_params(recipe, loaded, (seed,)), "cell": cell},
-            from_focus=recipe.base is not None,
+            from_focus=from_focus,
         )
         for cell, (image, seed) in enumerate(zip(images, seeds, strict=True), start=1)
     )
@@ -489,7 +495,7 @@ def to_draft(
         ArtifactKind.IMAGE,
         media=Media(png_bytes(picture, a1111_parameters(recipe, loaded, seeds)), PNG),
         params=params,
-        from_focus=recipe.base is not None,
+        from_focus=from_focus,
         note=describe(recipe, loaded),
         parts=singles if len(singles) > 1 else (),
     )
@@ -517,6 +523,8 @@ def image_params(
     }
     if recipe.base is not None:
         params["from"] = {"number": recipe.base.number, "pick": recipe.base.pick}
+    if recipe.poem is not None:
+        params["poem"] = recipe.poem
     return params
 
 
@@ -551,6 +559,8 @@ def describe(recipe: Recipe, loaded: LoadedImagePipeline) -> str:
     base = recipe.base
     if base is None:
         parts = [seed_text, f"{recipe.steps} steps", f"{job.width}x{job.height}", loaded.spec]
+        if recipe.poem is not None:
+            parts.insert(0, f"painted from the lines of #{recipe.poem}")
     else:
         old_seed = "none" if base.seed is None else str(base.seed)
         parts = [prompt_diff(base.prompt, job.prompt), f"seed {old_seed} → {seeds[0]}"]
@@ -628,6 +638,7 @@ IMAGE_TOOL = Tool(
     ImageArgs,
     make_image,
     examples=IMAGE.examples,
+    also_serves=(IMAGE_FOR_A_POEM,),
     uploads=UploadReader(UPLOAD_TYPES, read_upload),
     revision=refine_by,
 )

@@ -55,6 +55,7 @@ from tools.base import (
     ToolRefused,
 )
 from tools.catalog import MUSIC, MUSIC_FOR_A_POEM
+from tools.from_poem import poem_asked_for
 from tools.models import ModelUnavailable
 from tools.music_model import LoadedMusicGen, generate_music
 from tools.text_generation import Sampling, sample, seeded
@@ -189,11 +190,6 @@ _CHANGE_WORDS = re.compile(
     r"lighter)\b|^\W*(more|less|add|remove|without|but|with)\b",
     re.IGNORECASE,
 )
-_POEM_WORDS = re.compile(
-    r"\b(poem|poems|verse|verses|lyrics|haiku|sonnet|stanza|limerick|tanka)\b|#\d+|"
-    r"\b(set|put|turn) (it|this|that)\b|\b(to|for) (it|this|that)\b",
-    re.IGNORECASE,
-)
 
 
 def choose_mode(args: MusicArgs, focus: FocusArtifact | None) -> Mode:
@@ -206,7 +202,7 @@ def choose_mode(args: MusicArgs, focus: FocusArtifact | None) -> Mode:
             return "extend"
         if _CHANGE_WORDS.search(text):
             return "rework"
-    if focus is not None and focus.kind is ArtifactKind.POEM and _POEM_WORDS.search(text):
+    if poem_asked_for(focus, text) is not None:
         return "poem"
     return "new"
 
