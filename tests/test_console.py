@@ -56,7 +56,9 @@ def test_two_people_are_remembered_apart_across_restarts(smollm2_env: dict[str, 
     first = chat(
         smollm2_env,
         "ada",
-        ["Hello! I am Ada and I love herons.", "/as bob", "What do red foxes eat?"],
+        # Both plainly chat: "What do red foxes eat?" was within 0.2 nats of the image tool
+        # when routed in bfloat16 (the console's auto dtype on this CPU), on either side.
+        ["Hello! I am Ada and I love herons.", "/as bob", "Hi, I'm Bob and I keep red foxes."],
     )
     assert len(first) == 3 and first[1] == "Now speaking as bob."
     ada_reply, bob_reply = first[0], first[2]
@@ -65,7 +67,7 @@ def test_two_people_are_remembered_apart_across_restarts(smollm2_env: dict[str, 
     # A new process: nothing survives but the database.
     later = chat(smollm2_env, "bob", ["/history", "/as ada", "/history"])
     bob_history, ada_history = later[0], later[2]
-    assert "What do red foxes eat?" in bob_history and bob_reply in bob_history
+    assert "I'm Bob and I keep red foxes." in bob_history and bob_reply in bob_history
     assert "herons" not in bob_history
     assert "I am Ada and I love herons." in ada_history and ada_reply in ada_history
     assert "red fox" not in ada_history
