@@ -7,6 +7,8 @@ image-to-image on the same weights:
   vary      "a variation of #3": the same prompt, a new seed
   refine    "make it darker", "at sunset": the prompt rewritten by the chat model, the same seed
   upscale   "upscale #3": twice the size (Lanczos), then a light image-to-image pass
+A new picture can also be of the poem in focus ("illustrate my poem in watercolor"): painted
+from the poem's lines and the style named (tools/from_poem.py), as a piece made from the poem.
 Each result says what changed in one line (`prompt: +at sunset · seed 7 → 7 · strength 0.55`)
 and carries its parameters in the PNG, as AUTOMATIC1111 writes them (tools/png_params.py).
 
