@@ -51,7 +51,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch  # noqa: E402
 from diffusers import (  # noqa: E402
     AutoencoderKL,
-    EulerDiscreteScheduler,
     StableDiffusionPipeline,
     UNet2DConditionModel,
 )
@@ -111,7 +110,8 @@ SD_TURBO_TEXT = {
 
 
 def sd_turbo_random(device: torch.device, dtype: torch.dtype) -> StableDiffusionPipeline:
-    from tools.image_pipeline import byte_level_clip_tokenizer
+    from tools.image_pipeline import sd_turbo_pipeline
+    from tools.vision_models import byte_level_clip_tokenizer
 
     tokenizer = byte_level_clip_tokenizer()
     with torch.device(device):  # initialise on the GPU: seconds instead of a minute on the CPU
@@ -120,23 +120,7 @@ def sd_turbo_random(device: torch.device, dtype: torch.dtype) -> StableDiffusion
         text_encoder = CLIPTextModel(
             CLIPTextConfig(**SD_TURBO_TEXT, bos_token_id=0, eos_token_id=1, pad_token_id=1)
         )
-    scheduler = EulerDiscreteScheduler(
-        beta_start=0.00085,
-        beta_end=0.012,
-        beta_schedule="scaled_linear",
-        timestep_spacing="trailing",
-        steps_offset=1,
-    )
-    pipe = StableDiffusionPipeline(
-        vae=vae,
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-        unet=unet,
-        scheduler=scheduler,
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
+    pipe = sd_turbo_pipeline(unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer)
     return pipe.to(device, dtype)
 
 

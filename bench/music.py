@@ -53,13 +53,13 @@ from transformers import (  # noqa: E402
     T5Config,
 )
 
+from tools.models import resolve_dtype_float32_on_cpu  # noqa: E402
 from tools.music_model import (  # noqa: E402
     LoadedMusicGen,
     compact_lstms,
     configure_generation,
     generate_music,
     load_music_model,
-    music_dtype,
     randomise_codebooks,
     tiny_music_tokenizer,
 )
@@ -122,7 +122,7 @@ def random_musicgen_small(device: torch.device) -> LoadedMusicGen:
     """musicgen-small with random weights, built on the device (fast on a GPU) in the dtype
     the music loader would pick there. Its processor has the tiny T5 vocabulary: the token
     ids fall inside T5-base's, and prompt length barely matters next to the decoder steps."""
-    dtype = music_dtype("auto", device)
+    dtype = resolve_dtype_float32_on_cpu("auto", device)
     with torch.device(device):
         model = MusicgenForConditionalGeneration(musicgen_small_config())
         randomise_codebooks(model)

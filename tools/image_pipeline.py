@@ -29,21 +29,22 @@ from typing import Any, Literal
 
 import torch
 from diffusers import AutoPipelineForImage2Image, AutoPipelineForText2Image, DiffusionPipeline
-from huggingface_hub import is_offline_mode
 from PIL import Image
 
 from tools.image_safety import OutputChecker, load_output_checker
 from tools.models import (
-    HUB_ID,
     IMAGE_ROLE,
     TINY_IMAGE,
     ModelRole,
+    Source,
     build_atomically,
     device_for,
+    local_or_hub,
     module_bytes,
-    resolve_dtype,
+    resolve_dtype_float32_on_cpu,
 )
 from tools.png_params import sampler_name
+from tools.vision_models import byte_level_clip_tokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -291,17 +292,17 @@ def load_image_pipeline(
     """Load a diffusers pipeline from a spec (see the module docstring). Raises
     ModelUnavailable with a one-line reason when the spec cannot be had."""
     torch_device = device_for(spec, device, role)
-    torch_dtype = image_dtype(dtype, torch_device)
-    source, is_hub_id = _resolve_source(spec, cache_dir, role)
+    torch_dtype = resolve_dtype_float32_on_cpu(dtype, torch_device)
+    source = _resolve_source(spec, cache_dir, role)
     logger.info("loading %s model %s on %s as %s", role.name, spec, torch_device, torch_dtype)
     try:
         text2img = AutoPipelineForText2Image.from_pretrained(
-            source, dtype=torch_dtype, **_without_checker(source)
+            source.path, dtype=torch_dtype, **_without_checker(source.path)
         )
     except (OSError, ValueError, KeyError) as exc:
         # OSError: files missing or the hub unreachable; ValueError/KeyError: not a pipeline
         # that AutoPipeline knows. Both are a bad spec, not a bug.
-        raise role.unavailable(spec, _failure(exc, is_hub_id)) from exc
+        raise role.unavailable(spec, source.describe_failure(exc)) from exc
     text2img.to(torch_device)
     text2img.set_progress_bar_config(disable=True)
     return LoadedImagePipeline(
@@ -312,13 +313,6 @@ def load_image_pipeline(
         dtype=torch_dtype,
         defaults=model_defaults(spec, text2img),
     )
-
-
-def image_dtype(dtype: str, device: torch.device) -> torch.dtype:
-    """`auto`: float16/bfloat16 on CUDA (as resolve_dtype picks), float32 on a CPU."""
-    if dtype == "auto" and device.type == "cpu":
-        return torch.float32
-    return resolve_dtype(dtype, device)
 
 
 def model_defaults(spec: str, pipe: DiffusionPipeline) -> ImageDefaults:
@@ -350,29 +344,18 @@ def _without_checker(source: str) -> dict[str, Any]:
     return {"safety_checker": None, "feature_extractor": None, "requires_safety_checker": False}
 
 
-def _failure(exc: Exception, is_hub_id: bool) -> str:
-    if is_hub_id and isinstance(exc, OSError):
-        if is_offline_mode():
-            return "offline and not in the local cache"
-        return f"not in the local cache and could not be downloaded: {exc}"
-    return str(exc)
-
-
-def _resolve_source(spec: str, cache_dir: Path, role: ModelRole) -> tuple[str, bool]:
+def _resolve_source(spec: str, cache_dir: Path, role: ModelRole) -> Source:
     if spec == TINY_IMAGE:
-        return str(ensure_tiny_image(cache_dir)), False
+        return Source(str(ensure_tiny_image(cache_dir)))
     if spec.startswith(("tiny:", "bundled:")):
         raise role.unavailable(spec, f"no such built-in image model; accepted forms are {_FORMS}")
-    path = Path(spec).expanduser()
-    if path.is_dir():
-        if not (path / "model_index.json").is_file():
-            raise role.unavailable(
-                spec, f"the directory {path} has no model_index.json (not a diffusers pipeline)"
-            )
-        return str(path), False
-    if HUB_ID.match(spec):
-        return spec, True
-    raise role.unavailable(spec, f"not an image model spec; accepted forms are {_FORMS}")
+    return local_or_hub(
+        spec,
+        role,
+        not_a_spec=f"not an image model spec; accepted forms are {_FORMS}",
+        marker="model_index.json",
+        hint=" (not a diffusers pipeline)",
+    )
 
 
 def _is_module(value: object) -> bool:
@@ -409,12 +392,7 @@ def ensure_tiny_image(cache_dir: Path) -> Path:
 def tiny_pipeline() -> DiffusionPipeline:
     """Stable Diffusion's classes at toy size: 32x32 pixels natively (a 16x16 latent, VAE
     factor 2), a two-block UNet and a two-layer CLIP text encoder, about 1 MB of weights."""
-    from diffusers import (
-        AutoencoderKL,
-        EulerDiscreteScheduler,
-        StableDiffusionPipeline,
-        UNet2DConditionModel,
-    )
+    from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
     tokenizer = byte_level_clip_tokenizer()
@@ -454,7 +432,18 @@ def tiny_pipeline() -> DiffusionPipeline:
             pad_token_id=tokenizer.pad_token_id,
         )
     )
-    # sd-turbo's scheduler: Euler with trailing timesteps, so one step starts from pure noise.
+    return sd_turbo_pipeline(unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer)
+
+
+def sd_turbo_pipeline(
+    *, unet: torch.nn.Module, vae: torch.nn.Module, text_encoder: torch.nn.Module, tokenizer: Any
+) -> DiffusionPipeline:
+    """A Stable Diffusion pipeline from its parts, with sd-turbo's scheduler (Euler with
+    trailing timesteps, so one step starts from pure noise) and no safety checker (the
+    policy in tools/image_safety.py decides that). The tiny model and bench/image.py's
+    random sd-turbo are both built this way."""
+    from diffusers import EulerDiscreteScheduler, StableDiffusionPipeline
+
     scheduler = EulerDiscreteScheduler(
         beta_start=0.00085,
         beta_end=0.012,
@@ -472,20 +461,6 @@ def tiny_pipeline() -> DiffusionPipeline:
         feature_extractor=None,
         requires_safety_checker=False,
     )
-
-
-def byte_level_clip_tokenizer() -> Any:
-    """A CLIPTokenizer over single bytes (514 entries, no merges): the real tokenizer class
-    and files, made offline. Any text tokenizes; it just takes one token per character."""
-    from transformers import CLIPTokenizer
-    from transformers.convert_slow_tokenizer import bytes_to_unicode
-
-    characters = list(bytes_to_unicode().values())
-    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
-    for suffix in ("", "</w>"):
-        for character in characters:
-            vocab[character + suffix] = len(vocab)
-    return CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
 
 
 def unique_modules(pipes: Sequence[DiffusionPipeline]) -> set[int]:

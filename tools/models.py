@@ -315,6 +315,15 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
     return torch.bfloat16 if cpu_supports_bf16() else torch.float32
 
 
+def resolve_dtype_float32_on_cpu(dtype: str, device: torch.device) -> torch.dtype:
+    """As resolve_dtype, but `auto` is float32 on a CPU: for convolution-heavy models (a
+    diffusion UNet and VAE, EnCodec's convolutions and LSTMs) bfloat16 gains little there and
+    costs precision."""
+    if dtype == "auto" and device.type == "cpu":
+        return torch.float32
+    return resolve_dtype(dtype, device)
+
+
 # --- loaded models --------------------------------------------------------------------------
 
 
@@ -382,14 +391,17 @@ def load_causal_lm(
 
 
 @dataclass(frozen=True)
-class _Source:
-    """Where from_pretrained reads a spec: a directory or hub id, and a GGUF file inside it."""
+class Source:
+    """Where from_pretrained reads a spec: a directory or hub id, and a GGUF file inside it.
+    Every loader (chat, image, music, vision, clip) resolves its specs to one."""
 
     path: str
     gguf_file: str | None = None
     is_hub_id: bool = False
 
     def describe_failure(self, exc: Exception) -> str:
+        """from_pretrained's error as one line for the person: a hub id that cannot be had
+        offline says so instead of a stack of cache paths."""
         if self.is_hub_id and isinstance(exc, OSError):
             if is_offline_mode():
                 return "offline and not in the local cache"
@@ -397,25 +409,34 @@ class _Source:
         return str(exc)
 
 
-def _resolve_source(spec: str, cache_dir: Path, role: ModelRole) -> _Source:
+def local_or_hub(
+    spec: str, role: ModelRole, *, not_a_spec: str, marker: str = "config.json", hint: str = ""
+) -> Source:
+    """A model directory (holding `marker`) or a hub id; ModelUnavailable saying `not_a_spec`
+    for anything else. Built-in specs (tiny:, bundled:) are each loader's own, checked first."""
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        if not (path / marker).is_file():
+            raise role.unavailable(spec, f"the directory {path} has no {marker}{hint}")
+        return Source(str(path))
+    if HUB_ID.match(spec):
+        return Source(spec, is_hub_id=True)
+    raise role.unavailable(spec, not_a_spec)
+
+
+def _resolve_source(spec: str, cache_dir: Path, role: ModelRole) -> Source:
     if spec == BUNDLED_SMOLLM2:
-        return _Source(str(ensure_smollm2_converted(cache_dir, role)))
+        return Source(str(ensure_smollm2_converted(cache_dir, role)))
     if spec == TINY_CHAT:
-        return _Source(str(ensure_tiny_chat(cache_dir, role)))
+        return Source(str(ensure_tiny_chat(cache_dir, role)))
     if spec.startswith(("bundled:", "tiny:")):
         raise role.unavailable(spec, f"no such built-in model; accepted forms are {_FORMS}")
     path = Path(spec).expanduser()
     if path.suffix == ".gguf":
         if not path.is_file():
             raise role.unavailable(spec, f"no such GGUF file: {path}")
-        return _Source(str(path.parent), gguf_file=path.name)
-    if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise role.unavailable(spec, f"the directory {path} has no config.json")
-        return _Source(str(path))
-    if HUB_ID.match(spec):
-        return _Source(spec, is_hub_id=True)
-    raise role.unavailable(spec, f"not a model spec; accepted forms are {_FORMS}")
+        return Source(str(path.parent), gguf_file=path.name)
+    return local_or_hub(spec, role, not_a_spec=f"not a model spec; accepted forms are {_FORMS}")
 
 
 # --- bundled SmolLM2 --------------------------------------------------------------------------

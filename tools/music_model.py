@@ -28,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from huggingface_hub import is_offline_mode
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 from transformers import (
     EncodecConfig,
@@ -43,13 +42,15 @@ from transformers import (
 from transformers.generation.stopping_criteria import StoppingCriteria, StoppingCriteriaList
 
 from tools.models import (
-    HUB_ID,
     MUSIC_ROLE,
     TINY_MUSIC,
     ModelRole,
+    Source,
     build_atomically,
     device_for,
+    local_or_hub,
     module_bytes,
+    resolve_dtype_float32_on_cpu,
 )
 
 logger = logging.getLogger(__name__)
@@ -188,15 +189,15 @@ def load_music_model(
     Raises ModelUnavailable with a one-line reason when the spec cannot be had.
     """
     torch_device = device_for(spec, device, role)
-    torch_dtype = music_dtype(dtype, torch_device)
-    source, is_hub_id = _resolve_source(spec, cache_dir, role)
+    torch_dtype = resolve_dtype_float32_on_cpu(dtype, torch_device)
+    source = _resolve_source(spec, cache_dir, role)
     logger.info("loading %s model %s on %s as %s", role.name, spec, torch_device, torch_dtype)
     try:
-        processor = MusicgenProcessor.from_pretrained(source)
-        model = MusicgenForConditionalGeneration.from_pretrained(source, dtype=torch_dtype)
+        processor = MusicgenProcessor.from_pretrained(source.path)
+        model = MusicgenForConditionalGeneration.from_pretrained(source.path, dtype=torch_dtype)
     except (OSError, ValueError) as exc:
         # OSError: files missing (or the hub unreachable); ValueError: not a MusicGen model.
-        raise role.unavailable(spec, _failure(exc, is_hub_id)) from exc
+        raise role.unavailable(spec, source.describe_failure(exc)) from exc
     model.to(torch_device)
     model.eval()
     compact_lstms(model)
@@ -213,42 +214,13 @@ def compact_lstms(model: torch.nn.Module) -> None:
             module.flatten_parameters()
 
 
-def music_dtype(dtype: str, device: torch.device) -> torch.dtype:
-    """`auto`: bfloat16 on a CUDA card that has it, else float16 there; float32 on a CPU,
-    where EnCodec's convolutions and LSTMs gain little from bfloat16 and lose precision.
-    An explicit dtype is honoured."""
-    explicit = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-    if dtype != "auto":
-        if dtype not in explicit:
-            raise ValueError(f"unknown dtype {dtype!r}; expected auto, {', '.join(explicit)}")
-        return explicit[dtype]
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.float32
-
-
-def _resolve_source(spec: str, cache_dir: Path, role: ModelRole) -> tuple[str, bool]:
-    """Where from_pretrained reads a spec, and whether it is a hub id."""
+def _resolve_source(spec: str, cache_dir: Path, role: ModelRole) -> Source:
     if spec == TINY_MUSIC:
-        return str(ensure_tiny_music(cache_dir)), False
+        return Source(str(ensure_tiny_music(cache_dir)))
     if spec.startswith(("bundled:", "tiny:")):
         raise role.unavailable(spec, f"no such built-in music model; accepted forms are {_FORMS}")
-    path = Path(spec).expanduser()
-    if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise role.unavailable(spec, f"the directory {path} has no config.json")
-        return str(path), False
-    if HUB_ID.match(spec):
-        return spec, True
-    raise role.unavailable(spec, f"not a music model spec; accepted forms are {_FORMS}")
-
-
-def _failure(exc: Exception, is_hub_id: bool) -> str:
-    if is_hub_id and isinstance(exc, OSError):
-        if is_offline_mode():
-            return "offline and not in the local cache"
-        return f"not in the local cache and could not be downloaded: {exc}"
-    return str(exc)
+    not_a_spec = f"not a music model spec; accepted forms are {_FORMS}"
+    return local_or_hub(spec, role, not_a_spec=not_a_spec)
 
 
 # --- the tiny random-weight model ---------------------------------------------------------

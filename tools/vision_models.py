@@ -49,14 +49,15 @@ from transformers.utils import is_torchvision_available
 
 from tools.models import (
     CLIP_ROLE,
-    HUB_ID,
     TINY_CLIP,
     TINY_VISION,
     VISION_ROLE,
     ModelRole,
+    Source,
     build_atomically,
     device_for,
     ensure_tiny_chat,
+    local_or_hub,
     module_bytes,
     resolve_dtype,
 )
@@ -171,9 +172,9 @@ def load_vision(
     torch_device, torch_dtype = _placement(spec, device, dtype, role)
     source = _source(spec, cache_dir, role, tiny={TINY_VISION: ensure_tiny_vision})
     try:
-        model_type = AutoConfig.from_pretrained(source).model_type
+        model_type = AutoConfig.from_pretrained(source.path).model_type
         if model_type in IDEFICS3_TYPES:
-            processor = Idefics3Processor.from_pretrained(source)
+            processor = Idefics3Processor.from_pretrained(source.path)
         elif not is_torchvision_available():
             raise role.unavailable(
                 spec,
@@ -181,10 +182,10 @@ def load_vision(
                 "SmolVLM (Idefics3) models work without it",
             )
         else:
-            processor = AutoProcessor.from_pretrained(source)
-        model = AutoModelForImageTextToText.from_pretrained(source, dtype=torch_dtype)
+            processor = AutoProcessor.from_pretrained(source.path)
+        model = AutoModelForImageTextToText.from_pretrained(source.path, dtype=torch_dtype)
     except (OSError, ValueError) as exc:
-        raise role.unavailable(spec, _failure(spec, exc)) from exc
+        raise role.unavailable(spec, source.describe_failure(exc)) from exc
     if getattr(processor, "chat_template", None) is None:
         raise role.unavailable(spec, "its processor has no chat template, so it cannot chat")
     model.to(torch_device)
@@ -211,10 +212,10 @@ def load_clip(
     torch_device, torch_dtype = _placement(spec, device, dtype, role)
     source = _source(spec, cache_dir, role, tiny={TINY_CLIP: ensure_tiny_clip})
     try:
-        model = CLIPModel.from_pretrained(source, dtype=torch_dtype)
-        processor = CLIPProcessor.from_pretrained(source)
+        model = CLIPModel.from_pretrained(source.path, dtype=torch_dtype)
+        processor = CLIPProcessor.from_pretrained(source.path)
     except (OSError, ValueError) as exc:
-        raise role.unavailable(spec, _failure(spec, exc)) from exc
+        raise role.unavailable(spec, source.describe_failure(exc)) from exc
     model.to(torch_device)
     model.eval()
     return LoadedClip(
@@ -353,30 +354,13 @@ def _placement(
     return torch_device, resolve_dtype(dtype, torch_device)
 
 
-def _source(spec: str, cache_dir: Path, role: ModelRole, *, tiny: Mapping[str, Any]) -> str:
+def _source(spec: str, cache_dir: Path, role: ModelRole, *, tiny: Mapping[str, Any]) -> Source:
     if spec in tiny:
-        return str(tiny[spec](cache_dir, role))
+        return Source(str(tiny[spec](cache_dir, role)))
     forms = f"{', '.join(tiny)}, a model directory, or a hub id like org/name"
     if spec.startswith(("tiny:", "bundled:")):
         raise role.unavailable(spec, f"no such built-in {role.name} model; accepted are {forms}")
-    path = Path(spec).expanduser()
-    if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise role.unavailable(spec, f"the directory {path} has no config.json")
-        return str(path)
-    if HUB_ID.match(spec):
-        return spec
-    raise role.unavailable(spec, f"not a model spec; accepted are {forms}")
-
-
-def _failure(spec: str, exc: Exception) -> str:
-    if HUB_ID.match(spec) and isinstance(exc, OSError):
-        from huggingface_hub import is_offline_mode
-
-        if is_offline_mode():
-            return "offline and not in the local cache"
-        return f"not in the local cache and could not be downloaded: {exc}"
-    return str(exc)
+    return local_or_hub(spec, role, not_a_spec=f"not a model spec; accepted are {forms}")
 
 
 def _image_options(processor: Any, model_type: str) -> dict[str, Any]:
