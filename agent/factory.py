@@ -11,22 +11,22 @@ from typing import Literal
 import torch
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agent import migrate
+from agent.chat.model import LocalChatModel, build_chat_model, template_supports_tools
+from agent.chat.routing import ConstrainedRouter
+from agent.chat.tool_loop import ToolLoop
 from agent.config import Settings, StartupError
-from agent.creations import Creations
-from agent.db import create_engine, session_factory
 from agent.jobs import JobLimits, Jobs
-from agent.llm import LocalChatModel, build_chat_model, template_supports_tools
-from agent.media import MediaStore
-from agent.memory import Memory
-from agent.routing import ConstrainedRouter
-from agent.service import Agent
-from agent.studio import Studio
-from agent.tool_loop import ToolLoop
-from tools.base import ModelSource, Tool
-from tools.model_registry import MIB, ModelRegistry, RegistryConfig
-from tools.models import CHAT_ROLE, LoadedCausalLM, ModelUnavailable, role_specs
-from tools.registry import creative_tools
+from agent.making.creations import Creations
+from agent.making.studio import Studio
+from agent.store import migrate
+from agent.store.db import create_engine, session_factory
+from agent.store.media import MediaStore
+from agent.store.memory import Memory
+from agent.turns import Agent
+from tools.contract import ModelSource, Tool
+from tools.lineup import creative_tools
+from tools.models.loading import CHAT_ROLE, LoadedCausalLM, ModelUnavailable, role_specs
+from tools.models.registry import MIB, ModelRegistry, RegistryConfig
 
 
 def model_specs(settings: Settings) -> dict[str, str]:

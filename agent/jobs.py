@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from tools.base import ArtifactDraft, Tool, ToolArgs, ToolContext
+from tools.contract import ArtifactDraft, Tool, ToolArgs, ToolContext
 
 logger = logging.getLogger(__name__)
 

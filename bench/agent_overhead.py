@@ -46,14 +46,15 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from pydantic import Field  # noqa: E402
 
+from agent.chat.model import build_chat_model  # noqa: E402
 from agent.config import Settings  # noqa: E402
-from agent.db import create_engine, session_factory  # noqa: E402
 from agent.factory import assemble_agent, routing_mode  # noqa: E402
 from agent.jobs import JobLimits, Jobs  # noqa: E402
-from agent.llm import build_chat_model  # noqa: E402
-from agent.migrate import upgrade  # noqa: E402
+from agent.store.db import create_engine, session_factory  # noqa: E402
+from agent.store.migrate import upgrade  # noqa: E402
 from agent.types import Command, Place, Reply, Turn, UserRef  # noqa: E402
-from tools.base import (  # noqa: E402
+from tools.catalog import POEM  # noqa: E402
+from tools.contract import (  # noqa: E402
     ArtifactDraft,
     ArtifactKind,
     NoModels,
@@ -61,8 +62,7 @@ from tools.base import (  # noqa: E402
     ToolArgs,
     ToolContext,
 )
-from tools.catalog import POEM  # noqa: E402
-from tools.models import LoadedCausalLM, load_causal_lm  # noqa: E402
+from tools.models.loading import LoadedCausalLM, load_causal_lm  # noqa: E402
 
 PROMPTS = (
     "a heron standing in the rain",

@@ -44,10 +44,10 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from tools import image_measures  # noqa: E402
-from tools.critique_model import WRITING_TOKENS, Grounds, read_piece, vision_reader  # noqa: E402
-from tools.models import ModelUnavailable  # noqa: E402
-from tools.vision_models import (  # noqa: E402
+from tools.critique import image_measures  # noqa: E402
+from tools.critique.model import WRITING_TOKENS, Grounds, read_piece, vision_reader  # noqa: E402
+from tools.models.loading import ModelUnavailable  # noqa: E402
+from tools.models.vision import (  # noqa: E402
     SMOLVLM_TEMPLATE,
     byte_level_clip_tokenizer,
     load_clip,
@@ -98,9 +98,9 @@ class Phases:
 
 def tiny_rows(models_dir: Path, repeat: int, kinds: list[str], writing_tokens: int) -> list[Row]:
     try:
-        from tools.base import ArtifactKind, FocusArtifact, ToolContext
-        from tools.critique import CritiqueArgs, critique
-        from tools.models import load_causal_lm
+        from tools.contract import ArtifactKind, FocusArtifact, ToolContext
+        from tools.critique.tool import CritiqueArgs, critique
+        from tools.models.loading import load_causal_lm
     except ImportError as missing:
         return [Row(kind, "tiny", note=f"skipped: {missing}") for kind in kinds]
     files = Path(tempfile.mkdtemp(prefix="critique-bench-"))

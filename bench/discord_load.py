@@ -6,7 +6,7 @@ Run:
 
 The bot runs as its own process, as `atelier run` runs it (the real discord.py client, the
 agent on the tiny random-weight chat model `tiny:chat`, a fresh SQLite database migrated by
-Alembic), pointed at the fake Discord (tests/fake_discord.py) served by this process. Each
+Alembic), pointed at the fake Discord (tests/support/fake_discord.py) served by this process. Each
 simulated person chats with the bot in a DM, one message after another (the next once the
 answer came), all people at once; every fifth message is the slash command /history instead.
 The bot has no creative tools here (a tool run on the tiny models takes tens of seconds on
@@ -38,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.fake_discord import FakeDiscord, Payload  # noqa: E402
+from tests.support.fake_discord import FakeDiscord, Payload  # noqa: E402
 
 ANSWER_TIMEOUT_S = 120.0
 SLASH_EVERY = 5
@@ -76,14 +76,14 @@ def main() -> int:
 
 async def _serve_bot() -> None:
     """`atelier run` without the creative tools: settings from the environment."""
-    from agent import migrate
+    from agent.chat.model import build_chat_model
     from agent.config import Settings
-    from agent.db import create_engine, session_factory
     from agent.factory import assemble_agent, build_model_registry
     from agent.jobs import JobLimits, Jobs
-    from agent.llm import build_chat_model
+    from agent.store import migrate
+    from agent.store.db import create_engine, session_factory
     from bot.discord.client import run_bot
-    from tools.models import CHAT_ROLE
+    from tools.models.loading import CHAT_ROLE
 
     settings = Settings()
     url = settings.effective_database_url

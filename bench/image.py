@@ -7,7 +7,7 @@ Run:
     python3 bench/image.py --model /path/to/a/diffusers/pipeline
 
 Models:
-  tiny      tools/image_pipeline.py's tiny:image (32x32), built from its config
+  tiny      tools/image/pipeline.py's tiny:image (32x32), built from its config
   sd-turbo  random weights of stabilityai/sd-turbo's architecture (the SD 2.1-base UNet, its
             VAE and the OpenCLIP-H text encoder, from the configs written below; nothing is
             downloaded) at 512x512. Its tokenizer is a byte-level CLIP tokenizer: the real
@@ -18,7 +18,7 @@ Tables:
   1. plain diffusers, steps x batch: seconds per image, images/s, peak memory (CUDA: peak
      allocated per row; CPU: the process's peak RSS so far).
   2. atelier vs plain at concurrency 1, 4 and 8: N threads each asking for images (each
-     thread warmed up first). atelier is the tool's run function (tools/image.py: args, seed,
+     thread warmed up first). atelier is the tool's run function (tools/image/tool.py: args, seed,
      memory plan, model lock, the pipeline, the PNG with its parameters); plain is
      `pipe(prompt, ...)` on the same pipeline object, under a lock as well, since one diffusers
      pipeline cannot serve two calls at once (the scheduler keeps per-call state); plain+PNG
@@ -110,8 +110,8 @@ SD_TURBO_TEXT = {
 
 
 def sd_turbo_random(device: torch.device, dtype: torch.dtype) -> StableDiffusionPipeline:
-    from tools.image_pipeline import sd_turbo_pipeline
-    from tools.vision_models import byte_level_clip_tokenizer
+    from tools.image.pipeline import sd_turbo_pipeline
+    from tools.models.vision import byte_level_clip_tokenizer
 
     tokenizer = byte_level_clip_tokenizer()
     with torch.device(device):  # initialise on the GPU: seconds instead of a minute on the CPU
@@ -207,9 +207,9 @@ def concurrent(
 
 
 def table_atelier(loaded: Any, size: int, requests: int) -> None:
-    from tools.base import ToolContext
-    from tools.image import ImageArgs, make_image
-    from tools.png_params import GenerationParameters, png_bytes
+    from tools.contract import ToolContext
+    from tools.image.png_params import GenerationParameters, png_bytes
+    from tools.image.tool import ImageArgs, make_image
 
     class Models:
         def get(self, role: str) -> Any:
@@ -279,7 +279,7 @@ def one_at_a_time(sides: dict[str, Callable[[int], Any]], requests: int) -> dict
 
 
 def load_atelier(spec_or_dir: str, cache: Path, device: torch.device) -> Any:
-    from tools.image_pipeline import load_image_pipeline
+    from tools.image.pipeline import load_image_pipeline
 
     return load_image_pipeline(spec_or_dir, cache_dir=cache, device=device.type)
 
@@ -326,7 +326,7 @@ def main() -> None:
         if not options.skip_plain_table:
             table_steps_batch(pipe, device, size, loaded.defaults.guidance, options.repeat)
         try:
-            import tools.image  # noqa: F401
+            import tools.image.tool  # noqa: F401
         except ImportError as missing:
             print(f"\n2. skipped: atelier's image tool cannot be imported here ({missing})")
             return
@@ -337,8 +337,8 @@ def main() -> None:
 
 def offload_row(loaded: Any, size: int) -> None:
     """One image with cpu_offload on (last: it moves the weights to RAM for good)."""
-    from tools.base import ToolContext
-    from tools.image import ImageArgs, make_image
+    from tools.contract import ToolContext
+    from tools.image.tool import ImageArgs, make_image
 
     class Models:
         def get(self, role: str) -> Any:

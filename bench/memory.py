@@ -7,7 +7,7 @@ a minute on a 2-core machine, a minute and a half against a local PostgreSQL):
     .venv/bin/python bench/memory.py --sizes 10000,100000 --samples 200
     .venv/bin/python bench/memory.py --url postgresql+asyncpg://user@host:5432/empty_db
 
-The schema comes from the real Alembic migrations and the engine from agent.db.create_engine
+The schema comes from the real Alembic migrations and the engine from agent.store.db.create_engine
 (on SQLite: WAL, synchronous=NORMAL), so the app's indexes and settings are what is measured.
 A --url must name an empty database; the script refuses one that already has users.
 
@@ -60,7 +60,7 @@ import sqlalchemy
 from sqlalchemy import event, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from agent.db import (
+from agent.store.db import (
     Conversation,
     ConversationKind,
     Message,
@@ -71,8 +71,8 @@ from agent.db import (
     session_factory,
     utcnow,
 )
-from agent.memory import Memory
-from agent.migrate import upgrade
+from agent.store.memory import Memory
+from agent.store.migrate import upgrade
 
 Sessions = async_sessionmaker[AsyncSession]
 Operation = Callable[[], Awaitable[None]]

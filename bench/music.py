@@ -8,13 +8,13 @@ the import path, and imports only torch, transformers, numpy and atelier's tools
     python3 bench/music.py --small-on-cpu      # musicgen-small on the CPU too (minutes)
 
 Rows:
-  tiny:music       the test model (tools/music_model.py), built in a temporary directory and
+  tiny:music       the test model (tools/music/model.py), built in a temporary directory and
                    loaded back with from_pretrained, on the CPU at batch 1 and 4
   musicgen-small   random weights of facebook/musicgen-small's architecture (the config is
                    written below: nothing is downloaded), on CUDA in the loader's dtype
                    (bfloat16 where the card has it) at batch 1 and 4, after a warm-up run
 
-Each row times one call of tools.music_model.generate_music, the function the music tool
+Each row times one call of tools.music.model.generate_music, the function the music tool
 uses: the T5 encoder, every decoder step with classifier-free guidance (--guidance, 3 by
 default, which runs the decoder on twice the batch) and EnCodec decoding. The real-time factor
 is the seconds of audio made (clip length x batch) per second of wall time; above 1 is faster
@@ -53,8 +53,8 @@ from transformers import (  # noqa: E402
     T5Config,
 )
 
-from tools.models import resolve_dtype_float32_on_cpu  # noqa: E402
-from tools.music_model import (  # noqa: E402
+from tools.models.loading import resolve_dtype_float32_on_cpu  # noqa: E402
+from tools.music.model import (  # noqa: E402
     LoadedMusicGen,
     compact_lstms,
     configure_generation,

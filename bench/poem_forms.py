@@ -21,9 +21,10 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from tools.base import ToolContext  # noqa: E402
-from tools.models import LoadedCausalLM, load_causal_lm  # noqa: E402
-from tools.poem import (  # noqa: E402
+from tools.contract import ToolContext  # noqa: E402
+from tools.models.loading import LoadedCausalLM, load_causal_lm  # noqa: E402
+from tools.poem.forms import check  # noqa: E402
+from tools.poem.tool import (  # noqa: E402
     PoemArgs,
     fit_lines,
     plan_poem,
@@ -31,7 +32,6 @@ from tools.poem import (  # noqa: E402
     sample_clean,
     write_poem,
 )
-from tools.poem_forms import check  # noqa: E402
 
 TOPICS = (
     "a heron in the rain",

@@ -17,11 +17,11 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from agent import migrate
 from agent.config import Settings, StartupError, load_settings
+from agent.store import migrate
 
 if TYPE_CHECKING:
-    from tools.model_registry import RoleStatus
+    from tools.models.registry import RoleStatus
 
 EXIT_CONFIG = 2
 TOKEN_ENV = "ATELIER_DISCORD_TOKEN"
@@ -137,7 +137,7 @@ def _models(settings: Settings, args: argparse.Namespace) -> int:
     import torch
 
     from agent.factory import build_model_registry
-    from tools.models import resolve_profile
+    from tools.models.loading import resolve_profile
 
     registry = build_model_registry(settings)  # a listing: it loads nothing
     profile = resolve_profile(settings.profile, torch.cuda.is_available())
@@ -163,7 +163,7 @@ def _print_table(table: list[tuple[str, ...]]) -> None:
 
 
 def _device_and_dtype(settings: Settings) -> str:
-    from tools.models import DeviceUnavailable, resolve_device, resolve_dtype
+    from tools.models.loading import DeviceUnavailable, resolve_device, resolve_dtype
 
     try:
         device = resolve_device(settings.device)

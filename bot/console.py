@@ -12,7 +12,7 @@ import re
 import sys
 from typing import TextIO
 
-from agent.service import Agent
+from agent.turns import Agent
 from agent.types import Command, Place, Reply, Turn, UserRef
 
 PLATFORM = "console"

@@ -13,7 +13,7 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from agent.db import Base
+from agent.store.db import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -117,7 +117,7 @@ CRITIQUE = ToolInfo(
 
 CREATIVE_TOOLS = (POEM, IMAGE, MUSIC, CRITIQUE)
 
-# Not a tool: the router's choice to reply in words (agent/studio.py ANSWER).
+# Not a tool: the router's choice to reply in words (agent/making/studio.py ANSWER).
 JUST_ANSWER = ToolInfo(
     "answer",
     "Talk with the person: answer a question, greet, thank, chat about anything; nothing is made.",
@@ -134,7 +134,7 @@ JUST_ANSWER = ToolInfo(
 )
 
 # Not a tool either: a change to the piece in focus that does not say what kind of piece it is
-# ("make it darker"). The piece's own tool revises it (agent/studio.py REVISE); without this
+# ("make it darker"). The piece's own tool revises it (agent/making/studio.py REVISE); without this
 # choice such requests went to whichever tool's examples they happened to resemble.
 REVISE_FOCUS = ToolInfo(
     "revise",

@@ -1,5 +1,5 @@
-"""Pieces made from the poem in focus: music for it (tools/music.py), a picture of it
-(tools/image.py).
+"""Pieces made from the poem in focus: music for it (tools/music/tool.py), a picture of it
+(tools/image/tool.py).
 
 A request builds on the poem in focus when a poem is in focus and the request speaks of it: a
 poem word or form ("my verses", "the haiku", 这首诗), a #N, or "it"/"this" as the thing to set,
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from tools.base import ArtifactKind, FocusArtifact
+from tools.contract import ArtifactKind, FocusArtifact
 
 POEM_WORDS = re.compile(
     r"\b(poem|poems|verse|verses|lines|lyrics|haiku|sonnet|stanza|limerick|tanka|jueju)\b|#\d+|"

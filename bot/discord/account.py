@@ -1,5 +1,5 @@
 """Slash commands about a person's own history and pieces: /help, /history, /forget, /show,
-/versions, /diff, /keep. Each is the agent's command of the same name (agent/commands.py);
+/versions, /diff, /keep. Each is the agent's command of the same name (agent/account.py);
 the answers are ephemeral, since they are about one person's conversation."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from agent.types import Command
-from bot.discord.answering import InteractionTurns
-from bot.discord.pieces import piece_choices
+from bot.discord.autocomplete import piece_choices
+from bot.discord.interactions import InteractionTurns
 
 Piece = app_commands.Range[int, 1, None]
 

@@ -17,10 +17,10 @@ import discord
 from pydantic import ValidationError
 
 from agent.types import Command, UserRef
-from bot.discord.answering import InteractionTurns
 from bot.discord.buttons import CRITIQUE, KEEP, MUSIC, REVISE, VARY, PieceButton
+from bot.discord.interactions import InteractionTurns
 from bot.discord.options import as_command_value
-from tools.base import ArtifactKind, Tool
+from tools.contract import ArtifactKind, Tool
 
 INSTRUCTION_LIMIT = 500
 

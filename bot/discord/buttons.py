@@ -16,7 +16,7 @@ import discord
 
 from agent.types import Reply
 from bot.discord.render import OutMessage
-from tools.base import ArtifactKind, Tool
+from tools.contract import ArtifactKind, Tool
 
 VARY, REVISE, CRITIQUE, MUSIC, KEEP = "vary", "revise", "critique", "music", "keep"
 LABELS = {

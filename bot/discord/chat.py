@@ -22,13 +22,13 @@ import discord
 from discord.abc import Messageable
 from discord.ext import commands
 
-from agent.service import Agent
+from agent.turns import Agent
 from agent.types import Attachment, Place, Reply, Turn, UserRef
 from bot.discord.buttons import message_buttons
-from bot.discord.fit import shrunk_to_fit
 from bot.discord.limits import RateLimiter
 from bot.discord.render import OutFile, OutMessage, render_reply
-from tools.base import Tool
+from bot.discord.shrink_images import shrunk_to_fit
+from tools.contract import Tool
 
 logger = logging.getLogger(__name__)
 

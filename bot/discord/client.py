@@ -19,14 +19,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from agent.config import Settings, StartupError
-from agent.service import Agent
+from agent.turns import Agent
 from bot.discord.account import Account
 from bot.discord.actions import ButtonActions
-from bot.discord.answering import InteractionTurns
 from bot.discord.buttons import PieceActions, PieceButton
 from bot.discord.chat import NO_MENTIONS, Chat
 from bot.discord.create import Create
 from bot.discord.endpoints import pointed_at
+from bot.discord.interactions import InteractionTurns
 from bot.discord.limits import RateLimiter
 
 logger = logging.getLogger(__name__)

@@ -16,11 +16,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from agent.service import Agent
+from agent.turns import Agent
 from agent.types import Command
-from bot.discord.answering import InteractionTurns
+from bot.discord.autocomplete import piece_choices
+from bot.discord.interactions import InteractionTurns
 from bot.discord.options import PIECE, SlashOption, as_command_value, describe, tool_options
-from bot.discord.pieces import piece_choices
 
 Run = Callable[[discord.Interaction, dict[str, Any]], Awaitable[None]]
 

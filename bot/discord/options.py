@@ -6,7 +6,7 @@ their bounds (ge/le, min/max length) so Discord checks them as the person types;
 becomes a choice list. A str field is a choice list too when the tool declares its values:
 `json_schema_extra={"choices": [...]}`, each a value or a [shown, value] pair (poem forms,
 aspect ratios). Everything else arrives as text and is checked by
-the tool's Args as in the console (agent/tool_args.py), with the same messages.
+the tool's Args as in the console (agent/making/tool_args.py), with the same messages.
 
 Every tool command also gets a `piece` option (autocompleted with the person's #N) naming the
 piece to work from.
@@ -24,7 +24,7 @@ import annotated_types
 from discord import app_commands
 from pydantic.fields import FieldInfo
 
-from tools.base import Tool
+from tools.contract import Tool
 
 PIECE = "piece"
 DESCRIPTION_LIMIT = 100  # Discord's, for commands and options

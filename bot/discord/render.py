@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.types import MadeArtifact, Reply
-from bot.discord.fit import IMAGE_SUFFIXES
+from bot.discord.shrink_images import IMAGE_SUFFIXES
 
 MESSAGE_LIMIT = 2000
 FILES_PER_MESSAGE = 10  # Discord's limit

@@ -1,0 +1,479 @@
+"""A LangChain chat model over a local transformers causal LM (tools.models.loading.LoadedCausalLM).
+
+Generation runs under the loaded model's lock, so one model serves one caller at a time, and
+the async path runs it in a worker thread, so the event loop (and Discord's heartbeats) never
+waits on the model.
+
+Tool calling follows the Hermes/Qwen text protocol (agent/chat/toolcalls.py): tools bound with
+`bind_tools` are shown to the model through its own chat template when that template renders
+tools (Qwen2.5 and most tool-tuned models), else through a system-prompt block of our own
+(SmolLM2 and the tiny test model); `<tool_call>` blocks in the reply become the AIMessage's
+tool_calls, and calls and results in the history are written back the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+from jinja2 import TemplateError
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    ChatMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
+from langchain_core.messages.ai import UsageMetadata
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.tools import BaseTool
+from pydantic import ConfigDict, Field, SkipValidation
+from transformers import PreTrainedTokenizerBase
+
+from agent.chat.toolcalls import (
+    CALL_OPEN,
+    ToolRequest,
+    parse_tool_calls,
+    render_invalid_tool_call,
+    render_tool_call,
+    render_tool_response,
+    tools_system_block,
+)
+from agent.config import Settings
+from tools.models.loading import LoadedCausalLM
+from tools.models.sampling import seeded
+
+logger = logging.getLogger(__name__)
+
+FinishReason = Literal["stop", "length"]
+# Per-call options accepted through invoke(..., **kwargs) or bind(...).
+_CALL_OPTIONS = frozenset({"temperature", "top_p", "max_new_tokens", "seed"})
+# Set by bind_tools (or passed per call): tool schemas, and how the model must use them.
+_TOOL_OPTIONS = ("tools", "tool_choice")
+
+
+@dataclass(frozen=True)
+class GenerationOptions:
+    temperature: float
+    top_p: float
+    max_new_tokens: int
+    seed: int | None
+
+    def __post_init__(self) -> None:
+        # Per-call overrides skip the pydantic field checks, so check them here.
+        if self.temperature < 0 or not 0 < self.top_p <= 1 or self.max_new_tokens < 1:
+            raise ValueError(
+                "need temperature >= 0, 0 < top_p <= 1 and max_new_tokens >= 1; got "
+                f"{self.temperature}, {self.top_p} and {self.max_new_tokens}"
+            )
+
+    @property
+    def sampling(self) -> bool:
+        # Temperature 0 means "always the likeliest token": greedy decoding, not a division by 0.
+        return self.temperature > 0
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    input_tokens: int
+    output_tokens: int
+    finish_reason: FinishReason
+
+
+class LocalChatModel(BaseChatModel):
+    """Chat with a locally loaded causal LM through its own chat template."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    # SkipValidation: pydantic would otherwise walk the dataclass and its torch fields.
+    loaded: SkipValidation[LoadedCausalLM] = Field(exclude=True)
+    temperature: float = Field(0.7, ge=0.0, le=2.0)
+    top_p: float = Field(0.9, gt=0.0, le=1.0)
+    max_new_tokens: int = Field(200, ge=1)
+    seed: int | None = None
+
+    @property
+    def _llm_type(self) -> str:
+        return "atelier-local"
+
+    @property
+    def _identifying_params(self) -> Mapping[str, Any]:
+        return {
+            "model": self.loaded.spec,
+            "device": str(self.loaded.device),
+            "dtype": str(self.loaded.dtype).removeprefix("torch."),
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_new_tokens": self.max_new_tokens,
+            "seed": self.seed,
+        }
+
+    def count_tokens(self, text: str) -> int:
+        return self.loaded.count_tokens(text)
+
+    def get_num_tokens(self, text: str) -> int:
+        return self.loaded.count_tokens(text)
+
+    def get_num_tokens_from_messages(
+        self, messages: list[BaseMessage], tools: Sequence[Any] | None = None
+    ) -> int:
+        """Tokens of the prompt exactly as the model would receive it, template and tool
+        listing included."""
+        return len(self._encode(messages, ToolRequest.build(tools))["input_ids"][0])
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: str | dict[str, Any] | bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """This model with tools offered on every call.
+
+        Tools may be LangChain tools, pydantic models, typed functions or dicts (JSON or
+        OpenAI schemas). tool_choice: None or "auto" (the model decides), "none" (tools are
+        not shown), "any" or "required" (it must call one), or a tool's name, alone or as
+        {"type": "function", "function": {"name": ...}} (it must call that one). A choice
+        the model must follow is enforced by starting its reply with the call itself.
+        """
+        # Built here so that a bad tool or tool_choice fails at bind time, not mid-chat.
+        request = ToolRequest.build(tools, tool_choice)
+        return self.bind(tools=list(request.schemas), tool_choice=request.choice, **kwargs)
+
+    def prompt_text(
+        self,
+        messages: Sequence[BaseMessage],
+        *,
+        tools: Sequence[Any] | None = None,
+        tool_choice: str | dict[str, Any] | bool | None = None,
+    ) -> str:
+        """The prompt exactly as the model receives it, for debugging and tests."""
+        request = ToolRequest.build(tools, tool_choice)
+        return self._apply_template(messages, request, tokenize=False)
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        tool_options = {name: kwargs.pop(name) for name in _TOOL_OPTIONS if name in kwargs}
+        request = ToolRequest.build(tool_options.get("tools"), tool_options.get("tool_choice"))
+        options = self._options(kwargs)
+        inputs = self._encode(messages, request)
+        completion = self._complete(inputs, options, [s for s in stop or [] if s])
+        usage = UsageMetadata(
+            input_tokens=completion.input_tokens,
+            output_tokens=completion.output_tokens,
+            total_tokens=completion.input_tokens + completion.output_tokens,
+        )
+        message = AIMessage(
+            **_reply_fields(completion.text, request),
+            usage_metadata=usage,
+            response_metadata={
+                "model_name": self.loaded.spec,
+                "finish_reason": completion.finish_reason,
+            },
+        )
+        generation = ChatGeneration(
+            message=message, generation_info={"finish_reason": completion.finish_reason}
+        )
+        return ChatResult(generations=[generation], llm_output={"model_name": self.loaded.spec})
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        # A worker thread: generation takes seconds, and a blocked loop stops the gateway
+        # heartbeats. to_thread (not run_in_executor) so the caller's contextvars follow.
+        sync_manager = run_manager.get_sync() if run_manager else None
+        return await asyncio.to_thread(self._generate, messages, stop, sync_manager, **kwargs)
+
+    def _options(self, overrides: Mapping[str, Any]) -> GenerationOptions:
+        unknown = overrides.keys() - _CALL_OPTIONS
+        if unknown:
+            raise TypeError(
+                f"LocalChatModel does not accept {sorted(unknown)}; "
+                f"per-call options are {sorted(_CALL_OPTIONS)}"
+            )
+        return GenerationOptions(
+            temperature=overrides.get("temperature", self.temperature),
+            top_p=overrides.get("top_p", self.top_p),
+            max_new_tokens=overrides.get("max_new_tokens", self.max_new_tokens),
+            seed=overrides.get("seed", self.seed),
+        )
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = super()._get_ls_params(stop=stop, **kwargs)
+        # The model runs on transformers; traces group it with other Hugging Face models.
+        params["ls_provider"] = "huggingface"
+        # A per-call model= is refused when the call runs (_options), but the trace should
+        # still name what the caller asked for, as LangChain's standard tests expect.
+        requested = kwargs.get("model")
+        params["ls_model_name"] = requested if isinstance(requested, str) else self.loaded.spec
+        params["ls_max_tokens"] = kwargs.get("max_new_tokens", self.max_new_tokens)
+        return params
+
+    def _encode(
+        self, messages: Sequence[BaseMessage], request: ToolRequest
+    ) -> Mapping[str, torch.Tensor]:
+        return self._apply_template(
+            messages,
+            request,
+            return_tensors="pt",
+            return_dict=True,  # input_ids and attention_mask, so generate() need not guess
+        )
+
+    def _apply_template(
+        self, messages: Sequence[BaseMessage], request: ToolRequest, **template_kwargs: Any
+    ) -> Any:
+        """Render (and, by default, tokenize) the chat through the model's chat template,
+        with the offered tools where the template takes them, else in the system prompt."""
+        tokenizer = self.loaded.tokenizer
+        tool_traffic = request.offered or any(_is_tool_traffic(m) for m in messages)
+        native = tool_traffic and template_supports_tools(tokenizer)
+        conversation = to_chat_dicts(messages, native_tools=native)
+        if request.offered and not native:
+            conversation = with_system_block(conversation, tools_system_block(request.schemas))
+        prefix = request.forced_prefix
+        if prefix:
+            # The model continues a reply that already opens the call it must make.
+            conversation.append({"role": "assistant", "content": prefix})
+            template_kwargs["continue_final_message"] = True
+        else:
+            template_kwargs["add_generation_prompt"] = True
+        tools = list(request.schemas) if native and request.offered else None
+        return tokenizer.apply_chat_template(conversation, tools=tools, **template_kwargs)
+
+    def _complete(
+        self, encoded: Mapping[str, torch.Tensor], options: GenerationOptions, stop: list[str]
+    ) -> Completion:
+        loaded = self.loaded
+        inputs = {name: tensor.to(loaded.device) for name, tensor in encoded.items()}
+        prompt_length = inputs["input_ids"].shape[1]
+        generate_kwargs: dict[str, Any] = {
+            "max_new_tokens": options.max_new_tokens,
+            "pad_token_id": loaded.tokenizer.pad_token_id,
+            "do_sample": options.sampling,
+        }
+        if options.sampling:
+            generate_kwargs.update(temperature=options.temperature, top_p=options.top_p)
+        if stop:
+            # Ends generation early on a stop string; the text is cut at it below.
+            generate_kwargs.update(stop_strings=stop, tokenizer=loaded.tokenizer)
+        with loaded.lock, torch.inference_mode(), seeded(options.seed, loaded.device):
+            output = loaded.model.generate(**inputs, **generate_kwargs)
+        new_tokens = output[0, prompt_length:]
+        text = loaded.tokenizer.decode(new_tokens, skip_special_tokens=True)
+        text, stopped = cut_at_stop(text, stop)
+        ended = stopped or _ends_with_eos(new_tokens, loaded)
+        return Completion(
+            text=text.strip(),
+            input_tokens=prompt_length,
+            output_tokens=len(new_tokens),
+            finish_reason="stop" if ended or len(new_tokens) < options.max_new_tokens else "length",
+        )
+
+
+def build_chat_model(settings: Settings, loaded: LoadedCausalLM) -> LocalChatModel:
+    return LocalChatModel(
+        loaded=loaded,
+        temperature=settings.temperature,
+        top_p=settings.top_p,
+        max_new_tokens=settings.max_new_tokens,
+    )
+
+
+_ROLES: tuple[tuple[type[BaseMessage], str], ...] = (
+    (SystemMessage, "system"),
+    (HumanMessage, "user"),
+    (AIMessage, "assistant"),
+)
+
+
+def to_chat_dicts(
+    messages: Sequence[BaseMessage], *, native_tools: bool = False
+) -> list[dict[str, Any]]:
+    """LangChain messages as chat-template dicts. Only text reaches the model: non-text
+    content blocks (images) are the agent's business, not the LLM's.
+
+    With `native_tools` (the template renders tools itself) tool calls go in the assistant's
+    `tool_calls` field and results in role "tool" messages, for the template to write in the
+    form its model was trained on. Otherwise calls are written as `<tool_call>` text in the
+    assistant's turn and results as `<tool_response>` blocks in a user turn: the form the
+    project's tool prompt teaches, and one any template can carry.
+    """
+    chat: list[dict[str, Any]] = []
+    previous_was_tool = False
+    for message in messages:
+        if isinstance(message, ToolMessage) and not native_tools:
+            block = render_tool_response(str(message.text))
+            if previous_was_tool:
+                # The results of one turn's calls share one user turn, as in Qwen's template;
+                # templates that insist on alternating roles would refuse two in a row.
+                chat[-1]["content"] += "\n" + block
+            else:
+                chat.append({"role": "user", "content": block})
+        else:
+            chat.append(_chat_dict(message, native_tools))
+        previous_was_tool = isinstance(message, ToolMessage)
+    return chat
+
+
+def _chat_dict(message: BaseMessage, native_tools: bool) -> dict[str, Any]:
+    text = str(message.text)
+    if isinstance(message, ToolMessage):
+        return {
+            "role": "tool",
+            "content": text,
+            "tool_call_id": message.tool_call_id,
+            "name": message.name,  # None is dropped by apply_chat_template
+        }
+    if not isinstance(message, AIMessage) or not _is_tool_traffic(message):
+        return {"role": _role(message), "content": text}
+    # A malformed call has no structured form: the model sees what it wrote, as text.
+    invalid = [render_invalid_tool_call(call) for call in message.invalid_tool_calls]
+    if not native_tools:
+        calls = [render_tool_call(call["name"], call["args"]) for call in message.tool_calls]
+        return {"role": "assistant", "content": _joined_lines(text, *calls, *invalid)}
+    assistant: dict[str, Any] = {"role": "assistant", "content": _joined_lines(text, *invalid)}
+    if message.tool_calls:
+        assistant["tool_calls"] = [
+            {
+                "id": call["id"],
+                "type": "function",
+                "function": {"name": call["name"], "arguments": call["args"]},
+            }
+            for call in message.tool_calls
+        ]
+    return assistant
+
+
+def _joined_lines(*parts: str) -> str:
+    return "\n".join(part for part in parts if part)
+
+
+def _is_tool_traffic(message: BaseMessage) -> bool:
+    if isinstance(message, ToolMessage):
+        return True
+    return isinstance(message, AIMessage) and bool(message.tool_calls or message.invalid_tool_calls)
+
+
+def _role(message: BaseMessage) -> str:
+    if isinstance(message, ChatMessage):
+        return message.role
+    for kind, role in _ROLES:
+        if isinstance(message, kind):
+            return role
+    raise ValueError(
+        f"LocalChatModel cannot send a {type(message).__name__} to the model "
+        "(system, human, AI, tool and chat messages only)"
+    )
+
+
+def with_system_block(conversation: list[dict[str, Any]], block: str) -> list[dict[str, Any]]:
+    """The conversation with `block` at the end of its system prompt (one is added if there
+    is none). Appended rather than prepended: the operator's persona comes first."""
+    if conversation and conversation[0]["role"] == "system":
+        first = conversation[0]
+        merged = "\n\n".join(part for part in (first["content"], block) if part)
+        return [{**first, "content": merged}, *conversation[1:]]
+    return [{"role": "system", "content": block}, *conversation]
+
+
+# Marks the probe's pieces so they can be found in whatever the template makes of them.
+_PROBE_MARK = "atelier-probe-5f1c"
+_PROBE_TOOL: Mapping[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": "probe",
+        "description": f"description-{_PROBE_MARK}",
+        "parameters": {"type": "object", "properties": {"x": {"type": "string"}}},
+    },
+}
+_PROBE_EXCHANGE: Sequence[Mapping[str, Any]] = (
+    {"role": "user", "content": "hello"},
+    {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [
+            {
+                "id": "call_probe",
+                "type": "function",
+                "function": {"name": "probe", "arguments": {"x": f"argument-{_PROBE_MARK}"}},
+            }
+        ],
+    },
+    {"role": "tool", "content": f"result-{_PROBE_MARK}", "tool_call_id": "call_probe"},
+)
+
+
+def template_supports_tools(tokenizer: PreTrainedTokenizerBase) -> bool:
+    """Whether the chat template itself renders a tool listing, assistant tool calls and
+    tool results (role "tool"), in the `<tool_call>` form that replies are parsed in.
+
+    A template whose model calls tools in another form (Llama 3's bare JSON, Mistral's
+    [TOOL_CALLS]) gets the project's prompt instead: the model is then asked for the form
+    the parser reads. Support is found by rendering a small tool exchange and looking for
+    each piece in the result, not guessed from the source alone: some templates mention
+    tools and still drop them or refuse the "tool" role. Templates that never mention tools
+    are answered without rendering; the render costs about a millisecond.
+    """
+    try:
+        source = tokenizer.get_chat_template(tools=[dict(_PROBE_TOOL)])
+    except ValueError:  # no template at all, or several and none the default
+        return False
+    if "tools" not in source or CALL_OPEN not in source:
+        return False
+    try:
+        rendered = tokenizer.apply_chat_template(
+            [dict(message) for message in _PROBE_EXCHANGE],
+            tools=[dict(_PROBE_TOOL)],
+            tokenize=False,
+            add_generation_prompt=True,
+        )
+    except (TemplateError, ValueError, TypeError, KeyError) as exc:
+        logger.debug("chat template cannot render a tool exchange (%s): using ours", exc)
+        return False
+    pieces = ("description", "argument", "result")
+    return all(f"{piece}-{_PROBE_MARK}" in rendered for piece in pieces)
+
+
+def _reply_fields(text: str, request: ToolRequest) -> dict[str, Any]:
+    """The AIMessage content of a reply, and its tool calls when tools were offered."""
+    if not request.offered:
+        return {"content": text}
+    # The forced prefix was written for the model, so it is part of what the model said.
+    parsed = parse_tool_calls(request.forced_prefix + text, known_names=request.names)
+    return {
+        "content": parsed.content,
+        "tool_calls": parsed.tool_calls,
+        "invalid_tool_calls": parsed.invalid_tool_calls,
+    }
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
+    """The text before the earliest stop string, and whether one was found."""
+    cuts = [index for index in (text.find(s) for s in stop if s) if index >= 0]
+    if not cuts:
+        return text, False
+    return text[: min(cuts)], True
+
+
+def _ends_with_eos(new_tokens: torch.Tensor, loaded: LoadedCausalLM) -> bool:
+    eos = loaded.model.generation_config.eos_token_id
+    eos_ids = set(eos) if isinstance(eos, list) else {eos}
+    return len(new_tokens) > 0 and int(new_tokens[-1]) in eos_ids

@@ -1,0 +1,265 @@
+"""Constrained routing: free text to a tool, for chat models that cannot call tools.
+
+A small model such as the bundled SmolLM2 copies a tool schema instead of calling it, and
+asked "which tool?" it answers "poem" for almost anything. What it does well is say how
+likely a text is. So the router asks, for each choice ("just answer" and every tool), how
+likely the person's request is when the model has been told what that choice does: the
+choice's description is the system message, a few example requests it serves are the earlier
+turns, the request is the next user message, and the choice whose conversation makes the
+request most probable wins. This is "noisy channel" scoring (Min et al., 2022): it compares
+probabilities of the same text, so no choice wins merely by being a likelier word.
+
+These conversations are the same on every turn, so their key/value cache is computed
+once; a turn runs the model over the request's tokens only, all choices in one batch.
+
+Arguments are then filled from the request and validated with the tool's own `Args`: the
+free text goes to the tool's text argument (the tool reads form, language and tone from it),
+an option value the request names outright ("a haiku ...", "seed 7") is taken, and what
+fails validation becomes a short question to the person instead of an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import enum
+import inspect
+import math
+import re
+import types
+import typing
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from langchain_core.messages import BaseMessage
+from pydantic import ValidationError
+from pydantic.fields import FieldInfo
+
+from agent.making.studio import ANSWER, REVISE, Decision
+from tools.catalog import JUST_ANSWER, REVISE_FOCUS, ToolInfo
+from tools.contract import Tool
+from tools.models.loading import LoadedCausalLM
+
+# The request's opening words carry its intent; a 4,000-character message need not be read
+# whole to route it.
+MAX_REQUEST_TOKENS = 96
+_TEXT_MARK = "\x00request\x00"
+
+
+def choice_messages(choice: ToolInfo) -> list[dict[str, str]]:
+    """The conversation a request is scored in for one choice: what the choice does, then its
+    example requests as earlier turns, each answered with the choice's name, then the request
+    (a mark where its text goes). A small chat model predicts a request that resembles the
+    earlier ones far better than it follows a list of examples inside the system message."""
+    messages = [{"role": "system", "content": choice.description}]
+    for example in choice.examples:
+        messages.append({"role": "user", "content": example})
+        messages.append({"role": "assistant", "content": f"({choice.name})"})
+    messages.append({"role": "user", "content": _TEXT_MARK})
+    return messages
+
+
+@dataclass
+class _Prefixes:
+    """The choices' conversations, run through the model once, left-padded to one length."""
+
+    names: tuple[str, ...]
+    cache: Any  # the model's key/value cache for the prefixes (a transformers Cache)
+    mask: torch.Tensor  # (choices, prefix length): 1 where a prefix has a real token
+    lengths: torch.Tensor  # (choices,): real tokens per prefix
+    next_logprobs: torch.Tensor  # (choices, vocab): log-probs of the request's first token
+
+
+class ChoiceScorer:
+    """log P(request | choice's conversation) for each choice, in one batched forward pass."""
+
+    def __init__(self, loaded: LoadedCausalLM) -> None:
+        self._loaded = loaded
+        self._prefixes: dict[tuple[ToolInfo, ...], _Prefixes] = {}
+        self._cache_keyword = _cache_argument(loaded.model)
+
+    def scores(self, text: str, choices: Sequence[ToolInfo]) -> dict[str, float]:
+        """Blocking (model work): call it from a worker thread."""
+        loaded = self._loaded
+        with loaded.lock, torch.inference_mode():
+            prefixes = self._prefixes_for(tuple(choices))
+            request = self._request_ids(text)
+            totals = self._score(prefixes, request)
+        # A tool with more than one description (Tool.also_serves) scores by its likeliest.
+        best: dict[str, float] = {}
+        for name, total in zip(prefixes.names, totals.tolist(), strict=True):
+            best[name] = max(total, best.get(name, -math.inf))
+        return best
+
+    def _head(self, choice: ToolInfo) -> str:
+        """The rendered conversation up to where the request's text starts."""
+        tokenizer = self._loaded.tokenizer
+        rendered = tokenizer.apply_chat_template(choice_messages(choice), tokenize=False)
+        return rendered.split(_TEXT_MARK)[0]
+
+    def _request_ids(self, text: str) -> list[int]:
+        tokenizer = self._loaded.tokenizer
+        ids = tokenizer(text.strip(), add_special_tokens=False)["input_ids"]
+        return ids[:MAX_REQUEST_TOKENS] or [tokenizer.eos_token_id]
+
+    def _prefixes_for(self, choices: tuple[ToolInfo, ...]) -> _Prefixes:
+        if choices not in self._prefixes:
+            self._prefixes[choices] = self._run_prefixes(choices)
+        return self._prefixes[choices]
+
+    def _run_prefixes(self, choices: tuple[ToolInfo, ...]) -> _Prefixes:
+        tokenizer, device = self._loaded.tokenizer, self._loaded.device
+        rows = [tokenizer(self._head(c), add_special_tokens=False)["input_ids"] for c in choices]
+        width = max(len(row) for row in rows)
+        ids = torch.zeros((len(rows), width), dtype=torch.long)  # padding: masked out
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, row in enumerate(rows):  # left padding: every prefix ends at the last column
+            ids[i, width - len(row) :] = torch.tensor(row)
+            mask[i, width - len(row) :] = 1
+        lengths = mask.sum(dim=1)
+        positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
+        out = self._loaded.model(
+            input_ids=ids.to(device),
+            attention_mask=mask.to(device),
+            position_ids=positions.to(device),
+            use_cache=True,
+        )
+        next_logprobs = out.logits[:, -1, :].float().log_softmax(dim=-1)
+        names = tuple(c.name for c in choices)
+        return _Prefixes(names, _returned_cache(out), mask, lengths, next_logprobs)
+
+    def _score(self, prefixes: _Prefixes, request: list[int]) -> torch.Tensor:
+        device = self._loaded.device
+        count = len(prefixes.names)
+        tokens = torch.tensor(request, dtype=torch.long)
+        first = prefixes.next_logprobs[:, tokens[0]]
+        if len(request) == 1:
+            return first.cpu()
+        ids = tokens.expand(count, -1)
+        mask = torch.cat([prefixes.mask, torch.ones_like(ids)], dim=1)
+        positions = prefixes.lengths[:, None] + torch.arange(len(request))
+        cache = _extendable_copy(prefixes.cache)
+        out = self._loaded.model(
+            input_ids=ids.to(device),
+            attention_mask=mask.to(device),
+            position_ids=positions.to(device),
+            use_cache=True,
+            **{self._cache_keyword: cache},
+        )
+        logprobs = out.logits[:, :-1, :].float().log_softmax(dim=-1)
+        following = tokens[1:].to(device).expand(count, -1)
+        rest = logprobs.gather(2, following[..., None]).squeeze(-1).sum(dim=1)
+        return (first + rest).cpu()
+
+
+def _extendable_copy(cache: Any) -> Any:
+    """A cache the forward pass may extend while the prefixes' own stays as it is, for every
+    later turn. Layers extend by concatenation into new tensors, so copying the layer objects
+    is enough: the prefix tensors are shared, not duplicated (a deep copy is ~70 MB a turn for
+    SmolLM2). The cached-versus-plain scoring test catches a version that extends in place."""
+    extendable = copy.copy(cache)
+    extendable.layers = [copy.copy(layer) for layer in cache.layers]
+    return extendable
+
+
+def _cache_argument(model: torch.nn.Module) -> str:
+    # transformers 5.24 renamed past_key_values to cache (the old name warns, then goes).
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+def _returned_cache(out: Any) -> Any:
+    return out.cache if hasattr(out, "cache") else out.past_key_values
+
+
+class ConstrainedRouter:
+    """Studio's Router for chat models without tool calling (see the module docstring).
+
+    The request alone is scored, not the history: a 135M model routes worse with more
+    context. "make it darker" names no kind of piece: it wins the REVISE choice, and the
+    studio finds the piece in focus and the tool that revises it.
+    """
+
+    def __init__(self, loaded: LoadedCausalLM) -> None:
+        self._scorer = ChoiceScorer(loaded)
+
+    async def decide(
+        self, history: Sequence[BaseMessage], text: str, tools: Sequence[Tool]
+    ) -> Decision:
+        scores = await self.scores(text, tools)
+        choice = max(scores, key=scores.__getitem__)
+        if choice in (ANSWER, REVISE):
+            return Decision(choice)  # revising: the studio finds the piece and its tool
+        tool = next(tool for tool in tools if tool.name == choice)
+        return fill_args(tool, text)
+
+    async def scores(self, text: str, tools: Sequence[Tool]) -> dict[str, float]:
+        revisable = any(tool.revision is not None for tool in tools)
+        served = [info for tool in tools for info in (tool.info, *tool.also_serves)]
+        choices = [JUST_ANSWER, *([REVISE_FOCUS] if revisable else []), *served]
+        return await asyncio.to_thread(self._scorer.scores, text, choices)
+
+
+def fill_args(tool: Tool, text: str) -> Decision:
+    """The tool's Args from the request, or a question when they do not validate."""
+    values: dict[str, Any] = {}
+    for name, info in tool.args.model_fields.items():
+        value = text if name == tool.text_arg else named_value(name, info, text)
+        if value is not None:
+            values[name] = value
+    try:
+        return Decision(tool.name, args=tool.args.model_validate(values))
+    except ValidationError as error:
+        return Decision(tool.name, question=ask_about(tool, error))
+
+
+def named_value(name: str, info: FieldInfo, text: str) -> Any:
+    """A value the request states outright: the one option of a choice that it names, or
+    a number right after the field's name ("seed 7", "steps=4")."""
+    kinds = _alternatives(info.annotation)
+    options = [option for kind in kinds for option in _options(kind)]
+    if options:
+        named = [option for option in options if _names(text, str(option))]
+        return named[0] if len(named) == 1 else None
+    if int in kinds or float in kinds:
+        label = re.escape(name.replace("_", " "))
+        found = re.search(rf"\b{label}\s*[=:]?\s*(-?\d+(?:\.\d+)?)", text, re.IGNORECASE)
+        return found.group(1) if found else None
+    return None
+
+
+def _alternatives(annotation: Any) -> tuple[Any, ...]:
+    """`X | Y | None` -> (X, Y); anything else -> (itself,)."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return tuple(a for a in typing.get_args(annotation) if a is not type(None))
+    return (annotation,)
+
+
+def _options(annotation: Any) -> tuple[Any, ...]:
+    if typing.get_origin(annotation) is typing.Literal:
+        return typing.get_args(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return tuple(member.value for member in annotation)
+    return ()
+
+
+def _names(text: str, option: str) -> bool:
+    # Word boundaries on both sides, so "form=tanka" names tanka but "cantankerous" does not.
+    return re.search(rf"(?<!\w){re.escape(option)}(?!\w)", text, re.IGNORECASE) is not None
+
+
+def ask_about(tool: Tool, error: ValidationError) -> str:
+    """One short question about the first thing that did not validate."""
+    problem = error.errors(include_url=False)[0]
+    field = str(problem["loc"][0]) if problem["loc"] else ""
+    if field == tool.text_arg and problem["type"] in ("missing", "string_too_short"):
+        return f"What should the {tool.name} be about?"
+    info = tool.args.model_fields.get(field)
+    about = f" ({info.description})" if info is not None and info.description else ""
+    if problem["type"] == "missing":
+        return f"To make the {tool.name} I need {field}{about}. What should it be?"
+    reason = problem["msg"][0].lower() + problem["msg"][1:]
+    if field == tool.text_arg:
+        return f"That is too much for one {tool.name} request ({reason}). Could you shorten it?"
+    return f"I can't use {field} {problem['input']} for the {tool.name}: {reason}. Which {field}?"

@@ -1,0 +1,220 @@
+"""Artifacts: what tools made, numbered #N, kept in a version tree per piece.
+
+A piece's first artifact is its root (root_id NULL); every later version names the version it
+was made from (parent_id) and the root, so "the versions of #12" is one indexed query. A piece
+made from a piece of another kind (music for a poem, a critique of an image) starts a tree of
+its own but names its source as parent_id. People only ever see artifacts of conversations
+they belong to; a number that exists elsewhere reads exactly like one that does not exist, so
+numbers leak nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agent.store.db import Artifact, ArtifactFile, Conversation, Message
+from agent.store.media import MediaStore, StoredMedia
+from tools.contract import ArtifactDraft
+
+MENTION = re.compile(r"(?<![\w#])#(\d{1,12})\b")
+KEPT_RECENT = 5
+
+
+def mentioned_number(text: str) -> int | None:
+    """The first `#N` in a message, if any."""
+    match = MENTION.search(text)
+    return int(match.group(1)) if match else None
+
+
+def root_of(artifact: Artifact) -> int:
+    return artifact.root_id or artifact.id
+
+
+async def add_artifact(
+    session: AsyncSession,
+    *,
+    conversation_id: int,
+    creator_id: int,
+    draft: ArtifactDraft,
+    prompt: str,
+    parent: Artifact | None,
+    media: StoredMedia | None,
+    files: Mapping[str, StoredMedia] | None = None,
+) -> Artifact:
+    # Only a piece of the same kind is a new version; another kind is a new piece from it.
+    root_id = None if parent is None or parent.kind != draft.kind.value else root_of(parent)
+    artifact = Artifact(
+        kind=draft.kind.value,
+        conversation_id=conversation_id,
+        creator_id=creator_id,
+        parent_id=None if parent is None else parent.id,
+        root_id=root_id,
+        version=1 if root_id is None else await _next_version(session, root_id),
+        prompt=prompt,
+        params=dict(draft.params),
+        text=draft.text,
+        media_path=None if media is None else media.path,
+        media_sha256=None if media is None else media.sha256,
+        mime_type=None if media is None else media.mime_type,
+        files=[
+            ArtifactFile(name=name, path=f.path, sha256=f.sha256, mime_type=f.mime_type)
+            for name, f in (files or {}).items()
+        ],
+    )
+    session.add(artifact)
+    await session.flush()
+    return artifact
+
+
+async def visible_artifact(session: AsyncSession, number: int, user_id: int) -> Artifact | None:
+    """Artifact #number if it belongs to one of the user's conversations."""
+    query = (
+        select(Artifact)
+        .join(Conversation, Artifact.conversation_id == Conversation.id)
+        .where(Artifact.id == number, Conversation.owner_id == user_id)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def kept_params(
+    session: AsyncSession, user_id: int, kind: str, limit: int = KEPT_RECENT
+) -> list[dict[str, Any]]:
+    """The params of the pieces of `kind` this person made and kept most recently, newest
+    first: their taste, which their next requests are offered. Only their own pieces."""
+    query = (
+        select(Artifact.params)
+        .where(Artifact.creator_id == user_id, Artifact.kind == kind, Artifact.kept_at.is_not(None))
+        .order_by(Artifact.kept_at.desc())
+        .limit(limit)
+    )
+    return [dict(params) for params in (await session.execute(query)).scalars()]
+
+
+async def latest_artifact(session: AsyncSession, conversation_id: int) -> Artifact | None:
+    query = (
+        select(Artifact)
+        .where(Artifact.conversation_id == conversation_id)
+        .order_by(Artifact.id.desc())
+        .limit(1)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def replied_artifact(
+    session: AsyncSession, conversation_id: int, platform_message_id: str
+) -> Artifact | None:
+    """The artifact shown in the message a person replied to (Discord replies)."""
+    query = (
+        select(Artifact)
+        .join(Message, Message.artifact_id == Artifact.id)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.platform_message_id == platform_message_id,
+        )
+        .limit(1)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def version_tree(session: AsyncSession, artifact: Artifact) -> Sequence[Artifact]:
+    """Every version of the artifact's piece, oldest first."""
+    root = root_of(artifact)
+    query = (
+        select(Artifact)
+        .where(or_(Artifact.id == root, Artifact.root_id == root))
+        .order_by(Artifact.id)
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def newest_pieces(
+    session: AsyncSession, user_id: int, limit: int
+) -> Sequence[tuple[int, str, str]]:
+    """(number, kind, prompt) of the newest pieces in the person's own conversations."""
+    query = (
+        select(Artifact.id, Artifact.kind, Artifact.prompt)
+        .join(Conversation, Artifact.conversation_id == Conversation.id)
+        .where(Conversation.owner_id == user_id)
+        .order_by(Artifact.id.desc())
+        .limit(limit)
+    )
+    return [(number, kind, prompt) for number, kind, prompt in await session.execute(query)]
+
+
+async def media_paths(session: AsyncSession, conversation_ids: Sequence[int]) -> set[str]:
+    """The files of the artifacts made in these conversations: media and kept files."""
+    media = select(Artifact.media_path).where(
+        Artifact.conversation_id.in_(conversation_ids), Artifact.media_path.is_not(None)
+    )
+    kept = (
+        select(ArtifactFile.path)
+        .join(Artifact, ArtifactFile.artifact_id == Artifact.id)
+        .where(Artifact.conversation_id.in_(conversation_ids))
+    )
+    paths = set((await session.execute(media)).scalars()) | set(
+        (await session.execute(kept)).scalars()
+    )
+    return {path for path in paths if path is not None}
+
+
+async def unreferenced(session: AsyncSession, paths: set[str]) -> set[str]:
+    """Those of `paths` that no artifact points at (identical files are stored once)."""
+    if not paths:
+        return set()
+    media = select(Artifact.media_path).where(Artifact.media_path.in_(paths))
+    kept = select(ArtifactFile.path).where(ArtifactFile.path.in_(paths))
+    used = set((await session.execute(media)).scalars()) | set(
+        (await session.execute(kept)).scalars()
+    )
+    return paths - used
+
+
+async def _next_version(session: AsyncSession, root_id: int) -> int:
+    query = select(func.max(Artifact.version)).where(
+        or_(Artifact.id == root_id, Artifact.root_id == root_id)
+    )
+    return ((await session.execute(query)).scalar_one_or_none() or 0) + 1
+
+
+def listing_line(artifact: Artifact, media: MediaStore | None) -> str:
+    """`#N kind <media path, or the first line of its text>`: how a new artifact is listed."""
+    if artifact.media_path is not None:
+        where = artifact.media_path if media is None else media.path(artifact.media_path)
+        return f"#{artifact.id} {artifact.kind} {where}"
+    lines = (artifact.text or "").strip().splitlines()
+    return f"#{artifact.id} {artifact.kind} {lines[0] if lines else ''}".rstrip()
+
+
+class ArtifactNotFound(LookupError):
+    def __init__(self, number: int) -> None:
+        super().__init__(f"I can't find #{number} among the pieces in your conversations.")
+
+
+async def resolve_focus(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    conversation_id: int,
+    text: str,
+    reply_to: str | None,
+) -> Artifact | None:
+    """The piece a turn is about: the one replied to, else one named as #N, else the latest.
+
+    Raises ArtifactNotFound for a #N the person cannot see.
+    """
+    if reply_to is not None:
+        replied = await replied_artifact(session, conversation_id, reply_to)
+        if replied is not None:
+            return replied
+    number = mentioned_number(text)
+    if number is not None:
+        named = await visible_artifact(session, number, user_id)
+        if named is None:
+            raise ArtifactNotFound(number)
+        return named
+    return await latest_artifact(session, conversation_id)

@@ -1,0 +1,83 @@
+"""Who is speaking and which conversation a turn belongs to.
+
+In a DM, and in a shared channel, every user has a private conversation: one person's
+messages never reach another person's context. (Group sessions, shared by their members,
+arrive with the sessions feature.)
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from agent.store.db import Conversation, ConversationKind, User
+from agent.types import Place, UserRef
+
+
+async def find_or_create_user(session: AsyncSession, platform: str, ref: UserRef) -> User:
+    user = await find_user(session, platform, ref.external_id)
+    if user is None:
+        user = await _insert_user(session, platform, ref)
+    elif user.display_name != ref.display_name:
+        user.display_name = ref.display_name
+    return user
+
+
+async def find_user(session: AsyncSession, platform: str, external_id: str) -> User | None:
+    query = select(User).where(User.platform == platform, User.external_id == external_id)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def _insert_user(session: AsyncSession, platform: str, ref: UserRef) -> User:
+    user = User(platform=platform, external_id=ref.external_id, display_name=ref.display_name)
+    try:
+        # A savepoint: if another turn of the same new user won the race, keep its row.
+        async with session.begin_nested():
+            session.add(user)
+    except IntegrityError:
+        found = await find_user(session, platform, ref.external_id)
+        if found is None:
+            raise
+        return found
+    return user
+
+
+async def find_conversation(
+    session: AsyncSession, platform: str, user: User, place: Place
+) -> Conversation | None:
+    query = select(Conversation).where(
+        Conversation.platform == platform,
+        Conversation.kind == _kind(place),
+        Conversation.owner_id == user.id,
+        _same(Conversation.channel_id, place.channel_id),
+        _same(Conversation.thread_id, place.thread_id),
+    )
+    return (await session.execute(query.limit(1))).scalar_one_or_none()
+
+
+async def find_or_create_conversation(
+    session: AsyncSession, platform: str, user: User, place: Place
+) -> Conversation:
+    conversation = await find_conversation(session, platform, user, place)
+    if conversation is None:
+        conversation = Conversation(
+            kind=_kind(place),
+            platform=platform,
+            guild_id=place.guild_id,
+            channel_id=place.channel_id,
+            thread_id=place.thread_id,
+            owner_id=user.id,
+        )
+        session.add(conversation)
+        await session.flush()
+    return conversation
+
+
+def _kind(place: Place) -> ConversationKind:
+    return ConversationKind.DIRECT if place.is_direct else ConversationKind.CHANNEL
+
+
+def _same(column: InstrumentedAttribute[str | None], value: str | None) -> ColumnElement[bool]:
+    return column.is_(None) if value is None else column == value

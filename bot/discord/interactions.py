@@ -1,0 +1,169 @@
+"""One interaction (slash command, button, modal) -> one agent turn, answered as Discord asks.
+
+Discord wants an interaction acknowledged within 3 s, so the turn is deferred first (a
+"thinking..." message), before any database or model work. While a tool works, its progress
+edits that message at most once a second (progress.py). The results come as follow-ups,
+rendered like chat replies (render.py: 2,000-character parts, files within the size limit
+the interaction reports, no mentions), with buttons under each piece (buttons.py); the
+original message then says what was made. A text-only answer (/history, a refusal) takes
+the place of the "thinking..." message instead. The token behind follow-ups lasts 15
+minutes; an answer later than that is posted to the channel.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+import discord
+
+from agent.config import Settings
+from agent.turns import Agent
+from agent.types import Command, Place, Reply, Turn, UserRef
+from bot.discord.buttons import message_buttons
+from bot.discord.chat import NO_MENTIONS, PLATFORM, files_of
+from bot.discord.limits import RateLimiter
+from bot.discord.progress import ProgressMessage
+from bot.discord.render import OutMessage, render_reply
+
+logger = logging.getLogger(__name__)
+
+MIB = 1024 * 1024
+TOKEN_LIFETIME_S = 14 * 60  # Discord's is 15 minutes; a minute to spare
+
+
+class InteractionTurns:
+    def __init__(self, agent: Agent, settings: Settings, limiter: RateLimiter) -> None:
+        self._agent = agent
+        self._settings = settings
+        self._limiter = limiter
+
+    async def refuse(self, interaction: discord.Interaction, text: str) -> None:
+        """An answer only the person sees, given at once (it is the acknowledgement)."""
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    async def run(
+        self,
+        interaction: discord.Interaction,
+        command: Command,
+        *,
+        what: str,
+        private: bool = False,
+        as_user: UserRef | None = None,
+        counted: bool = True,
+    ) -> None:
+        """Run `command` as a turn of the person who interacted (or `as_user`) and answer.
+        `private` answers are ephemeral; `counted` turns count toward the rate limit."""
+        if counted and (wait := self._limiter.wait_s(str(interaction.user.id))) is not None:
+            await self.refuse(interaction, self._limiter.refusal(wait))
+            return
+        started = time.monotonic()
+        await interaction.response.defer(thinking=True, ephemeral=private)
+        progress = ProgressMessage(what, _editor(interaction))
+        turn = Turn(
+            platform=PLATFORM,
+            user=as_user or UserRef(str(interaction.user.id), interaction.user.display_name),
+            place=interaction_place(interaction),
+            command=command,
+            progress=progress.update,
+        )
+        try:
+            reply = await self._agent.respond(turn)
+        except Exception:  # noqa: BLE001 - the person gets a reference; the log keeps the rest
+            reference = secrets.token_hex(4)
+            logger.exception("/%s failed (ref %s)", command.name, reference)
+            reply = Reply(f"Sorry, something went wrong (ref {reference}).", stored=False)
+        finally:
+            await progress.close()
+        owner = int(turn.user.external_id)
+        try:
+            await self._deliver(interaction, reply, owner, private, started)
+        except discord.HTTPException:
+            # discord.py has already retried 429s and 5xx; the answer is lost, not the history.
+            logger.exception("answering /%s failed", command.name)
+
+    async def _deliver(
+        self,
+        interaction: discord.Interaction,
+        reply: Reply,
+        owner: int,
+        private: bool,
+        started: float,
+    ) -> None:
+        limit = min(self._settings.discord_file_limit_mb * MIB, interaction.filesize_limit)
+        messages = render_reply(reply, file_limit_bytes=limit)
+        late = time.monotonic() - started > TOKEN_LIFETIME_S
+        if late:
+            await self._to_channel(interaction, messages, reply, owner)
+            return
+        if not reply.artifacts and messages and not messages[0].files:
+            await interaction.edit_original_response(
+                content=messages[0].content, allowed_mentions=NO_MENTIONS
+            )
+            messages = messages[1:]
+        else:
+            await interaction.edit_original_response(
+                content=_done_line(reply, started), allowed_mentions=NO_MENTIONS
+            )
+        for out in messages:
+            view = message_buttons(out, reply, owner, self._agent.tools)
+            sent = await interaction.followup.send(
+                out.content or discord.utils.MISSING,
+                files=await files_of(out),
+                allowed_mentions=NO_MENTIONS,
+                ephemeral=private,
+                wait=True,
+                **({"view": view} if view is not None else {}),
+            )
+            if out.artifacts:
+                await self._agent.record_delivery(str(sent.id), out.artifacts)
+
+    async def _to_channel(
+        self,
+        interaction: discord.Interaction,
+        messages: list[OutMessage],
+        reply: Reply,
+        owner: int,
+    ) -> None:
+        channel = interaction.channel
+        if not isinstance(channel, discord.abc.Messageable):
+            return
+        for out in messages:
+            view = message_buttons(out, reply, owner, self._agent.tools)
+            sent = await channel.send(
+                out.content or None,
+                files=await files_of(out),
+                allowed_mentions=NO_MENTIONS,
+                **({"view": view} if view is not None else {}),
+            )
+            if out.artifacts:
+                await self._agent.record_delivery(str(sent.id), out.artifacts)
+
+
+def _editor(interaction: discord.Interaction) -> Callable[[str], Any]:
+    async def edit(line: str) -> None:
+        await interaction.edit_original_response(content=line, allowed_mentions=NO_MENTIONS)
+
+    return edit
+
+
+def _done_line(reply: Reply, started: float) -> str:
+    seconds = time.monotonic() - started
+    if not reply.artifacts:
+        return f"Done ({seconds:.0f} s)."
+    made = ", ".join(f"#{a.number} {a.kind}" for a in reply.artifacts)
+    return f"✓ Made {made} ({seconds:.0f} s)."
+
+
+def interaction_place(interaction: discord.Interaction) -> Place:
+    channel_id = str(interaction.channel_id)
+    if interaction.guild_id is None:
+        return Place(channel_id=channel_id, is_direct=True)
+    guild_id = str(interaction.guild_id)
+    channel = interaction.channel
+    if isinstance(channel, discord.Thread):
+        return Place(str(channel.parent_id), guild_id, str(channel.id), is_direct=False)
+    return Place(channel_id, guild_id, is_direct=False)

@@ -1,0 +1,111 @@
+"""`atelier run`: a real process that starts the Discord bot, or refuses in one line.
+
+The bot connects to the local fake Discord through ATELIER_DISCORD_API_BASE and
+ATELIER_DISCORD_GATEWAY_URL, with the tiny chat model, exactly as an operator starts it.
+(What Discord refuses at start-up, a token or an intent, is tested in-process in
+test_discord.py: each process here takes seconds to import torch and load a model.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.fake_discord import FakeDiscord
+from tools.models.loading import LoadedCausalLM
+
+RUN = [sys.executable, "-m", "bot.cli", "run"]
+
+
+@pytest.fixture
+def run_env(base_env: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in base_env.items() if k != "DISCORD_TOKEN"}
+    return env
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    fake = FakeDiscord()
+    fake.add_guild()
+    await fake.start()
+    yield fake
+    await fake.close()
+
+
+@pytest.fixture
+def bot_env(
+    run_env: dict[str, str], fake: FakeDiscord, models_cache_dir: Path, tiny_chat: LoadedCausalLM
+) -> dict[str, str]:
+    # Depending on tiny_chat makes sure the tiny model is already built and cached.
+    return {
+        **run_env,
+        "ATELIER_DISCORD_API_BASE": fake.api_base,
+        "ATELIER_DISCORD_GATEWAY_URL": fake.gateway_url,
+        "ATELIER_CHAT_MODEL": "tiny:chat",
+        "ATELIER_PROFILE": "tiny",
+        "ATELIER_MODELS_DIR": str(models_cache_dir),
+        "ATELIER_MAX_NEW_TOKENS": "4",
+        # Constrained routing with a random model sends "hello" to a random tool (music, a
+        # job, on a loaded CI machine); a random model never calls a tool, so it stays chat.
+        "ATELIER_ROUTING": "tools",
+    }
+
+
+@pytest.mark.parametrize("token", [None, "   "])
+def test_run_without_a_token_refuses_in_one_line(
+    run_env: dict[str, str], token: str | None
+) -> None:
+    env = run_env if token is None else {**run_env, "ATELIER_DISCORD_TOKEN": token}
+    result = subprocess.run(RUN, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert "ATELIER_DISCORD_TOKEN" in line and "atelier chat" in line
+    assert result.stdout == ""
+
+
+def _default_signals() -> None:
+    # A shell starting a job in the background (`make test &`) ignores SIGINT for it, and
+    # children inherit that: the bot must get Ctrl-C as a person's terminal sends it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+# Ctrl-C in a terminal; SIGTERM from `docker stop` or `systemctl stop`.
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+async def test_run_answers_a_mention_on_discord_then_stops_cleanly(
+    bot_env: dict[str, str], fake: FakeDiscord, stop: signal.Signals
+) -> None:
+    # DISCORD_TOKEN, the name other bots use, is read when ATELIER_DISCORD_TOKEN is unset.
+    process = await asyncio.create_subprocess_exec(
+        *RUN,
+        env={**bot_env, "DISCORD_TOKEN": fake.token},
+        stderr=subprocess.PIPE,
+        preexec_fn=_default_signals,
+    )
+    try:
+        await fake.wait_until_identified(timeout=60)
+        channel = fake.guilds[0].channel_ids[0]
+        me = fake.bot_user
+        await fake.send_message(
+            fake.message(
+                fake.user("ada"),
+                f"<@{me['id']}> hello",
+                channel_id=channel,
+                guild_id=fake.guilds[0].id,
+                mentions=(me,),
+            )
+        )
+        [answer] = await fake.wait_for_sent(1, timeout=60)
+    finally:
+        process.send_signal(stop)
+        # A guard against a hang, not a speed target: it stops in ~1.5 s on an idle machine.
+        _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert answer.channel_id == channel and answer.content.strip()
+    assert answer.pings_nobody
+    assert process.returncode in (0, 130)
+    assert "Traceback" not in stderr.decode(), stderr.decode()

@@ -1,0 +1,123 @@
+"""Pytest plugin: a Workshop is an Agent with tools on a fresh database, and what it kept.
+
+Tests that make pieces (test_studio, test_routing) build one with the `make_studio` fixture,
+choosing its tools, its router or tool-calling chat model, and its job limits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import pytest
+from langchain_core.language_models import BaseChatModel
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agent.chat.model import build_chat_model
+from agent.chat.tool_loop import ToolLoop
+from agent.config import Settings
+from agent.jobs import JobLimits, Jobs
+from agent.making.creations import Creations
+from agent.making.studio import Router, Studio
+from agent.store.db import Artifact, Message
+from agent.store.media import MediaStore
+from agent.store.memory import Memory
+from agent.turns import Agent
+from agent.types import Attachment, Place, Reply, Turn, UserRef
+from bot.console import parse_command
+from tools.contract import ModelSource, NoModels, Tool
+from tools.models.loading import LoadedCausalLM
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+class Workshop:
+    """An agent with tools, and what it keeps."""
+
+    def __init__(
+        self,
+        sessions: Sessions,
+        tmp_path: Path,
+        tiny_chat: LoadedCausalLM,
+        tools: Sequence[Tool],
+        router: Router | None = None,
+        limits: JobLimits | None = None,
+        tool_chat: BaseChatModel | None = None,
+        max_tool_calls: int = 3,
+        models: ModelSource | None = None,
+    ) -> None:
+        settings = Settings(data_dir=tmp_path, max_new_tokens=4, temperature=0.0)
+        memory = Memory(tiny_chat.count_tokens)
+        self.media = MediaStore(tmp_path / "media")
+        self.jobs = Jobs(limits or JobLimits())
+        self.creations = Creations(
+            sessions=sessions,
+            memory=memory,
+            media=self.media,
+            jobs=self.jobs,
+            models=models or NoModels(),
+        )
+        studio = Studio(tools=tools, creations=self.creations, sessions=sessions, router=router)
+        chat = tool_chat or build_chat_model(settings, tiny_chat)
+        loop = None if tool_chat is None else ToolLoop(chat, studio, max_tool_calls=max_tool_calls)
+        self.agent = Agent(
+            settings=settings,
+            sessions=sessions,
+            chat_model=chat,
+            memory=memory,
+            studio=studio,
+            media=self.media,
+            tool_loop=loop,
+        )
+        self.sessions = sessions
+
+    async def say(
+        self, text: str, user: str = "ada", attachments: Sequence[Attachment] = ()
+    ) -> Reply:
+        turn = Turn("test", UserRef(user, user.title()), PLACE, text, tuple(attachments))
+        return await self.agent.respond(turn)
+
+    async def command(
+        self, line: str, user: str = "ada", attachments: Sequence[Attachment] = ()
+    ) -> Reply:
+        turn = Turn(
+            "test",
+            UserRef(user, user.title()),
+            PLACE,
+            command=parse_command(line),
+            attachments=tuple(attachments),
+        )
+        return await self.agent.respond(turn)
+
+    async def artifacts(self) -> list[Artifact]:
+        async with self.sessions() as session:
+            return list((await session.execute(select(Artifact).order_by(Artifact.id))).scalars())
+
+    async def messages(self) -> list[Message]:
+        async with self.sessions() as session:
+            return list((await session.execute(select(Message).order_by(Message.id))).scalars())
+
+    def media_files(self) -> list[Path]:
+        root = self.media.root
+        return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+PLACE = Place(channel_id="c1", guild_id="g1", is_direct=False)
+MakeWorkshop = Callable[..., Workshop]
+
+
+@pytest.fixture
+def make_studio(
+    sessions: Sessions, tmp_path: Path, tiny_chat: LoadedCausalLM
+) -> Iterator[MakeWorkshop]:
+    made: list[Workshop] = []
+
+    def build(tools: Sequence[Tool], **options: object) -> Workshop:
+        studio = Workshop(sessions, tmp_path, tiny_chat, tools, **options)  # type: ignore[arg-type]
+        made.append(studio)
+        return studio
+
+    yield build
+    for studio in made:
+        studio.jobs.shutdown()

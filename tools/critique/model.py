@@ -1,0 +1,288 @@
+"""Reading a piece with a model: the rubric prompts, scores from the model's own odds, and
+the written critique, the same for a chat model (poems, music) and a vision-language model
+(images, which it also sees).
+
+Scores: for each criterion the model reads the rubric with the measurements and is asked for a
+number; its probabilities of answering "1" to "10" are read off (one pass over the prompt, and
+a step or two from its cache for scores of two tokens), and the score is their expected value.
+So a score is the model's judgement measured, always in range, whatever the model's size.
+
+Writing: one sampled reply in a fixed layout (evidence per criterion, numbered suggestions),
+started for the model with its first label. tools/critique/tool.py checks what it wrote.
+
+This module needs only torch and transformers (no pydantic, no librosa), so bench/critique.py
+can time the real architectures on machines that have nothing else.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from PIL import Image
+
+from tools.models.loading import LoadedCausalLM
+from tools.models.sampling import seeded
+from tools.models.vision import LoadedVision
+
+CRITERIA = ("creativity", "aesthetics", "technique", "emotional impact")
+DEFINITIONS = {
+    "creativity": "originality: fresh ideas, images and choices rather than stock ones",
+    "aesthetics": "beauty and coherence of its form, colour, sound or language",
+    "technique": "craft: control of the medium and of its rules",
+    "emotional impact": "how strongly and clearly it conveys a feeling",
+}
+SCORES = range(1, 11)
+WRITING_TOKENS = 220
+WRITING_PREFILL = "Creativity:"
+
+
+# --- what the model is told ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Grounds:
+    """What the model is told about the piece, and what stands in for its words."""
+
+    intro: str  # what the piece is
+    piece: str | None  # the poem itself, for a text model
+    lines: tuple[str, ...]  # the measurements, one per line
+    advice: tuple[str, ...]  # actions the measurements point to, most pressing first
+    evidence: Mapping[str, str]  # per criterion: the measurements that bear on it
+    measurements: Mapping[str, Any]  # kept in the critique's params
+
+
+# --- the model as a reader -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reader:
+    """A model that reads a chat (a vision model also sees one picture): what scoring and
+    writing need, the same for both kinds of model."""
+
+    spec: str
+    model: Any
+    tokenizer: Any
+    device: torch.device
+    lock: Any
+    render: Callable[[list[tuple[str, str]]], str]  # (role, text) turns -> prompt text
+    encode: Callable[[str], dict[str, torch.Tensor]]  # prompt text -> model inputs
+
+
+def text_reader(loaded: LoadedCausalLM) -> Reader:
+    tokenizer = loaded.tokenizer
+
+    def render(turns: list[tuple[str, str]]) -> str:
+        chat = [{"role": role, "content": text} for role, text in turns]
+        return str(tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False))
+
+    def encode(text: str) -> dict[str, torch.Tensor]:
+        batch = tokenizer(text, return_tensors="pt", add_special_tokens=False)
+        return {name: tensor.to(loaded.device) for name, tensor in batch.items()}
+
+    return Reader(loaded.spec, loaded.model, tokenizer, loaded.device, loaded.lock, render, encode)
+
+
+def vision_reader(loaded: LoadedVision, image: Image.Image) -> Reader:
+    def render(turns: list[tuple[str, str]]) -> str:
+        chat, shown = [], False
+        for role, text in turns:
+            parts: list[dict[str, str]] = [{"type": "text", "text": text}]
+            if role == "user" and not shown:
+                parts.insert(0, {"type": "image"})
+                shown = True
+            chat.append({"role": role, "content": parts})
+        return loaded.prompt_text(chat)
+
+    return Reader(
+        loaded.spec,
+        loaded.model,
+        loaded.tokenizer,
+        loaded.device,
+        loaded.lock,
+        render,
+        lambda text: loaded.inputs(text, image),
+    )
+
+
+# --- scoring and writing -------------------------------------------------------------------------
+
+
+def score_odds(reader: Reader, prompt: str) -> dict[int, float]:
+    """The model's probability of answering each score 1-10 after `prompt`, renormalised over
+    those answers. Each score is written "7" or " 7"; a score whose tokens begin a longer one
+    ("1" of "10") counts only when the model would stop there."""
+    candidates = _score_tokens(reader.tokenizer, prompt)
+    prefixes = {tokens[:i] for tokens in candidates for i in range(1, len(tokens))}
+    inputs = reader.encode(prompt)
+    with reader.lock, torch.inference_mode():
+        after = _next_token_logprobs(reader.model, inputs, prefixes)
+    odds = dict.fromkeys(SCORES, 0.0)
+    for tokens, score in candidates.items():
+        odds[score] += _exactly(tokens, candidates, after)
+    total = sum(odds.values())
+    return {score: value / total for score, value in odds.items()}
+
+
+def _score_tokens(tokenizer: Any, prompt: str) -> dict[tuple[int, ...], int]:
+    """The token ids each spelling of each score adds to the prompt, tokenised in context
+    (a tokenizer may merge a space into the digit)."""
+    tail = prompt[-40:]
+    base = tokenizer(tail, add_special_tokens=False)["input_ids"]
+    spelled: dict[tuple[int, ...], int] = {}
+    for score in SCORES:
+        for spelling in (str(score), f" {score}"):
+            ids = tokenizer(tail + spelling, add_special_tokens=False)["input_ids"]
+            if ids[: len(base)] == base and len(ids) > len(base):
+                spelled.setdefault(tuple(ids[len(base) :]), score)
+    if not spelled:
+        raise RuntimeError("the tokenizer cannot spell the scores 1-10 after the prompt")
+    return spelled
+
+
+def _next_token_logprobs(
+    model: Any, inputs: dict[str, torch.Tensor], prefixes: set[tuple[int, ...]]
+) -> dict[tuple[int, ...], torch.Tensor]:
+    """Log-probabilities of the next token after the prompt and after the prompt plus each
+    prefix, reusing the prompt's cache (a picture is encoded once)."""
+    cache_arg, last_only = _forward_options(model)
+    output = model(**inputs, use_cache=True, **last_only)
+    after = {(): torch.log_softmax(output.logits[0, -1].float(), dim=-1)}
+    cache = getattr(output, "cache", None) or output.past_key_values
+    length = inputs["input_ids"].shape[1]
+    for prefix in sorted(prefixes, key=len):
+        ids = torch.tensor([prefix], device=inputs["input_ids"].device)
+        mask = torch.ones((1, length + len(prefix)), dtype=torch.long, device=ids.device)
+        step = model(
+            input_ids=ids,
+            attention_mask=mask,
+            use_cache=True,
+            **last_only,
+            **{cache_arg: copy.deepcopy(cache)},
+        )
+        after[prefix] = torch.log_softmax(step.logits[0, -1].float(), dim=-1)
+    return after
+
+
+def _forward_options(model: Any) -> tuple[str, dict[str, int]]:
+    """The name of the cache argument (transformers 5.24 renamed past_key_values to cache;
+    older versions know only the former), and logits for the last position only where the
+    model can skip the rest (a 49k-word head over every prompt position is most of the work)."""
+    parameters = inspect.signature(model.forward).parameters
+    cache_arg = "cache" if "cache" in parameters else "past_key_values"
+    return cache_arg, ({"logits_to_keep": 1} if "logits_to_keep" in parameters else {})
+
+
+def _exactly(
+    tokens: tuple[int, ...],
+    candidates: Mapping[tuple[int, ...], int],
+    after: Mapping[tuple[int, ...], torch.Tensor],
+) -> float:
+    log_p = sum(float(after[tokens[:i]][token]) for i, token in enumerate(tokens))
+    longer = {
+        other[len(tokens)]
+        for other in candidates
+        if len(other) > len(tokens) and other[: len(tokens)] == tokens
+    }
+    going_on = sum(math.exp(float(after[tokens][token])) for token in longer) if longer else 0.0
+    return math.exp(log_p) * max(0.0, 1.0 - going_on)
+
+
+def write(reader: Reader, prompt: str, seed: int, max_new_tokens: int = WRITING_TOKENS) -> str:
+    """The model's continuation of `prompt` (which may end inside its reply), sampled."""
+    if max_new_tokens < 1:
+        return ""
+    inputs = reader.encode(prompt)
+    tokenizer = reader.tokenizer
+    with reader.lock, torch.inference_mode(), seeded(seed, reader.device):
+        output = reader.model.generate(
+            **inputs,
+            do_sample=True,
+            temperature=0.7,
+            top_p=0.9,
+            max_new_tokens=max_new_tokens,
+            pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
+        )
+    start = inputs["input_ids"].shape[1]
+    return str(tokenizer.decode(output[0, start:], skip_special_tokens=True))
+
+
+# --- prompts ------------------------------------------------------------------------------------
+
+SYSTEM = (
+    "You are a frank, fair art critic. You judge a piece on creativity, aesthetics, technique "
+    "and emotional impact, and ground every judgement in the measurements you are given and "
+    "in the piece itself. You never flatter."
+)
+
+
+def base_request(grounds: Grounds, asked: str | None) -> str:
+    parts = [grounds.intro]
+    if grounds.piece is not None:
+        parts.append(f"The poem:\n{grounds.piece}")
+    parts.append("Measurements:\n" + "\n".join(f"- {line}" for line in grounds.lines))
+    if asked:
+        parts.append(f"The person asked you to look especially at: {asked}")
+    return "\n\n".join(parts)
+
+
+def score_prompt(reader: Reader, request: str, criterion: str) -> str:
+    ask = (
+        f"{request}\n\nRate its {criterion} ({DEFINITIONS[criterion]}) on a scale from 1 "
+        "(poor) to 10 (outstanding). Answer with the number only."
+    )
+    return reader.render([("system", SYSTEM), ("user", ask)])
+
+
+def writing_prompt(reader: Reader, request: str, scores: Mapping[str, int]) -> str:
+    given = ", ".join(f"{criterion} {scores[criterion]}/10" for criterion in CRITERIA)
+    ask = (
+        f"{request}\n\nYour scores: {given}.\nFor each, write one sentence of evidence that "
+        "cites the measurements or the piece. Then give three concrete suggestions, each an "
+        "action that would improve the piece. Use exactly this layout:\n"
+        "Creativity: ...\nAesthetics: ...\nTechnique: ...\nEmotional impact: ...\n"
+        "Suggestions:\n1. ...\n2. ...\n3. ..."
+    )
+    return reader.render([("system", SYSTEM), ("user", ask)]) + WRITING_PREFILL
+
+
+# --- a whole reading -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the model made of a piece: its scores and its reply, and the prompt it replied to."""
+
+    scores: dict[str, int]
+    expected: dict[str, float]  # the expected score under the model's odds, unrounded
+    reply: str  # the layout's first label, then what the model wrote
+    writing_prompt: str
+
+
+def read_piece(
+    reader: Reader,
+    grounds: Grounds,
+    asked: str | None,
+    seed: int,
+    *,
+    writing_tokens: int = WRITING_TOKENS,
+    step: Callable[[float, str], None] = lambda _fraction, _label: None,
+) -> Reading:
+    """Score each criterion, then write; `step` is told before each stage (the tool checks
+    for cancellation and reports progress there)."""
+    request = base_request(grounds, asked)
+    scores, expected = {}, {}
+    for index, criterion in enumerate(CRITERIA):
+        step(0.3 + 0.1 * index, f"scoring {criterion}")
+        odds = score_odds(reader, score_prompt(reader, request, criterion))
+        expected[criterion] = sum(score * p for score, p in odds.items())
+        scores[criterion] = min(10, max(1, math.floor(expected[criterion] + 0.5)))
+    step(0.7, "writing the critique")
+    prompt = writing_prompt(reader, request, scores)
+    reply = WRITING_PREFILL + write(reader, prompt, seed, writing_tokens)
+    return Reading(scores, expected, reply, prompt)
