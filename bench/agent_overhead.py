@@ -62,7 +62,7 @@ from tools.contract import (  # noqa: E402
     ToolArgs,
     ToolContext,
 )
-from tools.models.loading import LoadedCausalLM, load_causal_lm  # noqa: E402
+from tools.models.text import LoadedCausalLM, load_causal_lm  # noqa: E402
 
 PROMPTS = (
     "a heron standing in the rain",

@@ -45,8 +45,9 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from tools.critique import image_measures  # noqa: E402
-from tools.critique.model import WRITING_TOKENS, Grounds, read_piece, vision_reader  # noqa: E402
-from tools.models.loading import ModelUnavailable  # noqa: E402
+from tools.critique.model import WRITING_TOKENS, read_piece, vision_reader  # noqa: E402
+from tools.critique.rubric import Grounds  # noqa: E402
+from tools.models.specs import ModelUnavailable  # noqa: E402
 from tools.models.vision import (  # noqa: E402
     SMOLVLM_TEMPLATE,
     byte_level_clip_tokenizer,
@@ -100,12 +101,12 @@ def tiny_rows(models_dir: Path, repeat: int, kinds: list[str], writing_tokens: i
     try:
         from tools.contract import ArtifactKind, FocusArtifact, ToolContext
         from tools.critique.tool import CritiqueArgs, critique
-        from tools.models.loading import load_causal_lm
+        from tools.models.text import load_causal_lm
     except ImportError as missing:
         return [Row(kind, "tiny", note=f"skipped: {missing}") for kind in kinds]
     files = Path(tempfile.mkdtemp(prefix="critique-bench-"))
     cases = {
-        "poem": (CritiqueArgs(text=POEM, seed=1), None),
+        "poem": (CritiqueArgs(poem=POEM, seed=1), None),
         "image": (CritiqueArgs(seed=1), _image_focus(files, FocusArtifact, ArtifactKind)),
         "music": (CritiqueArgs(seed=1), _music_focus(files, FocusArtifact, ArtifactKind)),
     }

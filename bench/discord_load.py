@@ -83,7 +83,7 @@ async def _serve_bot() -> None:
     from agent.store import migrate
     from agent.store.db import create_engine, session_factory
     from bot.discord.client import run_bot
-    from tools.models.loading import CHAT_ROLE
+    from tools.models.specs import CHAT_ROLE
 
     settings = Settings()
     url = settings.effective_database_url

@@ -110,7 +110,7 @@ SD_TURBO_TEXT = {
 
 
 def sd_turbo_random(device: torch.device, dtype: torch.dtype) -> StableDiffusionPipeline:
-    from tools.image.pipeline import sd_turbo_pipeline
+    from tools.image.tiny import sd_turbo_pipeline
     from tools.models.vision import byte_level_clip_tokenizer
 
     tokenizer = byte_level_clip_tokenizer()

@@ -38,6 +38,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tools.units import MIB
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -53,7 +55,7 @@ from transformers import (  # noqa: E402
     T5Config,
 )
 
-from tools.models.loading import resolve_dtype_float32_on_cpu  # noqa: E402
+from tools.models.devices import resolve_dtype_float32_on_cpu  # noqa: E402
 from tools.music.model import (  # noqa: E402
     LoadedMusicGen,
     compact_lstms,
@@ -64,7 +66,6 @@ from tools.music.model import (  # noqa: E402
     tiny_music_tokenizer,
 )
 
-MIB = 1024 * 1024
 PROMPTS = (
     "rainy night jazz, slow brushes and upright bass",
     "upbeat synth pop with punchy drums",

@@ -22,16 +22,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from tools.contract import ToolContext  # noqa: E402
-from tools.models.loading import LoadedCausalLM, load_causal_lm  # noqa: E402
+from tools.models.text import LoadedCausalLM, load_causal_lm  # noqa: E402
+from tools.poem.choose import fit_lines, sample_clean  # noqa: E402
 from tools.poem.forms import check  # noqa: E402
-from tools.poem.tool import (  # noqa: E402
-    PoemArgs,
-    fit_lines,
-    plan_poem,
-    poem_prompt,
-    sample_clean,
-    write_poem,
-)
+from tools.poem.prompts import poem_prompt  # noqa: E402
+from tools.poem.tool import PoemArgs, plan_poem, write_poem  # noqa: E402
 
 TOPICS = (
     "a heron in the rain",

@@ -35,6 +35,7 @@ POEM = ToolInfo(
         "a love poem in the style of Neruda",
         "a quatrain about the tides",
         "七言绝句，写江南的雨",
+        "给我的诗再加两行",
     ),
 )
 IMAGE = ToolInfo(
@@ -50,6 +51,7 @@ IMAGE = ToolInfo(
         "an anime-style girl under cherry blossoms",
         "a logo of a fox, flat design",
         "a variation of #3 at sunset",
+        "把#2画成水彩风格",
     ),
 )
 MUSIC = ToolInfo(
@@ -96,6 +98,7 @@ MUSIC_FOR_A_POEM = ToolInfo(
         "turn the sonnet into a ballad",
         "music for the poem you wrote",
         "把这首诗唱成歌",
+        "为我的诗谱曲",
         "the words of my poem, as a folk song",
     ),
 )
@@ -112,12 +115,14 @@ CRITIQUE = ToolInfo(
         "what do you think of my painting? be critical",
         "point out the flaws in #2",
         "does the rhythm of the song work?",
+        "点评一下我的画",
+        "这首诗写得怎么样？给点意见",
     ),
 )
 
 CREATIVE_TOOLS = (POEM, IMAGE, MUSIC, CRITIQUE)
 
-# Not a tool: the router's choice to reply in words (agent/making/studio.py ANSWER).
+# Not a tool: the router's choice to reply in words (agent/making/decisions.py ANSWER).
 JUST_ANSWER = ToolInfo(
     "answer",
     "Talk with the person: answer a question, greet, thank, chat about anything; nothing is made.",
@@ -130,12 +135,13 @@ JUST_ANSWER = ToolInfo(
         "hi, I'm Sam and I love old films",
         "what do you think about Van Gogh's sunflowers?",
         "why is the sea blue?",
+        "谢谢你！",
     ),
 )
 
 # Not a tool either: a change to the piece in focus that does not say what kind of piece it is
-# ("make it darker"). The piece's own tool revises it (agent/making/studio.py REVISE); without this
-# choice such requests went to whichever tool's examples they happened to resemble.
+# ("make it darker"). The piece's own tool revises it (agent/making/decisions.py REVISE);
+# without this choice such requests went to whichever tool's examples they happened to resemble.
 REVISE_FOCUS = ToolInfo(
     "revise",
     "Change the piece we are working on, whatever kind it is: make it darker or brighter, "

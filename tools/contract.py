@@ -6,20 +6,21 @@ between steps, and returns an `ArtifactDraft`: what it made, and the parameters 
 make it again. The agent stores the draft; the transport shows it. A tool never sees who asked
 or in which conversation: the agent keeps those and attaches them when it stores the draft.
 
-Adding a tool: one file in tools/ that defines its `Args` model, its run function and a `Tool`,
-plus one line in tools/registry.py.
+Adding a tool: one folder in tools/ whose tool.py defines its `Args` model, its run function
+and a `Tool` (its free-text rules in intents.py beside it), plus one line in tools/lineup.py.
 """
 
 from __future__ import annotations
 
 import enum
+import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tools.catalog import ToolInfo
 
@@ -31,10 +32,31 @@ class ArtifactKind(enum.StrEnum):
     CRITIQUE = "critique"
 
 
+# How a message names a piece: "#12" (not "x#12", not "##12"), also between Chinese characters
+# ("请评价#5的构图": Python's \w matches them, so the bounds are ASCII). Up to 12 digits, so a
+# number too large to exist still reads as a number and is answered "no such piece".
+PIECE_MENTION = re.compile(r"(?<![A-Za-z0-9_#])#(\d{1,12})(?!\d)")
+# Piece numbers are database ids; PostgreSQL's INTEGER ends here, so a larger #N names nothing.
+MAX_PIECE_NUMBER = 2**31 - 1
+
+
 class ToolArgs(BaseModel):
     """Base of every tool's `Args`: unknown keys are an error, never silently dropped."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # The piece to build on, as a number: a button's or a slash option's own field, or the #N
+    # the agent read from free text. The agent resolves it to `ToolContext.focus`; without it
+    # the focus is the piece replied to, else the latest.
+    piece: int | None = Field(
+        None, ge=1, le=MAX_PIECE_NUMBER, description="the piece to build on, as #N names it"
+    )
+
+    @field_validator("piece", mode="before")
+    @classmethod
+    def _number_of(cls, value: Any) -> Any:
+        # "#12" as a person types it in an option, or 12 from a button.
+        return value.strip().removeprefix("#") if isinstance(value, str) else value
 
 
 @dataclass(frozen=True)
@@ -116,8 +138,14 @@ def no_progress(_fraction: float, _label: str) -> None:
     return None
 
 
+def reads_no_words(_text: str) -> Mapping[str, Any]:
+    """For tools whose free text is only their text argument."""
+    return {}
+
+
 class ModelSource(Protocol):
-    """Hands a tool the model of one of its roles, loading it on first use (tools/models.py)."""
+    """Hands a tool the model of one of its roles, loading it on first use
+    (tools/models/registry.py)."""
 
     def get(self, role: str) -> Any: ...
 
@@ -165,6 +193,13 @@ class Tool:
     # Args that revise the piece in focus by an instruction ("make it darker", or a
     # critique's suggestion); None: this tool cannot revise its pieces.
     revision: Callable[[str], ToolArgs] | None = None
+    # The Args fields that ask for another take of the piece in focus (the Variation button
+    # sends them, with the piece's number); None: the tool offers no variation.
+    variation: Mapping[str, Any] | None = None
+    # The tool's free-text rules, its one reader of words (tools/<medium>/intents.py): the
+    # Args fields a request's own words set ({"mode": "vary"}). Only free text is read;
+    # buttons and options arrive as fields, and explicit options win over what words say.
+    reads: Callable[[str], Mapping[str, Any]] = reads_no_words
 
     def __post_init__(self) -> None:
         if self.text_arg is not None and self.text_arg not in self.args.model_fields:

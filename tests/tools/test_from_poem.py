@@ -1,44 +1,19 @@
-"""Which requests build on the poem in focus, and what a picture of a poem is painted from."""
+"""What a picture of a poem is painted from. Which requests ask for one is the image tool's
+intents table (tests/tools/image/test_intents.py); that the poem must be in focus and have
+words, its run (tests/tools/image/test_image.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from tools.contract import ArtifactKind, FocusArtifact
-from tools.from_poem import PICTURE_PROMPT_CHARS, picture_prompt, poem_asked_for
+from tools.from_poem import PICTURE_PROMPT_CHARS, picture_prompt
 
 HAIKU = "An old silent pond,\nA frog jumps into the pond:\nsplash! Silence again."
 
 
 def focus(kind: ArtifactKind, text: str | None = HAIKU) -> FocusArtifact:
     return FocusArtifact(4, kind, "a pond", text, Path("x") if text is None else None, None, {})
-
-
-@pytest.mark.parametrize(
-    ("request_words", "about_the_poem"),
-    [
-        ("illustrate my poem", True),
-        ("a song for the haiku", True),
-        ("为这首诗配一幅画", True),
-        ("paint it", True),  # "it" is the piece in focus: the poem
-        ("paint a red fox", False),
-        ("draw this in ink", True),
-        ("make an image of #4", True),
-        ("draw a lighthouse in fog", False),
-    ],
-)
-def test_a_request_builds_on_the_poem_in_focus_only_when_it_speaks_of_it(
-    request_words: str, about_the_poem: bool
-) -> None:
-    assert (poem_asked_for(focus(ArtifactKind.POEM), request_words) is not None) is about_the_poem
-
-
-def test_only_a_poem_with_words_is_built_on() -> None:
-    assert poem_asked_for(focus(ArtifactKind.IMAGE, None), "illustrate my poem") is None
-    assert poem_asked_for(focus(ArtifactKind.POEM, "  "), "illustrate my poem") is None
-    assert poem_asked_for(None, "illustrate my poem") is None
 
 
 def test_a_picture_of_a_poem_is_painted_from_its_lines_in_the_style_asked() -> None:

@@ -1,6 +1,6 @@
-"""Reading a piece with a model: the rubric prompts, scores from the model's own odds, and
-the written critique, the same for a chat model (poems, music) and a vision-language model
-(images, which it also sees).
+"""Reading a piece with a model: scores from the model's own odds, and the written critique,
+the same for a chat model (poems, music) and a vision-language model (images, which it also
+sees). The prompts are the rubric's (tools/critique/rubric.py).
 
 Scores: for each criterion the model reads the rubric with the measurements and is asked for a
 number; its probabilities of answering "1" to "10" are read off (one pass over the prompt, and
@@ -8,7 +8,7 @@ a step or two from its cache for scores of two tokens), and the score is their e
 So a score is the model's judgement measured, always in range, whatever the model's size.
 
 Writing: one sampled reply in a fixed layout (evidence per criterion, numbered suggestions),
-started for the model with its first label. tools/critique/tool.py checks what it wrote.
+started for the model with its first label. tools/critique/reading.py checks what it wrote.
 
 This module needs only torch and transformers (no pydantic, no librosa), so bench/critique.py
 can time the real architectures on machines that have nothing else.
@@ -26,35 +26,20 @@ from typing import Any
 import torch
 from PIL import Image
 
-from tools.models.loading import LoadedCausalLM
+from tools.critique.rubric import (
+    CRITERIA,
+    WRITING_PREFILL,
+    Grounds,
+    base_request,
+    score_prompt,
+    writing_prompt,
+)
 from tools.models.sampling import seeded
+from tools.models.text import LoadedCausalLM
 from tools.models.vision import LoadedVision
 
-CRITERIA = ("creativity", "aesthetics", "technique", "emotional impact")
-DEFINITIONS = {
-    "creativity": "originality: fresh ideas, images and choices rather than stock ones",
-    "aesthetics": "beauty and coherence of its form, colour, sound or language",
-    "technique": "craft: control of the medium and of its rules",
-    "emotional impact": "how strongly and clearly it conveys a feeling",
-}
 SCORES = range(1, 11)
 WRITING_TOKENS = 220
-WRITING_PREFILL = "Creativity:"
-
-
-# --- what the model is told ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Grounds:
-    """What the model is told about the piece, and what stands in for its words."""
-
-    intro: str  # what the piece is
-    piece: str | None  # the poem itself, for a text model
-    lines: tuple[str, ...]  # the measurements, one per line
-    advice: tuple[str, ...]  # actions the measurements point to, most pressing first
-    evidence: Mapping[str, str]  # per criterion: the measurements that bear on it
-    measurements: Mapping[str, Any]  # kept in the critique's params
 
 
 # --- the model as a reader -----------------------------------------------------------------------
@@ -212,45 +197,6 @@ def write(reader: Reader, prompt: str, seed: int, max_new_tokens: int = WRITING_
     return str(tokenizer.decode(output[0, start:], skip_special_tokens=True))
 
 
-# --- prompts ------------------------------------------------------------------------------------
-
-SYSTEM = (
-    "You are a frank, fair art critic. You judge a piece on creativity, aesthetics, technique "
-    "and emotional impact, and ground every judgement in the measurements you are given and "
-    "in the piece itself. You never flatter."
-)
-
-
-def base_request(grounds: Grounds, asked: str | None) -> str:
-    parts = [grounds.intro]
-    if grounds.piece is not None:
-        parts.append(f"The poem:\n{grounds.piece}")
-    parts.append("Measurements:\n" + "\n".join(f"- {line}" for line in grounds.lines))
-    if asked:
-        parts.append(f"The person asked you to look especially at: {asked}")
-    return "\n\n".join(parts)
-
-
-def score_prompt(reader: Reader, request: str, criterion: str) -> str:
-    ask = (
-        f"{request}\n\nRate its {criterion} ({DEFINITIONS[criterion]}) on a scale from 1 "
-        "(poor) to 10 (outstanding). Answer with the number only."
-    )
-    return reader.render([("system", SYSTEM), ("user", ask)])
-
-
-def writing_prompt(reader: Reader, request: str, scores: Mapping[str, int]) -> str:
-    given = ", ".join(f"{criterion} {scores[criterion]}/10" for criterion in CRITERIA)
-    ask = (
-        f"{request}\n\nYour scores: {given}.\nFor each, write one sentence of evidence that "
-        "cites the measurements or the piece. Then give three concrete suggestions, each an "
-        "action that would improve the piece. Use exactly this layout:\n"
-        "Creativity: ...\nAesthetics: ...\nTechnique: ...\nEmotional impact: ...\n"
-        "Suggestions:\n1. ...\n2. ...\n3. ..."
-    )
-    return reader.render([("system", SYSTEM), ("user", ask)]) + WRITING_PREFILL
-
-
 # --- a whole reading -----------------------------------------------------------------------------
 
 
@@ -279,10 +225,10 @@ def read_piece(
     scores, expected = {}, {}
     for index, criterion in enumerate(CRITERIA):
         step(0.3 + 0.1 * index, f"scoring {criterion}")
-        odds = score_odds(reader, score_prompt(reader, request, criterion))
+        odds = score_odds(reader, score_prompt(reader.render, request, criterion))
         expected[criterion] = sum(score * p for score, p in odds.items())
         scores[criterion] = min(10, max(1, math.floor(expected[criterion] + 0.5)))
     step(0.7, "writing the critique")
-    prompt = writing_prompt(reader, request, scores)
+    prompt = writing_prompt(reader.render, request, scores)
     reply = WRITING_PREFILL + write(reader, prompt, seed, writing_tokens)
     return Reading(scores, expected, reply, prompt)

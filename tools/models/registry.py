@@ -31,20 +31,15 @@ from typing import Protocol
 import torch
 
 from tools.image.pipeline import load_image_pipeline
-from tools.models.loading import (
-    ROLES,
-    ModelKind,
-    ModelRole,
-    ModelUnavailable,
-    load_causal_lm,
-)
+from tools.models.specs import ROLES, ModelKind, ModelRole, ModelUnavailable
+from tools.models.text import load_causal_lm
 from tools.models.vision import load_clip, load_vision
 from tools.music.model import load_music_model
+from tools.units import MIB
 
 logger = logging.getLogger(__name__)
 
 MEMORY_BUDGET_SETTING = "ATELIER_MODEL_MEMORY_BUDGET_MB"
-MIB = 1024 * 1024
 
 
 class LoadedModel(Protocol):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
-from tools.models.loading import LoadedCausalLM
+from tools.models.text import LoadedCausalLM
 
 
 @dataclass(frozen=True)

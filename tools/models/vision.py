@@ -1,6 +1,6 @@
 """Loaders of the models that look at pictures: a vision-language model and CLIP.
 
-Specs (see tools/models/loading.py for the forms):
+Specs (see tools/models/specs.py for the forms):
   tiny:vision   a random-weight Idefics3 (SmolVLM's architecture) with SmolLM2's tokenizer,
                 built from a small config once and loaded back with from_pretrained
   tiny:clip     a random-weight CLIPModel with a byte-level tokenizer made offline
@@ -47,20 +47,11 @@ from transformers.models.idefics3.image_processing_pil_idefics3 import (
 )
 from transformers.utils import is_torchvision_available
 
-from tools.models.loading import (
-    CLIP_ROLE,
-    TINY_CLIP,
-    TINY_VISION,
-    VISION_ROLE,
-    ModelRole,
-    Source,
-    build_atomically,
-    device_for,
-    ensure_tiny_chat,
-    local_or_hub,
-    module_bytes,
-    resolve_dtype,
-)
+from tools.models.cache import build_atomically
+from tools.models.devices import device_for, module_bytes, resolve_dtype
+from tools.models.sources import Builder, Source, SpecForms, resolve_source
+from tools.models.specs import CLIP_ROLE, TINY_CLIP, TINY_VISION, VISION_ROLE, ModelRole
+from tools.models.tiny import ensure_tiny_chat
 
 logger = logging.getLogger(__name__)
 
@@ -354,13 +345,13 @@ def _placement(
     return torch_device, resolve_dtype(dtype, torch_device)
 
 
-def _source(spec: str, cache_dir: Path, role: ModelRole, *, tiny: Mapping[str, Any]) -> Source:
-    if spec in tiny:
-        return Source(str(tiny[spec](cache_dir, role)))
-    forms = f"{', '.join(tiny)}, a model directory, or a hub id like org/name"
-    if spec.startswith(("tiny:", "bundled:")):
-        raise role.unavailable(spec, f"no such built-in {role.name} model; accepted are {forms}")
-    return local_or_hub(spec, role, not_a_spec=f"not a model spec; accepted are {forms}")
+def _source(spec: str, cache_dir: Path, role: ModelRole, *, tiny: Mapping[str, Builder]) -> Source:
+    forms = SpecForms(
+        listing=f"{', '.join(tiny)}, a model directory, or a hub id like org/name",
+        builtins=tiny,
+        builtin_noun=f"{role.name} model",
+    )
+    return resolve_source(spec, role, cache_dir, forms)
 
 
 def _image_options(processor: Any, model_type: str) -> dict[str, Any]:

@@ -25,8 +25,8 @@ from PIL import Image, ImageDraw
 from scipy.signal import resample_poly
 
 from tools.contract import Media, UploadReader, UploadRejected
+from tools.units import MIB
 
-MIB = 1024 * 1024
 # Discord's default attachment limit; an OGG over it would not be shown at all.
 DISCORD_FILE_LIMIT = 10 * MIB
 UPLOAD_MAX_SECONDS = 120.0

@@ -41,17 +41,10 @@ from transformers import (
 )
 from transformers.generation.stopping_criteria import StoppingCriteria, StoppingCriteriaList
 
-from tools.models.loading import (
-    MUSIC_ROLE,
-    TINY_MUSIC,
-    ModelRole,
-    Source,
-    build_atomically,
-    device_for,
-    local_or_hub,
-    module_bytes,
-    resolve_dtype_float32_on_cpu,
-)
+from tools.models.cache import build_atomically
+from tools.models.devices import device_for, module_bytes, resolve_dtype_float32_on_cpu
+from tools.models.sources import Source, local_or_hub
+from tools.models.specs import MUSIC_ROLE, TINY_MUSIC, ModelRole
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import pronouncing
 import torch
 
-from tools.models.loading import LoadedCausalLM
+from tools.models.text import LoadedCausalLM
 from tools.poem import prosody
 
 # Word starts scored per line, and candidate lines kept per start: enough choice for the

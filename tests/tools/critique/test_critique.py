@@ -17,35 +17,26 @@ import pytest
 import soundfile
 import torch
 
+from agent.making.decisions import REVISE, Decision
 from agent.making.revisions import CannotRevise
-from agent.making.suggestions import apply_suggestion, asked_suggestion, plan_revision
-from agent.types import Attachment, Turn, UserRef
-from tests.support.studio_tools import PGM, PGM_HEADER, TRACE, VERSE
+from agent.making.suggestions import asked_suggestion, plan_revision
+from agent.types import Attachment, Command, Reply, Turn, UserRef
+from tests.support.studio_tools import PGM, PGM_HEADER, TRACE, VERSE, ScriptedRouter
 from tests.support.workshop import PLACE, MakeWorkshop, Workshop
 from tests.tools.critique.test_audio_measures import click_track
 from tests.tools.critique.test_image_measures import colour_bars
 from tools.contract import ArtifactDraft, ArtifactKind, FocusArtifact, Tool, ToolContext
-from tools.critique.model import CRITERIA, score_odds, text_reader
-from tools.critique.tool import (
-    ASK_WHICH,
-    CRITIQUE_TOOL,
-    SUPPORTED,
-    CritiqueArgs,
-    CritiqueRefused,
-    critique,
-    parse_written,
-    pasted_poem,
-)
-from tools.models.loading import (
-    ROLES,
-    LoadedCausalLM,
-    ModelKind,
-    ModelUnavailable,
-    load_causal_lm,
-)
+from tools.critique.intents import pasted_poem
+from tools.critique.model import score_odds, text_reader
+from tools.critique.reading import parse_written
+from tools.critique.rubric import CRITERIA
+from tools.critique.subject import ASK_WHICH, SUPPORTED, CritiqueRefused
+from tools.critique.tool import CRITIQUE_TOOL, CritiqueArgs, critique
 from tools.models.registry import ModelRegistry, RegistryConfig
+from tools.models.specs import ROLES, ModelKind, ModelUnavailable
+from tools.models.text import LoadedCausalLM, load_causal_lm
 from tools.models.vision import LoadedClip, LoadedVision, load_clip, load_vision
-from tools.poem.tool import POEM_TOOL, PoemArgs
+from tools.poem.tool import POEM_TOOL
 
 HAIKU = "An old silent pond / A frog jumps into the deep pond / splash! silence again"
 # Enough for the layout's first label: the tiny model's words are noise either way.
@@ -75,6 +66,12 @@ class Models:
 @pytest.fixture(scope="session")
 def models(tiny_chat: LoadedCausalLM, tiny_vision: LoadedVision, tiny_clip: LoadedClip) -> Models:
     return Models(tiny_chat, tiny_vision, tiny_clip)
+
+
+def worded(text: str, **options: Any) -> CritiqueArgs:
+    """Args for a request's text as the agent makes them: the fields its words set
+    (CRITIQUE_TOOL.reads), explicit options over them."""
+    return CritiqueArgs(**{"text": text, **CRITIQUE_TOOL.reads(text), **options})
 
 
 def brief(tool: Tool) -> Tool:
@@ -158,14 +155,14 @@ def critiqued(
     files = tmp_path_factory.mktemp("pieces")
     made = {}
     with prompts_seen(tiny_chat.model, tiny_chat.tokenizer) as prompts:
-        draft = critique(CritiqueArgs(text=HAIKU, seed=1), context_for(models))
+        draft = critique(worded(HAIKU, seed=1), context_for(models))
     made["poem"] = Critiqued(draft, prompts)
     with prompts_seen(tiny_vision.model, tiny_vision.tokenizer) as prompts:
         focus = image_focus(files / "bars.png")
         draft = critique(CritiqueArgs(seed=2), context_for(models, focus))
     made["image"] = Critiqued(draft, prompts)
     with prompts_seen(tiny_chat.model, tiny_chat.tokenizer) as prompts:
-        args = CritiqueArgs(text="does the rhythm of #8 work?", seed=3)
+        args = worded("does the rhythm of #8 work?", seed=3)
         draft = critique(args, context_for(models, music_focus(files / "march.wav")))
     made["music"] = Critiqued(draft, prompts)
     return made
@@ -316,7 +313,7 @@ def test_unusable_words_are_not_passed_off_as_the_models(garbage: str) -> None:
 def test_a_random_models_words_are_replaced_by_the_figures_and_marked(models: Models) -> None:
     """Random weights write word salad: none of it may pass as the model's judgement."""
     context = dataclasses.replace(context_for(models), settings={"writing_tokens": 40})
-    draft = critique(CritiqueArgs(text=HAIKU, seed=1), context)
+    draft = critique(worded(HAIKU, seed=1), context)
     params, text = draft.params, draft.text or ""
     assert set(params["evidence_from"].values()) == {"measurements"}
     assert {s["from"] for s in params["suggestions"]} == {"measurements"}
@@ -450,25 +447,17 @@ def test_a_request_to_apply_a_suggestion_is_recognised(
     assert (ask.number, ask.rest) == (number, rest) if ask else number is None
 
 
-REVISING_POEM = dataclasses.replace(
-    POEM_TOOL, revision=lambda instruction: PoemArgs(prompt=instruction, revise=True)
-)
-
-
-def turn(text: str) -> Turn:
-    return Turn("test", UserRef("ada", "Ada"), PLACE, text)
-
-
 @pytest.fixture
 def reviser(make_studio: MakeWorkshop, models: Models) -> Workshop:
-    return make_studio([VERSE, REVISING_POEM, brief(CRITIQUE_TOOL)], models=models)
+    # "make it darker" is the router's REVISE choice: a change to the piece in focus.
+    router = ScriptedRouter({"make it darker": Decision(REVISE)})
+    return make_studio([VERSE, POEM_TOOL, brief(CRITIQUE_TOOL)], models=models, router=router)
 
 
-async def apply(workshop: Workshop, text: str) -> Any:
-    tools = workshop.agent._studio.tools  # noqa: SLF001 - the tools the studio was given
-    return await apply_suggestion(
-        turn(text), text, sessions=workshop.sessions, creations=workshop.creations, tools=tools
-    )
+async def critique_pasted(workshop: Workshop, poem: str, seed: int) -> Reply:
+    """/critique with a poem pasted as its `poem` field (a console line cannot hold one)."""
+    command = Command("critique", {"seed": seed, "poem": poem})
+    return await workshop.agent.respond(Turn("test", UserRef("ada", "Ada"), PLACE, command=command))
 
 
 async def test_applying_a_suggestion_revises_the_critiqued_piece_as_a_child(
@@ -489,8 +478,8 @@ async def test_applying_a_suggestion_revises_the_critiqued_piece_as_a_child(
 async def test_a_pasted_poems_suggestion_keeps_the_poem_then_revises_it(
     reviser: Workshop,
 ) -> None:
-    await reviser.command(f"/critique seed=1 {HAIKU}")
-    await apply(reviser, "use suggestion #1")
+    await critique_pasted(reviser, HAIKU, seed=1)
+    await reviser.say("use suggestion #1")
     review, pasted, revised = await reviser.artifacts()
     assert review.parent_id is None and pasted.kind == "poem"
     assert (pasted.text or "").splitlines()[1] == "A frog jumps into the deep pond"
@@ -500,11 +489,11 @@ async def test_a_pasted_poems_suggestion_keeps_the_poem_then_revises_it(
 
 async def test_a_suggestion_that_cannot_be_applied_is_explained(reviser: Workshop) -> None:
     await reviser.command("/verse a heron")
-    assert await apply(reviser, "what a heron") is None  # not a request: the turn goes on
-    no_critique = await apply(reviser, "apply suggestion 1")
+    assert asked_suggestion("what a heron") is None  # not a request: the turn goes on
+    no_critique = await reviser.say("apply suggestion 1")
     assert no_critique is not None and no_critique.text.startswith("Which critique's suggestion?")
     await reviser.command("/critique seed=2")
-    too_far = await apply(reviser, "apply suggestion 9")
+    too_far = await reviser.say("apply suggestion 9")
     assert too_far is not None and "there is no suggestion 9" in too_far.text
     assert not too_far.stored and len(await reviser.artifacts()) == 2
 
@@ -512,13 +501,12 @@ async def test_a_suggestion_that_cannot_be_applied_is_explained(reviser: Worksho
 async def test_a_change_asked_after_a_critique_revises_the_critiqued_piece(
     reviser: Workshop,
 ) -> None:
-    studio = reviser.agent._studio  # noqa: SLF001 - the router's REVISE choice lands here
-    await reviser.command(f"/critique seed=1 {HAIKU}")  # a pasted poem: no piece to change
-    pasted = await studio.revise(turn("make it darker"), "make it darker")
+    await critique_pasted(reviser, HAIKU, seed=1)  # a pasted poem: no piece to change
+    pasted = await reviser.say("make it darker")
     assert pasted is not None and pasted.text.startswith("Critique #1 is not about a piece")
     await reviser.command("/verse a heron")
     await reviser.command("/critique seed=2")
-    reply = await studio.revise(turn("make it darker"), "make it darker")
+    reply = await reviser.say("make it darker")
     _pasted_review, poem, _review, revised = await reviser.artifacts()
     assert (revised.kind, revised.parent_id, revised.version) == ("poem", poem.id, 2)
     assert reply is not None and reply.artifacts[0].number == revised.id
@@ -532,11 +520,11 @@ def test_only_a_tool_that_revises_that_kind_is_asked() -> None:
         params={"critiqued": {"kind": "image"}, "suggestions": [{"text": "Add light."}] * 2},
     )
     with pytest.raises(CannotRevise, match="No tool here can revise an image yet"):
-        plan_revision(review, 1, [REVISING_POEM])  # type: ignore[arg-type]
+        plan_revision(review, 1, [POEM_TOOL])  # type: ignore[arg-type]
     drawing = dataclasses.replace(
         TRACE, revision=lambda instruction: TRACE.args(prompt=instruction)
     )
-    planned = plan_revision(review, 2, [REVISING_POEM, drawing])  # type: ignore[arg-type]
+    planned = plan_revision(review, 2, [POEM_TOOL, drawing])  # type: ignore[arg-type]
     assert (planned.tool.name, planned.piece_number, planned.instruction) == (
         "trace",
         3,

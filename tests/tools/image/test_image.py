@@ -20,10 +20,12 @@ from agent.types import Attachment, Turn, UserRef
 from bot.console import parse_command
 from tests.support.studio_tools import VERSE
 from tests.support.workshop import PLACE, MakeWorkshop, Workshop
-from tools.contract import ArtifactKind, Cancelled, FocusArtifact, ToolContext
+from tools.contract import ArtifactKind, Cancelled, FocusArtifact, ToolContext, ToolRefused
+from tools.image.intents import read_image_request
 from tools.image.png_params import read_parameters
 from tools.image.safety import PromptBlocked, SafetyPolicy
-from tools.image.tool import IMAGE_TOOL, ImageArgs, grid_cell, make_image, size_for
+from tools.image.sizes import grid_cell, size_for
+from tools.image.tool import IMAGE_TOOL, ImageArgs, make_image
 from tools.models.registry import ModelRegistry
 
 
@@ -363,3 +365,53 @@ async def test_a_poem_asked_to_be_illustrated_is_painted_from_its_lines(
     await studio.command("/image seed=3 a lighthouse in fog")  # the poem is not asked about
     lighthouse = (await studio.artifacts())[-1]
     assert lighthouse.parent_id is None and "poem" not in lighthouse.params
+
+
+# --- the mode is a field: the run reads no words ------------------------------------------------
+
+
+def test_the_prompt_may_be_left_out_only_with_something_else_to_go_on() -> None:
+    for mode in ("vary", "upscale", "illustrate"):
+        assert ImageArgs(mode=mode).prompt == ""  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="What should the image be about?"):
+        ImageArgs()
+    with pytest.raises(ValueError, match="What should the image be about?"):
+        ImageArgs(prompt="   ", mode="new")
+    with pytest.raises(ValueError, match="Say how to change the image in focus"):
+        ImageArgs(mode="refine")
+
+
+def test_words_in_the_prompt_do_not_choose_the_mode(
+    tiny_models: ModelRegistry, tmp_path: Path
+) -> None:
+    made = make_image(ImageArgs(prompt="a harbour", seed=2), ToolContext(tiny_models))
+    assert made.media is not None
+    focus = focus_on(made.media.data, tmp_path, **dict(made.params))
+    context = ToolContext(tiny_models, focus=focus)
+    new = make_image(ImageArgs(prompt="a variation of #1", seed=4), context)
+    assert new.params["mode"] == "new" and "from" not in new.params and not new.from_focus
+    varied = make_image(ImageArgs(mode="vary", prompt="#1"), context)
+    assert varied.params["mode"] == "vary" and varied.params["prompt"] == "a harbour"
+    assert varied.from_focus and varied.params["from"] == {"number": 1, "pick": None}
+
+
+def test_illustrate_needs_a_poem_with_words_in_focus(
+    tiny_models: ModelRegistry, tmp_path: Path
+) -> None:
+    made = make_image(ImageArgs(prompt="a harbour", seed=2), ToolContext(tiny_models))
+    assert made.media is not None
+    image = focus_on(made.media.data, tmp_path, **dict(made.params))
+    blank = replace(image, kind=ArtifactKind.POEM, text="  ", media_path=None)
+    for focus in (None, image, blank):
+        with pytest.raises(ToolRefused) as refused:
+            make_image(ImageArgs(mode="illustrate"), ToolContext(tiny_models, focus=focus))
+        assert str(refused.value) == "There is no poem in focus to illustrate; name it as #N."
+    poem = replace(blank, text="a heron at dawn\nthe river turns to gold")
+    painted = make_image(ImageArgs(mode="illustrate", seed=1), ToolContext(tiny_models, focus=poem))
+    assert painted.params["prompt"] == "a heron at dawn, the river turns to gold"
+    assert painted.params["poem"] == 1 and painted.from_focus
+
+
+def test_the_tool_reads_its_words_with_its_intents_table() -> None:
+    assert IMAGE_TOOL.reads is read_image_request
+    assert IMAGE_TOOL.reads("a variation of #1") == {"mode": "vary", "prompt": ""}

@@ -12,25 +12,17 @@ import torch
 from PIL import Image
 
 from tools.contract import ToolContext, UploadRejected
-from tools.image.pipeline import (
-    LoadedImagePipeline,
-    MemoryOptions,
-    load_image_pipeline,
-    plan_memory,
-    unique_modules,
-)
+from tools.image.draft import prompt_diff
+from tools.image.intents import instruction_of
+from tools.image.loaded import LoadedImagePipeline
+from tools.image.memory import MemoryOptions, plan_memory
+from tools.image.pipeline import load_image_pipeline, unique_modules
+from tools.image.rewrite import rewrite_problem
 from tools.image.safety import ImageRefused, OutputFlagged
-from tools.image.tool import (
-    ImageArgs,
-    fit_size,
-    instruction_of,
-    make_image,
-    prompt_diff,
-    read_upload,
-    rewrite_problem,
-    size_for,
-)
-from tools.models.loading import ModelUnavailable
+from tools.image.sizes import fit_size, size_for
+from tools.image.tool import ImageArgs, make_image
+from tools.image.uploads import read_upload
+from tools.models.specs import ModelUnavailable
 
 
 @pytest.fixture(scope="module")

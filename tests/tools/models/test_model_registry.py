@@ -16,17 +16,11 @@ import pytest
 
 from agent.config import Settings, SettingsError, StartupError, load_settings
 from agent.factory import build_model_registry, open_agent
-from tools.models.loading import (
-    ROLES,
-    TINY_CHAT_CACHE_NAME,
-    LoadedCausalLM,
-    ModelKind,
-    ModelRole,
-    ModelUnavailable,
-    load_causal_lm,
-    role_specs,
-)
-from tools.models.registry import MIB, LoadedModel, ModelRegistry, RegistryConfig
+from tools.models.registry import LoadedModel, ModelRegistry, RegistryConfig
+from tools.models.specs import ROLES, ModelKind, ModelRole, ModelUnavailable, role_specs
+from tools.models.text import LoadedCausalLM, load_causal_lm
+from tools.models.tiny import TINY_CHAT_CACHE_NAME
+from tools.units import MIB
 
 # Every role on the tiny profile: chat, poem and critique share tiny:chat.
 TINY_SPECS = role_specs("tiny", cuda_available=False, overrides={})

@@ -14,21 +14,13 @@ import pytest
 import torch
 from transformers import LlamaForCausalLM
 
-from tools.models import loading as models
-from tools.models.loading import (
-    BUNDLED_SMOLLM2,
-    SMOLLM2_CACHE_NAME,
-    TINY_CHAT,
-    TINY_CHAT_CACHE_NAME,
-    DeviceUnavailable,
-    LoadedCausalLM,
-    ModelUnavailable,
-    build_atomically,
-    default_chat_spec,
-    load_causal_lm,
-    resolve_device,
-    resolve_dtype,
-)
+from tools.models import cache, smollm2
+from tools.models.cache import build_atomically
+from tools.models.devices import DeviceUnavailable, resolve_device, resolve_dtype
+from tools.models.smollm2 import SMOLLM2_CACHE_NAME
+from tools.models.specs import BUNDLED_SMOLLM2, TINY_CHAT, ModelUnavailable, default_chat_spec
+from tools.models.text import LoadedCausalLM, load_causal_lm
+from tools.models.tiny import TINY_CHAT_CACHE_NAME
 
 
 def _temp_leftovers(directory: Path) -> list[Path]:
@@ -108,7 +100,7 @@ def test_a_broken_bundled_gguf_is_reported_and_leaves_no_cache(
     broken = tmp_path / "package" / "SmolLM2-135M-Instruct.Q4_1.gguf"
     broken.parent.mkdir()
     broken.write_bytes(b"this is not a GGUF file")
-    monkeypatch.setattr(models, "bundled_smollm2_gguf", lambda role=None: broken)
+    monkeypatch.setattr(smollm2, "bundled_smollm2_gguf", lambda role=None: broken)
     cache = tmp_path / "cache"
     with pytest.raises(ModelUnavailable, match="not a GGUF file"):
         load_causal_lm(BUNDLED_SMOLLM2, cache_dir=cache)
@@ -133,7 +125,7 @@ def test_a_build_that_crashes_midway_leaves_nothing_a_later_load_would_trust(
 def test_temp_dirs_left_by_killed_builds_are_reclaimed(tmp_path: Path) -> None:
     stale = tmp_path / ".model.killed"
     stale.mkdir()
-    long_ago = time.time() - 2 * models.STALE_TEMP_SECONDS
+    long_ago = time.time() - 2 * cache.STALE_TEMP_SECONDS
     os.utime(stale, (long_ago, long_ago))
     fresh = tmp_path / ".model.building-now"  # another process may be converting right now
     fresh.mkdir()
@@ -167,7 +159,7 @@ def test_the_bundled_conversion_is_cached_and_not_repeated(
     # Plain safetensors: the GGUF quantizer's marks were dropped before saving.
     assert "quantization_config" not in json.loads((converted / "config.json").read_text())
 
-    with caplog.at_level(logging.INFO, logger="tools.models.loading"):
+    with caplog.at_level(logging.INFO, logger="tools.models"):
         again = load_causal_lm(
             BUNDLED_SMOLLM2, cache_dir=models_cache_dir, device="cpu", dtype="float32"
         )
@@ -183,13 +175,13 @@ def test_the_bundled_conversion_is_cached_and_not_repeated(
 def test_a_fresh_conversion_logs_once_and_matches_the_cached_one(
     smollm2: LoadedCausalLM, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="tools.models.loading"):
+    with caplog.at_level(logging.INFO, logger="tools.models"):
         fresh = load_causal_lm(BUNDLED_SMOLLM2, cache_dir=tmp_path, device="cpu", dtype="float32")
     assert f"converting bundled SmolLM2 once to {tmp_path / SMOLLM2_CACHE_NAME}" in caplog.text
     assert _temp_leftovers(tmp_path) == []
     assert torch.equal(fresh.model.lm_head.weight, smollm2.model.lm_head.weight)
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="tools.models.loading"):
+    with caplog.at_level(logging.INFO, logger="tools.models"):
         load_causal_lm(BUNDLED_SMOLLM2, cache_dir=tmp_path, device="cpu", dtype="float32")
     assert "converting" not in caplog.text
 
@@ -219,7 +211,7 @@ def test_tiny_chat_has_the_same_weights_on_every_build(
     if converted.is_dir():
         (tmp_path / SMOLLM2_CACHE_NAME).symlink_to(converted)
     state = torch.get_rng_state()
-    with caplog.at_level(logging.INFO, logger="tools.models.loading"):
+    with caplog.at_level(logging.INFO, logger="tools.models"):
         rebuilt = load_causal_lm(TINY_CHAT, cache_dir=tmp_path, device="cpu", dtype="float32")
     assert "building the tiny random-weight chat model once" in caplog.text
     assert torch.equal(torch.get_rng_state(), state), "building must not reseed the caller"

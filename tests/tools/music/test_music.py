@@ -1,7 +1,10 @@
 """The music tool through the agent, on a tiny random-weight MusicGen loaded from disk: clips
 as long as asked, extensions that are child versions with no click at the join, a poem set to
 music as a new piece made from the poem, tagged OGG files, previews, and bad requests
-answered without storing anything."""
+answered without storing anything.
+
+The run reads no words: a request in words goes through the tool's reader here (`worded`),
+its fields given as options, as the agent merges them for free text."""
 
 from __future__ import annotations
 
@@ -20,20 +23,15 @@ from agent.types import Attachment
 from tests.support.studio_tools import VERSE
 from tests.support.workshop import MakeWorkshop, Workshop
 from tools.contract import ArtifactKind, Cancelled, FocusArtifact, ToolContext
-from tools.models.loading import ModelUnavailable
 from tools.models.registry import ModelRegistry
+from tools.models.specs import ModelUnavailable
+from tools.music.durations import clamp_seconds
+from tools.music.extend import CROSSFADE_SECONDS
 from tools.music.files import PREVIEW_SIZE, decode, largest_step, read_tags
+from tools.music.focus import MusicRefused
 from tools.music.model import ensure_tiny_music, load_music_model
-from tools.music.tool import (
-    CROSSFADE_SECONDS,
-    MUSIC_TOOL,
-    MusicArgs,
-    MusicRefused,
-    clamp_seconds,
-    compose,
-    description_from_poem,
-    usable_description,
-)
+from tools.music.setting import description_from_poem, usable_description
+from tools.music.tool import MUSIC_TOOL, MusicArgs, compose
 
 RATE = 32000
 FRAME = RATE // 50  # samples per codec frame: MusicGen's EnCodec makes 50 frames a second
@@ -57,6 +55,13 @@ def models(tiny_models: ModelRegistry) -> ModelRegistry:
 @pytest.fixture
 def studio(make_studio: MakeWorkshop, models: ModelRegistry) -> Workshop:
     return make_studio([MUSIC_TOOL, VERSE], models=models)
+
+
+def worded(request: str) -> str:
+    """A request in words as a command: the fields MUSIC_TOOL.reads finds in it as options
+    ("mode=extend duration=1.5"), then the words themselves."""
+    options = " ".join(f"{key}={value}" for key, value in MUSIC_TOOL.reads(request).items())
+    return f"{options} {request}"
 
 
 async def clip_of(studio: Workshop, number: int = -1) -> tuple[np.ndarray, bytes]:
@@ -97,7 +102,7 @@ async def test_the_wav_and_preview_are_kept_with_the_clip_and_forgotten_with_it(
     wav, rate = decode(files["wav"].read_bytes())
     ogg, _ = await clip_of(studio)
     assert rate == RATE and len(wav) == len(ogg)
-    await studio.command("/music extend #1 by 1 second")  # read from the WAV
+    await studio.command(f"/music {worded('extend #1 by 1 second')}")  # read from the WAV
     assert len(studio.media_files()) == 6
     await studio.command("/forget yes")
     assert studio.media_files() == []
@@ -120,7 +125,7 @@ async def test_a_length_out_of_bounds_is_clamped_with_a_note(studio: Workshop) -
 
 
 async def test_a_length_in_the_request_is_used(studio: Workshop) -> None:
-    await studio.command("/music seed=1 two seconds of rain and soft synths")
+    await studio.command(f"/music seed=1 {worded('two seconds of rain and soft synths')}")
     samples, _ = await clip_of(studio)
     assert len(samples) == 2 * RATE
 
@@ -148,7 +153,7 @@ async def test_an_extension_is_a_child_that_keeps_the_clip_and_joins_it_without_
 ) -> None:
     await studio.command("/music duration=2 seed=5 calm ambient synth pads")
     original, _ = await clip_of(studio)
-    reply = await studio.command("/music seed=6 extend it by 1.5 seconds")
+    reply = await studio.command(f"/music seed=6 {worded('extend it by 1.5 seconds')}")
     first, extension = await studio.artifacts()
     longer, data = await clip_of(studio)
     assert (extension.parent_id, extension.root_id, extension.version) == (first.id, first.id, 2)
@@ -176,7 +181,8 @@ async def test_an_uploaded_clip_can_be_extended(studio: Workshop) -> None:
     buffer = io.BytesIO()
     sf.write(buffer, stereo, 44100, format="WAV")
     upload = Attachment("hum.wav", "audio/wav", buffer.getvalue())
-    reply = await studio.command("/music seed=2 extend this by one second", attachments=[upload])
+    extend_this = worded("extend this by one second")
+    reply = await studio.command(f"/music seed=2 {extend_this}", attachments=[upload])
     kept, extension = await studio.artifacts()
     assert f"#{kept.id} was made mono at 32 kHz to continue it" in reply.text
     longer, _ = await clip_of(studio)
@@ -194,7 +200,8 @@ async def test_an_undecodable_upload_is_refused_and_nothing_is_kept(studio: Work
 
 async def test_a_poem_set_to_music_is_a_new_piece_made_from_the_poem(studio: Workshop) -> None:
     await studio.command("/verse a heron in the rain")
-    reply = await studio.command("/music duration=1 seed=9 set this poem to music with a harp")
+    asked = worded("set this poem to music with a harp")
+    reply = await studio.command(f"/music duration=1 seed=9 {asked}")
     poem, music = await studio.artifacts()
     assert music.kind == "music" and music.params["mode"] == "poem"
     # The lineage rule: a piece of another kind made from the focus has it as parent.
@@ -234,7 +241,7 @@ async def test_a_suggestion_makes_a_new_take_with_the_description_amended(
     args = MUSIC_TOOL.revision("make the drums softer")
     assert isinstance(args, MusicArgs) and args.mode == "rework"
     assert len(MUSIC_TOOL.revision("add a long countermelody " * 40).description) == 500  # type: ignore[attr-defined]
-    await studio.command("/music duration=1 seed=2 make the drums softer")
+    await studio.command(f"/music duration=1 seed=2 {worded('make the drums softer')}")
     first, take = await studio.artifacts()
     assert take.parent_id == first.id and take.params["mode"] == "rework"
     assert take.params["description"] == "calm piano, make the drums softer"
@@ -284,6 +291,14 @@ def test_progress_follows_the_generated_tokens_and_a_cancel_stops_between_steps(
     assert max(seen) < 0.2  # stopped within a step or two, not after 30 s of audio
 
 
+def test_the_run_reads_no_words_only_the_mode_it_is_given(models: ModelRegistry) -> None:
+    """The words are MUSIC_TOOL.reads' (tools/music/intents.py); without a mode it is new."""
+    words = "set #3 to music, then extend it by 5 seconds"
+    draft = compose(MusicArgs(description=words, duration=1, seed=1), _context(models))
+    assert draft.params["mode"] == "new" and draft.params["duration"] == 1
+    assert not draft.from_focus
+
+
 def test_extending_or_setting_what_is_not_in_focus_is_refused(models: ModelRegistry) -> None:
     with pytest.raises(MusicRefused, match="There is no music in focus to extend"):
         compose(MusicArgs(mode="extend"), _context(models))
@@ -304,7 +319,8 @@ def test_a_piece_at_the_length_limit_is_not_extended(models: ModelRegistry, tmp_
         params={"description": "drone"},
     )
     with pytest.raises(MusicRefused, match="#4 is already 120 s long; pieces stop at 120 s"):
-        compose(MusicArgs(description="extend it"), _context(models, focus=focus))
+        asked = MusicArgs(description="extend it", **MUSIC_TOOL.reads("extend it"))
+        compose(asked, _context(models, focus=focus))
 
 
 def test_the_tiny_model_is_the_real_classes_loaded_from_disk(models_cache_dir: Path) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tools.models.loading import LoadedCausalLM
+from tools.models.text import LoadedCausalLM
 from tools.poem import prosody
 from tools.poem.rhyme_endings import rhymed_lines
 

@@ -1,0 +1,99 @@
+"""The image tool's free-text rules (tools/image/intents.py): which fields a request's words
+set, in English and Chinese. A #N decides nothing (the agent reads it into `piece`), and an
+instruction is the request with the #N and the operation's own words taken out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tools.image.intents import instruction_of, read_image_request
+
+NEW: dict[str, Any] = {}
+VARY: dict[str, Any] = {"mode": "vary", "prompt": ""}
+UPSCALE: dict[str, Any] = {"mode": "upscale"}
+ILLUSTRATE: dict[str, Any] = {"mode": "illustrate"}
+
+
+def refine(instruction: str) -> dict[str, Any]:
+    return {"mode": "refine", "prompt": instruction}
+
+
+ENGLISH = [
+    ("a lighthouse in fog", NEW),
+    ("draw a castle on a hill at dusk", NEW),
+    ("an illustration of a fox in the snow", NEW),
+    ("a variation of #3", VARY),
+    ("a variation of #1", VARY),
+    ("variation of #1", VARY),
+    ("another take of #12", VARY),  # the Discord Variation button's words
+    ("another take", VARY),
+    ("re-roll", VARY),
+    ("please vary it", VARY),
+    ("a variation of #3 at sunset", {"mode": "vary", "prompt": "at sunset"}),
+    ("upscale #3", UPSCALE),
+    ("upscale #1", UPSCALE),
+    ("enlarge it", UPSCALE),
+    ("make it darker", refine("make it darker")),
+    ("darker", refine("darker")),
+    ("same but at night", refine("at night")),
+    ("add a moon", refine("add a moon")),
+    ("remove the boat", refine("remove the boat")),
+    ("#1 at sunset", refine("at sunset")),
+    ("in watercolor", refine("in watercolor")),  # only a style: a change to the image
+    ("illustrate my poem", ILLUSTRATE),
+    ("draw the haiku", ILLUSTRATE),
+    ("a painting of these lines", ILLUSTRATE),
+    ("illustrate the poem in watercolor", ILLUSTRATE),
+    ("illustrate #2", ILLUSTRATE),
+    ("turn the sonnet into an ink drawing", ILLUSTRATE),
+    ("paint it", ILLUSTRATE),  # "it" with nothing else to paint: the piece in focus
+    ("draw this in ink", ILLUSTRATE),
+    ("paint a red fox", NEW),
+    ("draw a lighthouse in fog", NEW),
+    # The bugs: an opening in/with/at/as made any request a refinement, and a bare #N made
+    # one a picture of the poem in focus.
+    ("in watercolor, a fox", NEW),
+    ("in a small boat on a stormy sea at night", NEW),
+    ("a dog, like #3", NEW),
+    ("make an image of #4", NEW),
+]
+
+CHINESE = [
+    ("画一座雪山", NEW),
+    ("画一个正在读诗的老人", NEW),
+    ("再来一个变体", VARY),
+    ("换个种子", VARY),
+    ("#3 的变体", VARY),
+    ("#3 再来一个变体，在日落时", {"mode": "vary", "prompt": "在日落时"}),
+    ("放大", UPSCALE),
+    ("高清 #2", UPSCALE),
+    ("把它画得更暗一些", refine("画得更暗一些")),
+    ("更亮", refine("更亮")),
+    ("加上一轮明月", refine("加上一轮明月")),
+    ("去掉那棵树", refine("去掉那棵树")),
+    ("把这首诗画出来", ILLUSTRATE),
+    ("画出这首诗的意境", ILLUSTRATE),
+    ("为我的诗配一幅画", ILLUSTRATE),
+    ("为这首诗配一幅画", ILLUSTRATE),
+    ("像 #3 那样画一只狗", NEW),  # a bare #N: not a picture of the poem
+]
+
+
+@pytest.mark.parametrize(("request_words", "fields"), ENGLISH + CHINESE)
+def test_the_words_of_a_request_set_these_fields(
+    request_words: str, fields: dict[str, Any]
+) -> None:
+    assert read_image_request(request_words) == fields
+
+
+def test_the_table_has_both_languages() -> None:
+    assert len(ENGLISH) >= 8 and len(CHINESE) >= 8
+
+
+def test_instructions_lose_the_piece_and_the_operation_words() -> None:
+    assert instruction_of("a variation of #3 at sunset") == "at sunset"
+    assert instruction_of("please vary #12") == ""
+    assert instruction_of("a variation of #3 with a bowl of fruit") == "with a bowl of fruit"
+    assert instruction_of("请把它画得更暗一些") == "画得更暗一些"

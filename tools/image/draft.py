@@ -1,0 +1,142 @@
+"""The result of a run: the PNG (a grid when several were made, each image also a piece of its
+own), its parameters as stored and as AUTOMATIC1111 writes them into the PNG
+(tools/image/png_params.py), and the one-line note that says what was made or what changed
+(`prompt: +at sunset · seed 7 → 7 · strength 0.55`)."""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from PIL import Image
+
+from tools.contract import ArtifactDraft, ArtifactKind, Media
+from tools.image.loaded import LoadedImagePipeline
+from tools.image.png_params import GenerationParameters, png_bytes
+from tools.image.recipes import Recipe
+from tools.image.sizes import make_grid
+from tools.image.uploads import PNG
+
+
+def to_draft(
+    recipe: Recipe, images: list[Image.Image], loaded: LoadedImagePipeline
+) -> ArtifactDraft:
+    """The picture (a grid when several were made) and, for a grid, each image as a piece of
+    its own with its own seed, so "a variation of #15" can name one of them."""
+    seeds = recipe.render.seeds
+    from_focus = recipe.base is not None or recipe.poem is not None
+    picture, cols = make_grid(images) if len(images) > 1 else (images[0], 1)
+    params = image_params(recipe, loaded, seeds)
+    if len(images) > 1:
+        params["grid"] = {"cols": cols, "rows": math.ceil(len(images) / cols)}
+    singles = tuple(
+        ArtifactDraft(
+            ArtifactKind.IMAGE,
+            media=Media(png_bytes(image, a1111_parameters(recipe, loaded, (seed,))), PNG),
+            params={**image_params(recipe, loaded, (seed,)), "cell": cell},
+            from_focus=from_focus,
+        )
+        for cell, (image, seed) in enumerate(zip(images, seeds, strict=True), start=1)
+    )
+    return ArtifactDraft(
+        ArtifactKind.IMAGE,
+        media=Media(png_bytes(picture, a1111_parameters(recipe, loaded, seeds)), PNG),
+        params=params,
+        from_focus=from_focus,
+        note=describe(recipe, loaded),
+        parts=singles if len(singles) > 1 else (),
+    )
+
+
+def image_params(
+    recipe: Recipe, loaded: LoadedImagePipeline, seeds: Sequence[int]
+) -> dict[str, Any]:
+    job = recipe.render
+    params: dict[str, Any] = {
+        "model": loaded.spec,
+        "mode": recipe.mode,
+        "prompt": job.prompt,
+        "negative_prompt": job.negative_prompt,
+        "seed": seeds[0],
+        "seeds": list(seeds),
+        "steps": recipe.steps,
+        "guidance": job.guidance,
+        "sampler": loaded.sampler,
+        "width": job.width,
+        "height": job.height,
+        "aspect": recipe.aspect,
+        "count": len(seeds),
+        "strength": None if recipe.base is None else job.strength,
+    }
+    if recipe.base is not None:
+        params["from"] = {"number": recipe.base.number, "pick": recipe.base.pick}
+    if recipe.poem is not None:
+        params["poem"] = recipe.poem
+    return params
+
+
+def a1111_parameters(
+    recipe: Recipe, loaded: LoadedImagePipeline, seeds: Sequence[int]
+) -> GenerationParameters:
+    job = recipe.render
+    extra: dict[str, str] = {}
+    if recipe.base is not None:
+        extra["Denoising strength"] = f"{job.strength:g}"
+    if len(seeds) > 1:
+        extra["Batch size"] = str(len(seeds))  # seeds run on from Seed, as the web UI does
+    return GenerationParameters(
+        prompt=job.prompt,
+        negative_prompt=job.negative_prompt,
+        steps=job.steps,
+        sampler=loaded.sampler,
+        cfg_scale=job.guidance,
+        seed=seeds[0],
+        width=job.width,
+        height=job.height,
+        model=loaded.spec,
+        extra=extra,
+    )
+
+
+def describe(recipe: Recipe, loaded: LoadedImagePipeline) -> str:
+    """One line: what was made, or what changed from the image built on."""
+    job = recipe.render
+    seeds = job.seeds
+    seed_text = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}–{seeds[-1]}"
+    base = recipe.base
+    if base is None:
+        parts = [seed_text, f"{recipe.steps} steps", f"{job.width}x{job.height}", loaded.spec]
+        if recipe.poem is not None:
+            parts.insert(0, f"painted from the lines of #{recipe.poem}")
+    else:
+        old_seed = "none" if base.seed is None else str(base.seed)
+        parts = [prompt_diff(base.prompt, job.prompt), f"seed {old_seed} → {seeds[0]}"]
+        if len(seeds) > 1:
+            parts[-1] += f"–{seeds[-1]}"
+        parts.append(f"strength {job.strength:g}")
+        if recipe.mode == "upscale":
+            parts.insert(0, f"upscaled ×2 to {job.width}x{job.height}")
+        if base.pick is not None:
+            parts.append(f"from image {base.pick} of #{base.number}")
+    if len(seeds) > 1:
+        parts.append("pick=N chooses one to vary or upscale")
+    return " · ".join([*parts, *recipe.notes])
+
+
+def prompt_diff(old: str, new: str) -> str:
+    """`prompt: +at sunset`, or the words taken out and put in: `prompt: -cat +dog`."""
+    if old == new:
+        return "prompt unchanged"
+    if new.startswith(old):
+        return "prompt: +" + new[len(old) :].strip(" ,;")
+    before, after = old.split(), new.split()
+    parts = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=before, b=after).get_opcodes():
+        if tag in ("delete", "replace"):
+            parts.append("-" + " ".join(before[i1:i2]))
+        if tag in ("insert", "replace"):
+            parts.append("+" + " ".join(after[j1:j2]))
+    text = " ".join(parts)
+    return "prompt: " + (text if len(text) <= 120 else text[:119] + "…")

@@ -1,0 +1,137 @@
+"""The image tool's free-text rules: the one place its words are read (IMAGE_TOOL.reads).
+
+`read_image_request(text)` returns the ImageArgs fields a request's words set; the run
+function reads only those fields and the piece in focus. The rules, English and Chinese, are
+tried in this order and the first that matches decides:
+
+  upscale     "upscale #3", "enlarge it", "higher resolution", "hi-res"
+              放大, 高清, 提高分辨率, 超分
+  vary        "a variation of #3", "another take", "another version", "re-roll", "a new seed",
+              "try again"
+              再来一个变体, 换个种子, 变体, 重新生成
+  illustrate  a picture of the poem in focus: "illustrate my poem", "draw the haiku",
+              "a painting of these lines", "illustrate it", "draw this in ink"
+              把这首诗画出来, 画出这首诗的意境, 为我的诗配一幅画
+  refine      a change to the image in focus: "make it darker", "same but at night",
+              "add a moon", "remove the boat", an opening comparative ("darker", "brighter
+              and warmer"), or a request that is only one short phrase opening with
+              in/with/at/as ("at sunset", "in watercolor")
+              把它画得更暗一些, 更亮, 加上一轮明月, 去掉那棵树
+  (none)      anything else is a new picture of what it says: {} ("in watercolor, a fox").
+
+A #N names the piece to build on: the agent reads it (ToolArgs.piece), and it decides nothing
+here, so "a dog, like #3" is a new picture even with a poem in focus. For vary and refine the
+instruction is the prompt, with the #N and the operation's own words taken out ("a variation
+of #3 at sunset" -> {"mode": "vary", "prompt": "at sunset"}). Upscale and illustrate set only
+the mode: an upscale keeps its prompt, and a picture of a poem takes the style named at the
+end of the request from the whole prompt (tools/from_poem.py).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tools.contract import PIECE_MENTION
+
+# Words that mean "the piece in focus" after a verb: "vary it", "illustrate this".
+_IT = r"(?:it|this|that|them|this one|that one)"
+_POEM_NOUNS = (
+    r"(?:poems?|verses?|haikus?|sonnets?|stanzas?|limericks?|tankas?|jueju|lyrics|odes?|"
+    r"ballads?|couplets?|quatrains?)"
+)
+_COMPARATIVES = (
+    r"(?:darker|lighter|brighter|warmer|cooler|colder|softer|sharper|bigger|smaller|happier|"
+    r"sadder|moodier|calmer|simpler|busier|gloomier|sunnier|dreamier)"
+)
+
+UPSCALE = re.compile(
+    r"\b(?:upscale[ds]?|upscaling|up-?res|enlarge[ds]?|higher[- ]resolution|hi-?res)\b"
+    r"|放大|高清|提高分辨率|超分",
+    re.IGNORECASE,
+)
+VARY = re.compile(
+    r"\b(?:variations?|vary|variants?|another (?:version|take|one)|re-?roll(?:ed)?|"
+    r"(?:a )?(?:new|different|another) seed|(?:try|do it|once) (?:again|more))\b|^again\b"
+    r"|变体|变种|换个种子|换一个种子|换种子|再来一[个张次幅]|重新生成|重画",
+    re.IGNORECASE,
+)
+ILLUSTRATE = re.compile(
+    # the verb with no other subject: "illustrate", "illustrate in ink"; or with the piece in
+    # focus as its only object: "paint it", "draw this in ink", "a picture of this"
+    rf"(?:\billustrate|\b(?:draw|paint|sketch|picture|illustrate)\s+{_IT}"
+    rf"|\b(?:picture|painting|drawing|image|illustration|sketch) (?:of|for) {_IT})"
+    r"(?=\s*$|\s*[,.;:!?]|\s+(?:in|as|with|using|please)\b)"
+    # a poem pointed at: "my poem", "the haiku above", "your last sonnet", "paint poem"
+    rf"|\b(?:(?:my|the|this|that|these|those|your|our)\s+(?:\w+\s+)?"
+    rf"|(?:draw|paint|illustrate|picture|sketch)\s+){_POEM_NOUNS}\b"
+    r"|\b(?:these|those|my|your|the poem's) lines\b"
+    r"|(?:这|那|我的|你的|上面的|刚才的|刚写的|我写的|你写的)一?(?:首|几句|几行|些|段)?"
+    r"(?:诗|诗句|诗歌|俳句|绝句|律诗|歌词|十四行诗)"
+    r"|诗(?:的|中的)?意境|首诗",
+    re.IGNORECASE,
+)
+REFINE = re.compile(
+    r"^(?:please\s+)?(?:"
+    r"make (?:it|this|them|everything)\b|(?:the )?same\b|but\b|now\b|more\b|less\b|"
+    r"add\b|remove\b|change\b|replace\b|turn (?:it|this)\b|give (?:it|this)\b|without\b|"
+    rf"refine\b|edit\b|fix\b|keep\b|{_COMPARATIVES}\b)"
+    r"|^请?(?:把它|把这张图?|把这幅画?|把画面?|把图片?|让它|让画面|使它|给它)"
+    r"|^请?再?(?:更|稍微|加上|加个|加一|加点|添加|添上|去掉|删掉|去除|拿掉|换成|改成|改为|"
+    r"变成|不要|同样|一样)"
+    r"|^(?:画|弄|调|变)得更",
+    re.IGNORECASE,
+)
+# A request that is only a short phrase opening with a preposition reads as a change to the
+# image in focus ("at sunset", "in watercolor"); one that goes on to a subject is a new
+# picture ("in watercolor, a fox").
+SHORT_CHANGE = re.compile(r"^(?:in|with|at|as|under|during)\s+[^,;:]+$", re.IGNORECASE)
+SHORT_CHANGE_WORDS = 6
+
+# Words that say which operation, not what to change: taken out of an instruction.
+_FILLER = re.compile(
+    rf"\b(?:please|(?:an? )?(?:variations?|variants?)(?: (?:of|on))?(?: {_IT})?|"
+    rf"vary(?: {_IT})?|another (?:version|take|one)(?: of)?(?: {_IT})?|re-?roll(?: {_IT})?|"
+    rf"(?:a )?(?:new|different|another) seed|(?:try|do it) again|"
+    rf"upscale(?: {_IT})?|refine(?: {_IT})?|(?:the )?same(?: image| picture| one)?(?: but)?)\b"
+    r"|^请?把它|请|再来一[个张次幅]变体|再来一[个张次幅]|换一?个种子|换种子|的?变体|重新生成",
+    re.IGNORECASE,
+)
+_EDGES = " ,.:;!-，。：；！、"
+
+
+def read_image_request(text: str) -> dict[str, Any]:
+    """The ImageArgs fields the words of a request set: {} for a new picture."""
+    words = _tidy(without_pieces(text))
+    if UPSCALE.search(words):
+        return {"mode": "upscale"}
+    if VARY.search(words):
+        return {"mode": "vary", "prompt": instruction_of(words)}
+    if ILLUSTRATE.search(words):
+        return {"mode": "illustrate"}
+    if is_change(words):
+        return {"mode": "refine", "prompt": instruction_of(words)}
+    return {}
+
+
+def is_change(words: str) -> bool:
+    """Whether words (their #N taken out) ask for a change to the image in focus."""
+    words = _tidy(words)
+    if REFINE.match(words):
+        return True
+    return bool(SHORT_CHANGE.match(words)) and len(words.split()) <= SHORT_CHANGE_WORDS
+
+
+def instruction_of(text: str) -> str:
+    """What to change, with the piece's number and the operation's own words taken out:
+    "a variation of #3 at sunset" -> "at sunset", "please vary #12" -> ""."""
+    return _tidy(_FILLER.sub(" ", without_pieces(text)))
+
+
+def without_pieces(text: str) -> str:
+    """The text with every #N taken out: the number names a piece, not what to paint."""
+    return _tidy(PIECE_MENTION.sub(" ", text))
+
+
+def _tidy(text: str) -> str:
+    return " ".join(text.split()).strip(_EDGES)

@@ -1,0 +1,132 @@
+"""A loaded image model: one set of diffusion weights as a text-to-image and an image-to-image
+pipeline, with the memory savings of the run at hand switched on (tools/image/memory.py).
+
+The image-to-image pipeline is made with AutoPipelineForImage2Image.from_pipe, which hands it
+the very same modules: a variation or an upscale costs no second copy of the weights.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+import torch
+from diffusers import AutoPipelineForImage2Image, DiffusionPipeline
+
+from tools.image.memory import MemoryOptions, MemoryPlan, plan_memory
+from tools.image.png_params import sampler_name
+from tools.image.safety import OutputChecker, load_output_checker
+from tools.models.devices import module_bytes
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ImageDefaults:
+    """What a model is run with unless the request says otherwise."""
+
+    steps: int
+    guidance: float
+    native: int  # side of the square it was trained at, in pixels
+    turbo: bool  # distilled for 1-4 steps without classifier-free guidance
+
+
+@dataclass(eq=False)
+class LoadedImagePipeline:
+    """One set of diffusion weights, as a text-to-image and an image-to-image pipeline.
+    Generation must hold `lock`: diffusers pipelines keep per-call state (the scheduler's
+    timesteps) and must not be called from two threads at once."""
+
+    spec: str
+    text2img: DiffusionPipeline
+    img2img: DiffusionPipeline
+    device: torch.device
+    dtype: torch.dtype
+    defaults: ImageDefaults
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    offloaded: bool = False
+    applied: MemoryPlan = MemoryPlan()
+    _checkers: dict[str, OutputChecker] = field(default_factory=dict, repr=False)
+
+    def memory_bytes(self) -> int:
+        modules = {id(m): m for m in self.text2img.components.values() if is_module(m)}
+        return sum(module_bytes(module) for module in modules.values())
+
+    @property
+    def sampler(self) -> str:
+        return sampler_name(type(self.text2img.scheduler).__name__)
+
+    @property
+    def vae_scale_factor(self) -> int:
+        return int(self.text2img.vae_scale_factor)
+
+    def room(self, options: MemoryOptions) -> int | None:
+        """Working memory a run may use: the configured headroom, else what the GPU has free."""
+        if options.headroom_bytes:
+            return options.headroom_bytes
+        if self.device.type == "cuda" and not self.offloaded:
+            free, _total = torch.cuda.mem_get_info(self.device)
+            return int(free)
+        return None
+
+    def prepare(self, options: MemoryOptions, *, width: int, height: int, batch: int) -> None:
+        """Switch the memory savings this run needs on, and those it does not need off.
+        The caller holds `lock`."""
+        if options.cpu_offload and not self.offloaded:
+            self._offload()
+        value_bytes = 4 if _upcasts_vae(self.text2img) else torch.finfo(self.dtype).bits // 8
+        plan = plan_memory(
+            options,
+            width=width,
+            height=height,
+            batch=batch,
+            value_bytes=value_bytes,
+            room=self.room(options),
+        )
+        if plan == self.applied:
+            return
+        vae = self.text2img.vae
+        if plan.attention_slicing != self.applied.attention_slicing:
+            if plan.attention_slicing:
+                self.text2img.enable_attention_slicing()
+            else:
+                self.text2img.disable_attention_slicing()
+        vae.enable_slicing() if plan.vae_slicing else vae.disable_slicing()
+        vae.enable_tiling() if plan.vae_tiling else vae.disable_tiling()
+        logger.info("image memory plan for %dx%d x%d: %s", width, height, batch, plan)
+        self.applied = plan
+
+    def output_checker(self, spec: str) -> OutputChecker:
+        """diffusers' safety checker, loaded on first use and kept beside the pipeline."""
+        if spec not in self._checkers:
+            device = torch.device("cpu") if self.offloaded else self.device
+            self._checkers[spec] = load_output_checker(spec, device, self.dtype)
+        return self._checkers[spec]
+
+    def _offload(self) -> None:
+        if self.device.type == "cpu":
+            logger.info("cpu_offload asked for, but the image model already runs on the CPU")
+            self.offloaded = True
+            return
+        self.text2img.to("cpu")
+        self.text2img.enable_model_cpu_offload(device=self.device)
+        # from_pipe again: the new img2img shares the modules and so their offload hooks.
+        self.img2img = img2img_of(self.text2img)
+        self.offloaded = True
+
+
+def img2img_of(text2img: DiffusionPipeline) -> DiffusionPipeline:
+    """The image-to-image pipeline on the same modules as `text2img`."""
+    img2img = AutoPipelineForImage2Image.from_pipe(text2img)
+    img2img.set_progress_bar_config(disable=True)
+    return img2img
+
+
+def is_module(value: object) -> bool:
+    return isinstance(value, torch.nn.Module)
+
+
+def _upcasts_vae(pipe: DiffusionPipeline) -> bool:
+    """SDXL's VAE overflows in float16, so its pipeline decodes in float32."""
+    return bool(getattr(pipe.vae.config, "force_upcast", False)) and pipe.vae.dtype == torch.float16

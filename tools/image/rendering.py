@@ -1,0 +1,72 @@
+"""One pipeline call: a batch of images from a Render, one seed each, stopping between steps
+when the step callback raises (a cancelled run)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from PIL import Image
+
+from tools.image.loaded import LoadedImagePipeline
+
+
+@dataclass(frozen=True)
+class Render:
+    """One pipeline call: a batch of images, one seed each (seed i makes image i)."""
+
+    prompt: str
+    negative_prompt: str
+    width: int
+    height: int
+    steps: int
+    guidance: float
+    seeds: tuple[int, ...]
+    init_image: Image.Image | None = None  # image-to-image when set
+    strength: float = 1.0
+
+
+StepCallback = Callable[[int, int], None]  # (steps done, steps in all); may raise to stop
+
+
+def render(loaded: LoadedImagePipeline, job: Render, on_step: StepCallback) -> list[Image.Image]:
+    """Run the pipeline. The caller holds `loaded.lock`.
+
+    Each image's starting noise comes from its own CPU generator, so a seed makes the same
+    image whatever its place in a batch, and the same noise on a CPU and on a GPU. `on_step`
+    runs after every denoising step; an exception it raises (Cancelled) stops the run there.
+    """
+    generators = [torch.Generator("cpu").manual_seed(seed) for seed in job.seeds]
+
+    def after_step(pipe: Any, index: int, _timestep: Any, tensors: dict[str, Any]) -> dict:
+        on_step(index + 1, int(pipe.num_timesteps))
+        return tensors
+
+    common: dict[str, Any] = {
+        "prompt": job.prompt,
+        "negative_prompt": job.negative_prompt or None,
+        "num_inference_steps": job.steps,
+        "guidance_scale": job.guidance,
+        "generator": generators,
+        "num_images_per_prompt": len(job.seeds),
+        "callback_on_step_end": after_step,
+        "output_type": "pil",
+    }
+    with torch.inference_mode():
+        if job.init_image is None:
+            result = loaded.text2img(**common, width=job.width, height=job.height)
+        else:
+            image = job.init_image.convert("RGB")
+            if image.size != (job.width, job.height):
+                image = image.resize((job.width, job.height), Image.Resampling.LANCZOS)
+            result = loaded.img2img(**common, image=image, strength=job.strength)
+    return list(result.images)
+
+
+def img2img_steps(steps: int, strength: float) -> int:
+    """Steps to ask an img2img pipeline for so that `steps` are run: it runs only the last
+    `strength` share of its schedule (a Turbo model at 1 step and strength 0.5 needs 2)."""
+    return max(steps, math.ceil(steps / strength - 1e-9))

@@ -1,0 +1,66 @@
+"""Pixel geometry: the aspect ratios offered, sizes at a model's native resolution, an
+upscale's size, and the cells of a grid."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+from PIL import Image
+
+from tools.image.safety import ImageRefused
+
+ASPECTS: Mapping[str, tuple[int, int]] = {
+    "1:1": (1, 1),
+    "3:2": (3, 2),
+    "2:3": (2, 3),
+    "16:9": (16, 9),
+    "9:16": (9, 16),
+}
+MAX_UPSCALED_SIDE = 2048
+
+
+def size_for(aspect: str, native: int) -> tuple[int, int]:
+    """An aspect ratio at the model's native pixel count, each side a multiple of 64 (of 8 for
+    models under 512 px): SDXL's 16:9 is 1344x768, sd-turbo's 1:1 is 512x512."""
+    w, h = ASPECTS[aspect]
+    scale = native / math.sqrt(w * h)
+    step = 64 if native >= 512 else 8
+    return _round_to(w * scale, step), _round_to(h * scale, step)
+
+
+def fit_size(width: int, height: int, *, native: int) -> tuple[int, int]:
+    """A picture's shape at the model's native pixel count, sides multiples of 8."""
+    scale = native / math.sqrt(width * height)
+    return _round_to(width * scale, 8), _round_to(height * scale, 8)
+
+
+def upscaled_size(number: int, image: Image.Image) -> tuple[int, int]:
+    """Twice the picture's size, refused past MAX_UPSCALED_SIDE."""
+    width, height = (_round_to(side * 2, 8) for side in image.size)
+    if max(width, height) > MAX_UPSCALED_SIDE:
+        raise ImageRefused(
+            f"#{number} is {image.width}x{image.height}; twice that is over the "
+            f"{MAX_UPSCALED_SIDE} px I upscale to. Nothing was stored."
+        )
+    return width, height
+
+
+def _round_to(value: float, step: int) -> int:
+    return max(step, int(round(value / step)) * step)
+
+
+def grid_cell(grid: Image.Image, cell: int, cols: int, width: int, height: int) -> Image.Image:
+    col, row = (cell - 1) % cols, (cell - 1) // cols
+    return grid.crop((col * width, row * height, (col + 1) * width, (row + 1) * height))
+
+
+def make_grid(images: Sequence[Image.Image]) -> tuple[Image.Image, int]:
+    """Images side by side (four as 2x2), and the number of columns."""
+    cols = 2 if len(images) == 4 else len(images)
+    rows = math.ceil(len(images) / cols)
+    width, height = images[0].size
+    grid = Image.new("RGB", (cols * width, rows * height), "white")
+    for index, image in enumerate(images):
+        grid.paste(image, ((index % cols) * width, (index // cols) * height))
+    return grid, cols
