@@ -7,6 +7,7 @@ console `/name ...` lines and Discord slash commands use.
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 from collections.abc import Callable, Sequence
 
@@ -19,6 +20,7 @@ from agent.store.artifacts import (
     listing_line,
     media_paths,
     mentioned_number,
+    shown_artifact,
     unreferenced,
     version_tree,
     visible_artifact,
@@ -26,7 +28,7 @@ from agent.store.artifacts import (
 from agent.store.db import Artifact, Conversation, Message, Role, utcnow
 from agent.store.media import MediaStore
 from agent.store.memory import Memory, forget_conversations
-from agent.store.scope import find_conversation, find_user
+from agent.store.people import find_conversation, find_user
 from agent.types import Command, Reply, Turn
 from tools.contract import Tool
 
@@ -43,12 +45,12 @@ HELP = {
 }
 
 
-class Commands:
+class AccountCommands:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
         memory: Memory,
-        media: MediaStore | None = None,
+        media: MediaStore,
         tools: Sequence[Tool] = (),
     ) -> None:
         self._sessions = sessions
@@ -103,10 +105,9 @@ class Commands:
             media = await media_paths(session, ids)
             removed = await forget_conversations(session, ids)
             orphaned = await unreferenced(session, media)
-        if self._media is not None:
-            # After the commit: a file goes only once no remaining artifact points at it.
-            for path in orphaned:
-                self._media.remove(path)
+        # After the commit: a file goes only once no remaining artifact points at it.
+        for path in orphaned:
+            await asyncio.to_thread(self._media.remove, path)
         return Reply(
             f"Forgotten: {_count(len(ids), 'conversation')}, {_count(removed, 'message')}.",
             stored=False,
@@ -114,7 +115,9 @@ class Commands:
 
     async def _diff(self, turn: Turn) -> Reply:
         assert turn.command is not None
-        numbers = [int(n) for n in MENTION.findall(turn.command.text)]
+        pair = [turn.command.args.get(key) for key in ("before", "after")]
+        named = [int(n) for n in pair if n is not None and str(n).isdigit()]
+        numbers = named or [int(n) for n in MENTION.findall(turn.command.text)]
         if len(numbers) != 2:
             return Reply("Which two pieces? For example `/diff #12 #14`.", stored=False)
         async with self._sessions() as session:
@@ -131,7 +134,7 @@ class Commands:
 
     async def _keep(self, turn: Turn) -> Reply:
         assert turn.command is not None
-        number = mentioned_number(turn.command.text)
+        number = piece_named(turn.command)
         if number is None:
             return Reply("Which piece? For example `/keep #12`.", stored=False)
         async with self._sessions() as session, session.begin():
@@ -148,7 +151,7 @@ class Commands:
 
     async def _piece(self, turn: Turn, name: str) -> Reply:
         assert turn.command is not None
-        number = mentioned_number(turn.command.text)
+        number = piece_named(turn.command)
         if number is None:
             return Reply(f"Which piece? For example `/{name} #12`.", stored=False)
         async with self._sessions() as session:
@@ -157,12 +160,10 @@ class Commands:
             if artifact is None:
                 return Reply(str(ArtifactNotFound(number)), stored=False)
             if name == "show":
-                return Reply(self._shown(artifact), stored=False)
+                shown = shown_artifact(artifact, self._media)
+                return Reply(self._shown(artifact), artifacts=(shown,), stored=False)
             tree = await version_tree(session, artifact)
-        return Reply(_tree_text(tree, self._line), stored=False)
-
-    def _line(self, artifact: Artifact) -> str:
-        return listing_line(artifact, self._media)
+        return Reply(_tree_text(tree, listing_line), stored=False)
 
     def _shown(self, artifact: Artifact) -> str:
         lineage = f"version {artifact.version}"
@@ -172,8 +173,6 @@ class Commands:
         lines = [f"#{artifact.id} {artifact.kind} ({lineage})", f"asked: {artifact.prompt}"]
         if params:
             lines.append(f"made with: {params}")
-        if artifact.media_path is not None:
-            lines.append(self._line(artifact))
         if artifact.text:
             lines.append(artifact.text)
         return "\n".join(lines)
@@ -200,7 +199,17 @@ async def _owned_conversations(session: AsyncSession, turn: Turn) -> list[int]:
 
 
 def _confirmed(command: Command) -> bool:
-    return "yes" in {command.text.strip().lower(), command.args.get("confirm", "").lower()}
+    confirm = str(command.args.get("confirm", ""))
+    return "yes" in {command.text.strip().lower(), confirm.lower()}
+
+
+def piece_named(command: Command) -> int | None:
+    """The piece a command is about: its `piece` field (a button's, an option's), else the
+    first #N of its text."""
+    piece = command.args.get("piece")
+    if piece is not None:
+        return int(piece) if str(piece).isdigit() else None
+    return mentioned_number(command.text)
 
 
 def help_text(tools: Sequence[Tool] = ()) -> str:

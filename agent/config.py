@@ -93,7 +93,7 @@ class Settings(BaseSettings):
     )
     max_tool_calls: int = Field(3, ge=1, le=20, description="tool calls per turn, at most")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
-    # The image tool (tools/image/safety.py, tools/image/pipeline.py read these).
+    # The image tool (tools/image/safety.py and tools/image/memory.py read these).
     image_blocklist: str = Field(
         "", description="comma-separated words or phrases the image tool refuses"
     )
@@ -170,7 +170,7 @@ class Settings(BaseSettings):
 
     @property
     def model_overrides(self) -> dict[str, str | None]:
-        """The model spec set for each role (tools.models.loading.ROLES); None: the profile's."""
+        """The model spec set for each role (tools.models.specs.ROLES); None: the profile's."""
         return {
             "chat": self.chat_model,
             "poem": self.model_poem,

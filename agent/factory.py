@@ -11,12 +11,14 @@ from typing import Literal
 import torch
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agent.chat.model import LocalChatModel, build_chat_model, template_supports_tools
+from agent.chat.model import LocalChatModel, build_chat_model
+from agent.chat.prompting import template_supports_tools
+from agent.chat.replies import ChatReplies
 from agent.chat.routing import ConstrainedRouter
 from agent.chat.tool_loop import ToolLoop
 from agent.config import Settings, StartupError
 from agent.jobs import JobLimits, Jobs
-from agent.making.creations import Creations
+from agent.making.decisions import AlwaysAnswer, Router
 from agent.making.studio import Studio
 from agent.store import migrate
 from agent.store.db import create_engine, session_factory
@@ -25,8 +27,10 @@ from agent.store.memory import Memory
 from agent.turns import Agent
 from tools.contract import ModelSource, Tool
 from tools.lineup import creative_tools
-from tools.models.loading import CHAT_ROLE, LoadedCausalLM, ModelUnavailable, role_specs
-from tools.models.registry import MIB, ModelRegistry, RegistryConfig
+from tools.models.registry import ModelRegistry, RegistryConfig
+from tools.models.specs import CHAT_ROLE, ModelUnavailable, role_specs
+from tools.models.text import LoadedCausalLM
+from tools.units import MIB
 
 
 def model_specs(settings: Settings) -> dict[str, str]:
@@ -94,31 +98,29 @@ def assemble_agent(
 ) -> Agent:
     """The Agent over a ready database, chat model and tools (the app and bench/ share it)."""
     memory = Memory(chat_model.count_tokens)
-    media = MediaStore(settings.data_dir / "media")
-    creations = Creations(
-        sessions=sessions,
-        memory=memory,
-        media=media,
+    studio = Studio(
+        tools=tools,
         jobs=jobs,
         models=models,
+        media=MediaStore(settings.data_dir / "media"),
         tool_settings=settings.tool_settings,
     )
     mode = routing_mode(settings.routing, chat_model.loaded)
-    router = ConstrainedRouter(chat_model.loaded) if mode == "constrained" else None
-    studio = Studio(tools=tools, creations=creations, sessions=sessions, router=router)
-    calls_tools = mode == "tools" and bool(tools)
-    loop = (
-        ToolLoop(chat_model, studio, max_tool_calls=settings.max_tool_calls)
-        if calls_tools
-        else None
+    constrained = mode == "constrained" and bool(tools)
+    router: Router = ConstrainedRouter(chat_model.loaded) if constrained else AlwaysAnswer()
+    loop = None
+    if mode == "tools" and tools:
+        loop = ToolLoop(chat_model, studio, max_tool_calls=settings.max_tool_calls)
+    replies = ChatReplies(
+        settings=settings, sessions=sessions, chat_model=chat_model, memory=memory
     )
     return Agent(
         settings=settings,
         sessions=sessions,
-        chat_model=chat_model,
         memory=memory,
         studio=studio,
-        media=media,
+        replies=replies,
+        router=router,
         tool_loop=loop,
     )
 

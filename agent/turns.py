@@ -1,34 +1,47 @@
-"""The turn pipeline: Agent.respond(turn) -> Reply.
+"""The turn pipeline: Agent.respond(turn) -> Reply, in one pass.
 
-A chat turn reads the context in one short transaction, generates with no transaction open
-(generation takes seconds; a SQLite write lock must not be held that long), then stores the
-person's message and the reply together in one transaction. If generation fails nothing is
-stored, so a retry starts from the same history.
+    1. plan       what the turn asks, before the database: an explicit command's tool and
+                  validated Args, a suggestion to apply, free text, or files alone; the files
+                  sent are checked by the tools that take them (in a thread)
+    2. scope      the uploads written to the media store (in a thread), then one transaction
+                  resolves who and where: person, conversation, piece in focus, history
+                  (agent/scope.py)
+    3. decide     free text goes to the router, or to the tool-calling loop (agent/chat/)
+    4. make       the studio runs the tool with no transaction open (agent/making/studio.py)
+    5. store      the person's message, what was made and the reply, in one transaction
+                  (agent/writes.py); the transport renders the Reply
+
+Account commands (/history, /forget, /show ...) act on what is stored: agent/account.py.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import NamedTuple
 
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agent.account import Commands
-from agent.chat.summary import summarize
+from agent.account import AccountCommands
+from agent.apology import apology
+from agent.chat.replies import ChatReplies, as_chat
 from agent.chat.tool_loop import ToolLoop
 from agent.config import Settings
-from agent.making.studio import ANSWER, REVISE, Studio
-from agent.store.artifacts import newest_pieces
-from agent.store.db import Conversation, Role
-from agent.store.media import MediaStore
-from agent.store.memory import ContextWindow, Memory, WindowMessage
-from agent.store.scope import find_or_create_conversation, find_or_create_user, find_user
-from agent.types import Reply, Turn
-from tools.contract import Tool
+from agent.making.decisions import ANSWER, REVISE, Router
+from agent.making.revisions import CannotRevise, piece_to_revise, revising
+from agent.making.studio import Request, Studio
+from agent.making.suggestions import WHICH_CRITIQUE, SuggestionAsk, asked_suggestion, plan_revision
+from agent.making.tool_args import BadToolArgs, usage, validate_args
+from agent.making.uploads import Upload, UploadRefused, read_uploads, write_uploads
+from agent.scope import Scope, Scopes
+from agent.store.artifacts import mentioned_number, newest_pieces, shown_artifact
+from agent.store.db import Artifact
+from agent.store.memory import Memory
+from agent.store.people import find_user
+from agent.types import Command, Reply, Turn
+from agent.writes import FORGOTTEN, TurnWrites
+from tools.contract import ArtifactKind, Tool, ToolArgs
 
 logger = logging.getLogger(__name__)
 
@@ -41,44 +54,69 @@ class PieceSummary(NamedTuple):
     prompt: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class Plan:
+    """What a turn asks, read from the Turn alone (step 1)."""
+
+    said: str  # what the history keeps of the person's message
+    piece: int | None = None  # the piece it names: a field, or #N in free text
+    uploads: tuple[Upload, ...] = ()
+    tool: Tool | None = None  # an explicit command's tool, with its validated args
+    args: ToolArgs | None = None
+    suggestion: SuggestionAsk | None = None  # "apply suggestion 2"
+    text: str = ""  # free text to decide on; empty for commands and files sent alone
+
+
 class Agent:
     def __init__(
         self,
         *,
         settings: Settings,
         sessions: async_sessionmaker[AsyncSession],
-        chat_model: BaseChatModel,
         memory: Memory,
-        studio: Studio | None = None,
-        media: MediaStore | None = None,
+        studio: Studio,
+        replies: ChatReplies,
+        router: Router,
         tool_loop: ToolLoop | None = None,
     ) -> None:
         self._settings = settings
         self._sessions = sessions
-        self._chat_model = chat_model
         self._memory = memory
         self._studio = studio
+        self._replies = replies
+        self._router = router
         self._tool_loop = tool_loop
-        tools = () if studio is None else tuple(studio.tools.values())
-        self._commands = Commands(sessions, memory, media, tools)
-        self._system_tokens = memory.count_tokens(settings.system_prompt)
-
-    async def respond(self, turn: Turn) -> Reply:
-        if turn.command is not None:
-            if self._studio is not None and self._studio.handles(turn.command):
-                return await self._studio.command(turn)
-            return await self._commands.run(turn)
-        if turn.attachments and self._studio is not None and not turn.text.strip():
-            return await self._studio.receive(turn, said=_upload_line(turn))
-        problem = self._check_text(turn.text)
-        if problem is not None:
-            return Reply(problem, stored=False)
-        return await self._chat(turn)
+        self._scopes = Scopes(sessions, memory)
+        self._writes = TurnWrites(sessions=sessions, memory=memory, studio=studio)
+        self._account = AccountCommands(sessions, memory, studio.media, self.tools)
 
     @property
     def tools(self) -> tuple[Tool, ...]:
         """The creative tools, for transports that offer each as a command (slash commands)."""
-        return () if self._studio is None else tuple(self._studio.tools.values())
+        return tuple(self._studio.tools.values())
+
+    async def respond(self, turn: Turn) -> Reply:
+        if turn.command is not None and not self._studio.handles(turn.command):
+            return await self._account.run(turn)
+        plan = await self._plan(turn)
+        if isinstance(plan, Reply):
+            return plan
+        written = await write_uploads(plan.uploads, self._studio.media)
+        scope = await self._scopes.resolve(
+            turn,
+            piece=plan.piece,
+            uploads=written,
+            window_tokens=self._replies.window_tokens(plan.said),
+        )
+        if isinstance(scope, Reply):
+            return scope
+        if plan.tool is not None and plan.args is not None:
+            return await self._make(turn, scope, plan.tool, plan.args, said=plan.said)
+        if plan.suggestion is not None:
+            return await self._apply_suggestion(turn, scope, plan.suggestion, plan.said)
+        if not plan.text:
+            return await self._kept_files(scope, plan.said)
+        return await self._decide(turn, scope, plan.text)
 
     async def recent_pieces(
         self, platform: str, external_id: str, limit: int = 25
@@ -102,6 +140,26 @@ class Agent:
         async with self._sessions() as session, session.begin():
             await self._memory.mark_shown(session, artifact_numbers, platform_message_id)
 
+    # --- 1. plan -----------------------------------------------------------------------------
+
+    async def _plan(self, turn: Turn) -> Plan | Reply:
+        try:
+            uploads = tuple(await read_uploads(turn.attachments, self.tools))
+        except UploadRefused as refused:
+            return Reply(str(refused), stored=False)
+        if turn.command is not None:
+            return _command_plan(self._studio.tools[turn.command.name], turn.command, uploads)
+        text = turn.text.strip()
+        if uploads and not text:
+            return Plan(said=_upload_line(turn), uploads=uploads)
+        problem = self._check_text(turn.text)
+        if problem is not None:
+            return Reply(problem, stored=False)
+        ask = asked_suggestion(text)
+        # "suggestion #2" names a suggestion, not piece #2: the piece is read from the rest.
+        piece = mentioned_number(text if ask is None else ask.rest)
+        return Plan(said=text, piece=piece, uploads=uploads, suggestion=ask, text=text)
+
     def _check_text(self, text: str) -> str | None:
         limit = self._settings.max_message_chars
         if not text.strip():
@@ -113,142 +171,159 @@ class Agent:
             )
         return None
 
-    async def _chat(self, turn: Turn) -> Reply:
-        text = turn.text.strip()
-        if self._studio is not None:
-            applied = await self._studio.apply_suggestion(turn, text)
-            if applied is not None:
-                return applied
-        conversation, user_id, window = await self._load_context(turn, text)
+    # --- 3. decide ---------------------------------------------------------------------------
+
+    async def _decide(self, turn: Turn, scope: Scope, text: str) -> Reply:
         if self._tool_loop is not None:
-            return await self._tool_turn(turn, conversation.id, user_id, window, text)
-        if self._studio is not None:
-            decision = await self._studio.decide(_as_chat(window.messages), text)
-            if decision.question is not None:
-                stored = await self._store(conversation.id, user_id, text, decision.question)
-                return Reply(decision.question, stored=stored)
-            if decision.choice == REVISE:
-                revised = await self._studio.revise(turn, text)
-                if revised is not None:
-                    return revised
-            elif decision.choice != ANSWER and decision.args is not None:
-                tool = self._studio.tools[decision.choice]
-                return await self._studio.make(turn, tool, decision.args, said=text)
-            if turn.attachments:  # no tool asked for: keep the files for the next request
-                return await self._studio.receive(turn, said=text)
+            return await self._tool_turn(turn, scope, text)
+        decision = await self._router.decide(as_chat(scope.window.messages), text, self.tools)
+        if decision.question is not None:
+            stored = await self._writes.words(scope, text, decision.question)
+            return Reply(decision.question, stored=stored)
+        if decision.choice == REVISE:
+            return await self._revise(turn, scope, text)
+        if decision.choice != ANSWER and decision.args is not None:
+            tool = self._studio.tools[decision.choice]
+            return await self._make(turn, scope, tool, decision.args, said=text)
+        if scope.uploaded:  # no tool asked for: the files are kept for the next request
+            return await self._kept_files(scope, text)
+        return await self._chat(scope, text)
+
+    async def _revise(self, turn: Turn, scope: Scope, text: str) -> Reply:
+        """A change to the piece in focus ("make it darker"), made by the tool of its kind with
+        these words; with no piece in focus the words are chat ("shorter, please")."""
         try:
-            answer = await self._generate(window, text)
+            piece = piece_to_revise(scope)
+            if piece is None:
+                return await self._chat(scope, text)
+            tool, args = revising(piece.kind, text, self.tools)
+        except CannotRevise as problem:
+            return Reply(str(problem), stored=False)
+        return await self._make(turn, scope, tool, args, said=text, focus=piece)
+
+    async def _apply_suggestion(
+        self, turn: Turn, scope: Scope, ask: SuggestionAsk, said: str
+    ) -> Reply:
+        """'apply suggestion 2' with a critique in focus: the critiqued piece, revised by it."""
+        critique = scope.focus
+        try:
+            if critique is None or critique.kind != ArtifactKind.CRITIQUE.value:
+                raise CannotRevise(WHICH_CRITIQUE)
+            revision = plan_revision(critique, ask.number, self.tools)
+            piece = await self._critiqued_piece(scope, critique, revision.piece_number)
+        except CannotRevise as problem:
+            return Reply(str(problem), stored=False)
+        return await self._make(turn, scope, revision.tool, revision.args, said=said, focus=piece)
+
+    async def _critiqued_piece(
+        self, scope: Scope, critique: Artifact, number: int | None
+    ) -> Artifact:
+        if number is not None:
+            if scope.critiqued is None:
+                raise CannotRevise(f"#{number}, which critique #{critique.id} is about, is gone.")
+            return scope.critiqued
+        poem = str(critique.params.get("poem") or "").strip()  # a critique of a pasted poem
+        if not poem:
+            raise CannotRevise(f"Critique #{critique.id} is not about a piece I can find.")
+        form = (critique.params.get("measurements") or {}).get("form")
+        return await self._writes.pasted_poem(scope, poem, form)
+
+    # --- 4. make, 5. store -------------------------------------------------------------------
+
+    async def _make(
+        self,
+        turn: Turn,
+        scope: Scope,
+        tool: Tool,
+        args: ToolArgs,
+        *,
+        said: str,
+        focus: Artifact | None = None,
+    ) -> Reply:
+        request = Request(
+            tool=tool,
+            args=args,
+            scope=scope,
+            focus=scope.focus if focus is None else focus,
+            progress=turn.progress,
+        )
+        made = await self._studio.run(request)
+        if isinstance(made, Reply):
+            return made
+        return await self._writes.pieces(scope, said, [made])
+
+    async def _kept_files(self, scope: Scope, said: str) -> Reply:
+        """Files sent with nothing for a tool to do: kept, so the next request can use them."""
+        numbers = ", ".join(f"#{artifact.id}" for artifact in scope.uploaded)
+        answer = f"Kept {numbers}. Ask for a variation, a critique, or something new from it."
+        last = scope.uploaded[-1].id
+        if not await self._writes.words(scope, said, answer, artifact_id=last):
+            return Reply(FORGOTTEN, stored=False)
+        shown = tuple(shown_artifact(artifact, self._studio.media) for artifact in scope.uploaded)
+        return Reply(answer, artifacts=shown)
+
+    async def _chat(self, scope: Scope, text: str) -> Reply:
+        try:
+            answer = await self._replies.answer(scope.window, text)
         except Exception:  # noqa: BLE001 - any model failure becomes a message; the log keeps all
-            return _failed_reply()
-        stored = await self._store(conversation.id, user_id, text, answer)
-        if stored and window.first_id is not None:
-            await self._maybe_summarize(conversation.id, window.first_id)
+            return _could_not_answer()
+        stored = await self._writes.words(scope, text, answer)
+        if stored and scope.window.first_id is not None:
+            await self._replies.maybe_summarize(scope.conversation_id, scope.window.first_id)
         return Reply(answer, stored=stored)
 
-    async def _tool_turn(
-        self, turn: Turn, conversation_id: int, user_id: int, window: ContextWindow, text: str
-    ) -> Reply:
-        """Native tool calling: the model answers, or calls tools and then answers."""
+    async def _tool_turn(self, turn: Turn, scope: Scope, text: str) -> Reply:
+        """Native tool calling: the model answers, or calls tools and then answers; what the
+        tools made is stored with the person's message and the last words, together."""
         assert self._tool_loop is not None
-        prompt = [self._system_message(window.summary), *_as_chat(window.messages)]
         try:
-            outcome = await self._tool_loop.run([*prompt, HumanMessage(text)], turn)
+            prompt = self._replies.prompt(scope.window, text)
+            outcome = await self._tool_loop.run(prompt, turn, scope, self._scopes.named_piece)
             if not outcome.tool_calls and not outcome.answer:
                 raise ValueError("the chat model returned an empty reply")
         except Exception:  # noqa: BLE001 - any model failure becomes a message; the log keeps all
-            return _failed_reply()
-        if not outcome.tool_calls and turn.attachments and self._studio is not None:
-            return await self._studio.receive(turn, said=text)
-        if not outcome.tool_calls:
-            stored = await self._store(conversation_id, user_id, text, outcome.answer)
-            return Reply(outcome.answer, stored=stored)
-        # The person's message was stored with what the tools made; the closing words follow.
-        if outcome.answer:
-            async with self._sessions() as session, session.begin():
-                closing = self._memory.draft(Role.ASSISTANT, outcome.answer)
-                await self._memory.append(session, conversation_id, closing)
-        return Reply(outcome.answer, artifacts=outcome.made, stored=bool(outcome.made))
-
-    async def _load_context(self, turn: Turn, text: str) -> tuple[Conversation, int, ContextWindow]:
-        budget = (
-            self._settings.context_tokens
-            - self._system_tokens
-            - self._memory.count_tokens(text)
-            - self._settings.max_new_tokens
-        )
-        async with self._sessions() as session, session.begin():
-            user = await find_or_create_user(session, turn.platform, turn.user)
-            conversation = await find_or_create_conversation(
-                session, turn.platform, user, turn.place
-            )
-            window = await self._memory.window(session, conversation.id, max(budget, 0))
-        return conversation, user.id, window
-
-    async def _generate(self, window: ContextWindow, text: str) -> str:
-        prompt = [self._system_message(window.summary), *_as_chat(window.messages)]
-        prompt.append(HumanMessage(text))
-        reply = await self._chat_model.ainvoke(prompt)
-        answer = str(reply.content).strip()
-        if not answer:
-            raise ValueError("the chat model returned an empty reply")
-        return answer
-
-    def _system_message(self, summary: str | None) -> SystemMessage:
-        system = self._settings.system_prompt
-        if summary:
-            system += f"\n\nWhat you remember of earlier talk with this person: {summary}"
-        return SystemMessage(system)
-
-    async def _store(self, conversation_id: int, user_id: int, text: str, answer: str) -> bool:
-        question = self._memory.draft(Role.USER, text, author_id=user_id)
-        reply = self._memory.draft(Role.ASSISTANT, answer)
-        async with self._sessions() as session, session.begin():
-            return await self._memory.append(session, conversation_id, question, reply)
-
-    async def _maybe_summarize(self, conversation_id: int, first_kept_id: int) -> None:
-        """Fold messages that fell out of the window into the summary, once enough have."""
-        batch = self._settings.summary_batch
-        async with self._sessions() as session:
-            conversation = await session.get(Conversation, conversation_id)
-            if conversation is None:
-                return
-            if await self._memory.overflow(session, conversation, first_kept_id, batch) < batch:
-                return
-            older = await self._memory.unsummarized(session, conversation, first_kept_id)
-            previous, through = conversation.summary, conversation.summarized_through
-        try:
-            summary = await summarize(self._chat_model, previous, older)
-        except Exception:  # noqa: BLE001 - the reply is already stored; retry at the next turn
-            logger.exception("summarizing conversation %s failed", conversation_id)
-            return
-        async with self._sessions() as session, session.begin():
-            conversation = await session.get(Conversation, conversation_id)
-            # Another turn may have summarized meanwhile; its summary wins.
-            if conversation and summary and conversation.summarized_through == through:
-                conversation.summary = summary
-                conversation.summarized_through = older[-1].id
+            return _could_not_answer()
+        if outcome.made:
+            return await self._writes.pieces(scope, text, outcome.made, closing=outcome.answer)
+        if scope.uploaded:
+            return await self._kept_files(scope, text)
+        stored = bool(outcome.answer) and await self._writes.words(scope, text, outcome.answer)
+        return Reply(outcome.answer, stored=stored)
 
 
-def _failed_reply() -> Reply:
-    """Logs the failure being handled under a short reference the person can quote."""
-    reference = secrets.token_hex(4)
-    logger.exception("chat generation failed (ref %s)", reference)
-    return Reply(
-        f"Sorry, I could not answer that (ref {reference}). Nothing was stored; please try again.",
-        stored=False,
+def _command_plan(tool: Tool, command: Command, uploads: tuple[Upload, ...]) -> Plan | Reply:
+    if command.text.strip() == "help" and not command.args:
+        return Reply(usage(tool), stored=False)
+    try:
+        args = validate_args(tool, command.args, command.text)
+    except BadToolArgs as problem:
+        return Reply(str(problem), stored=False)
+    said = command_line(command)
+    return Plan(said=said, piece=args.piece, uploads=uploads, tool=tool, args=args)
+
+
+def command_line(command: Command) -> str:
+    """The command as a person would type it, for the history."""
+    options = " ".join(f"{key}={_typed(value)}" for key, value in command.args.items())
+    return " ".join(part for part in (f"/{command.name}", options, command.text) if part)
+
+
+def _typed(value: object) -> str:
+    """A field's value as a console line would carry it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _could_not_answer() -> Reply:
+    return apology(
+        logger,
+        what_failed="chat generation failed",
+        said="Sorry, I could not answer that",
+        after="Nothing was stored; please try again.",
     )
 
 
 def _upload_line(turn: Turn) -> str:
     """What the history keeps of a message that was only files."""
     return "[sent " + ", ".join(attachment.filename for attachment in turn.attachments) + "]"
-
-
-def _as_chat(messages: Sequence[WindowMessage]) -> list[BaseMessage]:
-    chat: list[BaseMessage] = []
-    for message in messages:
-        if message.role == Role.USER:
-            chat.append(HumanMessage(message.content))
-        elif message.role == Role.ASSISTANT:
-            chat.append(AIMessage(message.content))
-    return chat

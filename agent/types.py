@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ProgressSink = Callable[[float, str], None]
 
@@ -40,13 +41,15 @@ class Attachment:
 
 @dataclass(frozen=True)
 class Command:
-    """An explicit command (slash command, button, `/name ...` in the console).
+    """An explicit command (slash command, button, modal, `/name ...` in the console).
 
-    `args` holds key=value options; `text` is the free text that followed them.
+    `args` holds its options as typed fields ({"mode": "vary", "piece": 12}; a console's
+    key=value strings are validated by the tool's Args like any other); `text` is the free
+    text that followed them, the only part that is read as words.
     """
 
     name: str
-    args: dict[str, str] = field(default_factory=dict)
+    args: Mapping[str, Any] = field(default_factory=dict)
     text: str = ""
 
 
@@ -69,7 +72,7 @@ class MadeArtifact:
 
     number: int
     kind: str
-    line: str  # "#N kind <media path, or the first line of its text>"
+    line: str  # "#N kind <the first line of its text, or what it was asked as>"; no path
     media_path: Path | None = None
     files: Mapping[str, Path] = field(default_factory=dict)  # kept beside it: "preview" ...
 
@@ -77,7 +80,6 @@ class MadeArtifact:
 @dataclass(frozen=True)
 class Reply:
     text: str
-    attachments: tuple[Attachment, ...] = ()
     artifacts: tuple[MadeArtifact, ...] = ()
     # False when nothing of the turn was stored (empty or refused input, a failure).
     stored: bool = True

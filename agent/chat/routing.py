@@ -22,12 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import enum
 import inspect
 import math
-import re
-import types
-import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,12 +31,12 @@ from typing import Any
 import torch
 from langchain_core.messages import BaseMessage
 from pydantic import ValidationError
-from pydantic.fields import FieldInfo
 
-from agent.making.studio import ANSWER, REVISE, Decision
+from agent.making.decisions import ANSWER, REVISE, Decision
+from agent.making.tool_args import read_words
 from tools.catalog import JUST_ANSWER, REVISE_FOCUS, ToolInfo
 from tools.contract import Tool
-from tools.models.loading import LoadedCausalLM
+from tools.models.text import LoadedCausalLM
 
 # The request's opening words carry its intent; a 4,000-character message need not be read
 # whole to route it.
@@ -203,56 +199,18 @@ class ConstrainedRouter:
 
 def fill_args(tool: Tool, text: str) -> Decision:
     """The tool's Args from the request, or a question when they do not validate."""
-    values: dict[str, Any] = {}
-    for name, info in tool.args.model_fields.items():
-        value = text if name == tool.text_arg else named_value(name, info, text)
-        if value is not None:
-            values[name] = value
     try:
-        return Decision(tool.name, args=tool.args.model_validate(values))
+        return Decision(tool.name, args=tool.args.model_validate(read_words(tool, text)))
     except ValidationError as error:
         return Decision(tool.name, question=ask_about(tool, error))
-
-
-def named_value(name: str, info: FieldInfo, text: str) -> Any:
-    """A value the request states outright: the one option of a choice that it names, or
-    a number right after the field's name ("seed 7", "steps=4")."""
-    kinds = _alternatives(info.annotation)
-    options = [option for kind in kinds for option in _options(kind)]
-    if options:
-        named = [option for option in options if _names(text, str(option))]
-        return named[0] if len(named) == 1 else None
-    if int in kinds or float in kinds:
-        label = re.escape(name.replace("_", " "))
-        found = re.search(rf"\b{label}\s*[=:]?\s*(-?\d+(?:\.\d+)?)", text, re.IGNORECASE)
-        return found.group(1) if found else None
-    return None
-
-
-def _alternatives(annotation: Any) -> tuple[Any, ...]:
-    """`X | Y | None` -> (X, Y); anything else -> (itself,)."""
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        return tuple(a for a in typing.get_args(annotation) if a is not type(None))
-    return (annotation,)
-
-
-def _options(annotation: Any) -> tuple[Any, ...]:
-    if typing.get_origin(annotation) is typing.Literal:
-        return typing.get_args(annotation)
-    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
-        return tuple(member.value for member in annotation)
-    return ()
-
-
-def _names(text: str, option: str) -> bool:
-    # Word boundaries on both sides, so "form=tanka" names tanka but "cantankerous" does not.
-    return re.search(rf"(?<!\w){re.escape(option)}(?!\w)", text, re.IGNORECASE) is not None
 
 
 def ask_about(tool: Tool, error: ValidationError) -> str:
     """One short question about the first thing that did not validate."""
     problem = error.errors(include_url=False)[0]
     field = str(problem["loc"][0]) if problem["loc"] else ""
+    if not field and problem["type"] == "value_error":  # a whole-Args rule, worded for people
+        return str(problem["ctx"]["error"])
     if field == tool.text_arg and problem["type"] in ("missing", "string_too_short"):
         return f"What should the {tool.name} be about?"
     info = tool.args.model_fields.get(field)

@@ -1,15 +1,19 @@
 """Free text with native tool calling: LangChain's create_agent over the studio's tools.
 
 For chat models that call tools (Qwen2.5 and the like), the model sees the tools, decides,
-and its calls run through the same Studio.make path as explicit commands: validated
-arguments, the per-person job limit, artifacts with lineage. Who asked and where travel in
-the agent's runtime context, never in the tool arguments, so model output cannot make a
-piece on someone else's behalf: keys the model adds beyond a tool's Args are dropped.
+and its calls run through the same Studio.run path as explicit commands: validated
+arguments, the per-person job limit, the piece in focus. Who asked and where (the turn's
+Scope) travel in the agent's runtime context, never in the tool arguments, so model output
+cannot make a piece on someone else's behalf: keys the model adds beyond a tool's Args are
+dropped. Nothing is stored while the loop runs: what the tools made comes back in the
+outcome, and the turn stores it with the person's message and the model's last words in one
+transaction. What the model reads of a result names the kind and the first line of a text,
+never a file's path.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from langchain.agents import create_agent
@@ -20,22 +24,30 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.tools import StructuredTool
 from pydantic import ConfigDict
 
-from agent.making.studio import Studio
-from agent.types import MadeArtifact, Turn
+from agent.making.studio import Made, Request, Studio
+from agent.scope import Scope
+from agent.store.artifacts import ArtifactNotFound
+from agent.store.db import Artifact
+from agent.types import Turn
 from tools.contract import Tool
+
+# The piece a call names (its `piece`), when it is not the one in focus: looked up for the
+# person who asked, so a model can only name pieces that person may see.
+NamedPiece = Callable[[Scope, int], Awaitable[Artifact]]
 
 
 @dataclass
 class TurnContext:
     turn: Turn
-    made: list[MadeArtifact] = field(default_factory=list)
-    said_stored: bool = False
+    scope: Scope
+    named_piece: NamedPiece
+    made: list[Made] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class LoopOutcome:
     answer: str
-    made: tuple[MadeArtifact, ...]
+    made: tuple[Made, ...]
     tool_calls: int
 
 
@@ -49,9 +61,11 @@ class ToolLoop:
             middleware=[ToolCallLimitMiddleware(run_limit=max_tool_calls, exit_behavior="end")],
         )
 
-    async def run(self, prompt: Sequence[BaseMessage], turn: Turn) -> LoopOutcome:
+    async def run(
+        self, prompt: Sequence[BaseMessage], turn: Turn, scope: Scope, named_piece: NamedPiece
+    ) -> LoopOutcome:
         """`prompt`: the system message, the history and the person's message, in order."""
-        context = TurnContext(turn)
+        context = TurnContext(turn, scope, named_piece)
         messages = list(prompt)
         state = await self._graph.ainvoke({"messages": messages}, context=context)
         new = state["messages"][len(messages) :]
@@ -69,12 +83,19 @@ def _as_langchain_tool(tool: Tool, studio: Studio) -> StructuredTool:
 
     async def make(runtime: ToolRuntime[TurnContext], **arguments: object) -> str:
         args = tool.args.model_validate(arguments)
-        turn = runtime.context.turn
-        keep_said = not runtime.context.said_stored
-        reply = await studio.make(turn, tool, args, said=turn.text, keep_said=keep_said)
-        runtime.context.said_stored |= reply.stored
-        runtime.context.made.extend(reply.artifacts)
-        return "\n".join([*(a.line for a in reply.artifacts), reply.text]).strip()
+        turn, scope = runtime.context.turn, runtime.context.scope
+        focus = scope.focus
+        if args.piece is not None and (focus is None or focus.id != args.piece):
+            try:
+                focus = await runtime.context.named_piece(scope, args.piece)
+            except ArtifactNotFound as missing:
+                return str(missing)
+        request = Request(tool=tool, args=args, scope=scope, focus=focus, progress=turn.progress)
+        made = await studio.run(request)
+        if not isinstance(made, Made):
+            return made.text  # a refusal or failure, in one line
+        runtime.context.made.append(made)
+        return made.seen_by_the_model
 
     return StructuredTool.from_function(
         coroutine=make, name=tool.name, description=tool.description, args_schema=model_args

@@ -14,9 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from agent.store.artifacts import visible_artifact
+from agent.scope import Scope
 from agent.store.db import Artifact
 from tools.contract import ArtifactKind, Tool, ToolArgs
 
@@ -27,16 +26,14 @@ class CannotRevise(Exception):
     """The piece cannot be revised that way. The message is one line for the person."""
 
 
-async def piece_to_revise(session: AsyncSession, focus: Artifact, user_id: int) -> Artifact:
-    """The focus itself, or for a critique the piece it critiques."""
-    if focus.kind != ArtifactKind.CRITIQUE.value:
+def piece_to_revise(scope: Scope) -> Artifact | None:
+    """The scope's focus, or for a critique the piece it critiques; None with nothing in focus."""
+    focus = scope.focus
+    if focus is None or focus.kind != ArtifactKind.CRITIQUE.value:
         return focus
-    critiqued = None
-    if focus.parent_id is not None:
-        critiqued = await visible_artifact(session, focus.parent_id, user_id)
-    if critiqued is None:
+    if scope.critiqued is None:
         raise CannotRevise(f"Critique #{focus.id} is not about a piece I can change. {WHICH_PIECE}")
-    return critiqued
+    return scope.critiqued
 
 
 def revising(kind: str, instruction: str, tools: Iterable[Tool]) -> tuple[Tool, ToolArgs]:

@@ -1,61 +1,75 @@
-"""The creative side of a turn: explicit tool commands, and free text routed to a tool.
+"""The studio: runs one tool for a turn on the piece in focus, and writes what it made to disk.
 
-`Studio` owns the tools and decides nothing about chat: the service asks it to handle an
-explicit command (`/poem form=haiku a heron`), or, for free text, asks its router whether
-a tool should answer, and falls back to plain chat when the answer is "just answer". A
-change to the piece in focus ("make it darker") goes to the tool of that piece's kind.
+The turn pipeline (agent/turns.py) decides which tool and with which Args; the studio only
+carries it out. The tool runs through the job limits with no transaction open (it may take
+minutes); its media is then hashed, written and fsynced in a thread, still outside any
+transaction. Nothing is stored in the database here: agent/writes.py stores every
+piece of a turn, with its messages, in one transaction, and removes these files again if that
+fails. A refusal or a failure comes back as a Reply of one line, with nothing written.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any
 
-from langchain_core.messages import BaseMessage
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from agent.making.creations import Creations, Request
-from agent.making.revisions import CannotRevise, piece_to_revise, revising
-from agent.making.suggestions import apply_suggestion
-from agent.making.tool_args import BadToolArgs, usage, validate_args
-from agent.making.uploads import Upload, UploadRefused, keep_uploads, read_uploads
-from agent.store.artifacts import ArtifactNotFound, mentioned_number, resolve_focus
+from agent.apology import apology
+from agent.jobs import Jobs, ToolTimedOut, TooManyJobs
+from agent.making.files import StoredFiles, discard_files, write_files
+from agent.scope import Scope
 from agent.store.db import Artifact
-from agent.store.scope import find_or_create_conversation, find_or_create_user
-from agent.types import Command, Reply, Turn
-from tools.catalog import JUST_ANSWER, REVISE_FOCUS
-from tools.contract import Tool, ToolArgs
+from agent.store.media import MediaStore
+from agent.types import Command, ProgressSink, Reply
+from tools.contract import (
+    ArtifactDraft,
+    ArtifactKind,
+    FocusArtifact,
+    ModelSource,
+    Progress,
+    Tool,
+    ToolArgs,
+    ToolContext,
+    ToolRefused,
+    no_progress,
+)
+from tools.models.specs import ModelUnavailable
 
 logger = logging.getLogger(__name__)
 
-# The router's choices that are not tools: reply in words, or change the piece in focus
-# without naming its kind ("make it darker").
-ANSWER = JUST_ANSWER.name
-REVISE = REVISE_FOCUS.name
 
+@dataclass(frozen=True, kw_only=True)
+class Request:
+    """One tool run a turn asks for: which tool, its validated Args, and the piece it builds
+    on (the scope's focus, or for a revision the piece revised)."""
 
-@dataclass(frozen=True)
-class Decision:
-    """What a router made of free text: a tool with arguments, a question, or just answer."""
-
-    choice: str  # ANSWER or a tool name
-    args: ToolArgs | None = None
-    question: str | None = None
-
-
-@dataclass(frozen=True)
-class _Place:
-    user_id: int
-    conversation_id: int
+    tool: Tool
+    args: ToolArgs
+    scope: Scope
     focus: Artifact | None
+    progress: ProgressSink | None = None
 
 
-class Router(Protocol):
-    async def decide(
-        self, history: Sequence[BaseMessage], text: str, tools: Sequence[Tool]
-    ) -> Decision: ...
+@dataclass(frozen=True, kw_only=True)
+class Made:
+    """What one run made, its files already in the media store, not yet in the database."""
+
+    request: Request
+    draft: ArtifactDraft
+    files: tuple[StoredFiles, ...]  # one per draft: the piece itself, then its parts
+
+    @property
+    def drafts(self) -> tuple[ArtifactDraft, ...]:
+        return (self.draft, *self.draft.parts)
+
+    @property
+    def seen_by_the_model(self) -> str:
+        """What the chat model is told of the piece, then and in later turns: its kind and
+        its text, enough to talk about it; never a file's path."""
+        kind, text = self.draft.kind.value, (self.draft.text or "").strip()
+        return f"[made a {kind}]\n{text}" if text else f"[made a {kind}]"
 
 
 class Studio:
@@ -63,148 +77,77 @@ class Studio:
         self,
         *,
         tools: Sequence[Tool],
-        creations: Creations,
-        sessions: async_sessionmaker[AsyncSession],
-        router: Router | None = None,
+        jobs: Jobs,
+        models: ModelSource,
+        media: MediaStore,
+        tool_settings: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.tools = {tool.name: tool for tool in tools}
-        self._creations = creations
-        self._sessions = sessions
-        self._router = router
+        self.media = media
+        self._jobs = jobs
+        self._models = models
+        self._tool_settings = tool_settings or {}
 
     def handles(self, command: Command) -> bool:
         return command.name in self.tools
 
-    async def command(self, turn: Turn) -> Reply:
-        assert turn.command is not None
-        tool = self.tools[turn.command.name]
-        if turn.command.text.strip() == "help" and not turn.command.args:
-            return Reply(usage(tool), stored=False)
+    async def run(self, request: Request) -> Made | Reply:
+        """The tool's draft with its files written, or a one-line Reply saying why not."""
+        tool = request.tool
+        context = self._context(request)
         try:
-            args = validate_args(tool, turn.command.args, turn.command.text)
-        except BadToolArgs as problem:
-            return Reply(str(problem), stored=False)
-        said = command_line(turn.command)
-        # A piece named as the command's text (Discord's `piece` option) is the one built on,
-        # even when an option's words name another ("prompt: a variation of #12").
-        text = turn.command.text
-        names_focus = text if mentioned_number(text) is not None else said
-        return await self.make(turn, tool, args, said=said, names_focus=names_focus)
-
-    async def decide(self, history: Sequence[BaseMessage], text: str) -> Decision:
-        if self._router is None or not self.tools:
-            return Decision(ANSWER)
-        return await self._router.decide(history, text, list(self.tools.values()))
-
-    async def make(
-        self,
-        turn: Turn,
-        tool: Tool,
-        args: ToolArgs,
-        *,
-        said: str,
-        keep_said: bool = True,
-        names_focus: str | None = None,
-    ) -> Reply:
-        """Run `tool` on the piece in focus: the one uploaded, replied to, named as #N in
-        `names_focus` (default: what was said), or the latest."""
-        place = await self._place(turn, said if names_focus is None else names_focus)
-        if isinstance(place, Reply):
-            return place
-        focus, user_id, conversation_id = place.focus, place.user_id, place.conversation_id
-        request = Request(
-            tool, args, user_id, conversation_id, said, focus, keep_said, turn.progress
-        )
-        return await self._creations.make(request)
-
-    async def revise(self, turn: Turn, text: str) -> Reply | None:
-        """A change to the piece in focus ("make it darker"), made by the tool of its kind with
-        these words (agent/making/revisions.py). None when no piece is in focus: the words are
-        then chat ("shorter, please" after a long answer)."""
-        place = await self._place(turn, text)
-        if isinstance(place, Reply):
-            return place
-        if place.focus is None:
-            return None
-        try:
-            async with self._sessions() as session:
-                piece = await piece_to_revise(session, place.focus, place.user_id)
-            tool, args = revising(piece.kind, text, self.tools.values())
-        except CannotRevise as problem:
-            return Reply(str(problem), stored=False)
-        request = Request(
-            tool, args, place.user_id, place.conversation_id, text, piece, True, turn.progress
-        )
-        return await self._creations.make(request)
-
-    async def apply_suggestion(self, turn: Turn, text: str) -> Reply | None:
-        """'apply suggestion 2' while a critique is in focus: the critiqued piece, revised by
-        that suggestion. None when the text asks no such thing."""
-        return await apply_suggestion(
-            turn, text, sessions=self._sessions, creations=self._creations, tools=self.tools
-        )
-
-    async def receive(self, turn: Turn, said: str) -> Reply:
-        """Files sent with nothing for a tool to do: kept, so the next request can use them."""
-        try:
-            uploads = await read_uploads(turn.attachments, self.tools.values())
-        except UploadRefused as refused:
-            return Reply(str(refused), stored=False)
-        async with self._sessions() as session, session.begin():
-            user = await find_or_create_user(session, turn.platform, turn.user)
-            conversation = await find_or_create_conversation(
-                session, turn.platform, user, turn.place
+            draft = await self._jobs.run(request.scope.user_id, tool, request.args, context)
+            if draft.kind is not tool.kind:
+                raise TypeError(f"the {tool.name} tool returned a {draft.kind}")
+        except (TooManyJobs, ToolTimedOut, ModelUnavailable, ToolRefused) as refusal:
+            return Reply(str(refusal), stored=False)
+        except Exception:  # noqa: BLE001 - any tool failure becomes a message; the log keeps all
+            return apology(
+                logger,
+                what_failed=f"tool {tool.name} failed",
+                said=f"Sorry, the {tool.name} tool failed",
+                after="Nothing was stored; the conversation carries on as before.",
             )
-        return await self._creations.keep_uploads(uploads, user.id, conversation.id, said)
+        files = await write_files(self.media, (draft, *draft.parts))
+        return Made(request=request, draft=draft, files=files)
 
-    async def _place(self, turn: Turn, said: str) -> _Place | Reply:
-        """Who asks, where, and the piece the turn builds on (uploads kept first); a Reply
-        when the uploads or a named #N cannot be used."""
-        try:
-            uploads = await read_uploads(turn.attachments, self.tools.values())
-        except UploadRefused as refused:
-            return Reply(str(refused), stored=False)
-        try:
-            async with self._sessions() as session, session.begin():
-                user = await find_or_create_user(session, turn.platform, turn.user)
-                conversation = await find_or_create_conversation(
-                    session, turn.platform, user, turn.place
-                )
-                focus = await self._focus(session, turn, said, uploads, user.id, conversation.id)
-        except ArtifactNotFound as missing:
-            return Reply(str(missing), stored=False)
-        return _Place(user.id, conversation.id, focus)
+    async def discard(self, made: Sequence[Made]) -> None:
+        """Remove the files of runs whose pieces were not stored."""
+        await discard_files(self.media, [files for one in made for files in one.files])
 
-    async def _focus(
-        self,
-        session: AsyncSession,
-        turn: Turn,
-        said: str,
-        uploads: Sequence[Upload],
-        user_id: int,
-        conversation_id: int,
-    ) -> Artifact | None:
-        """The piece this turn builds on: what the person just uploaded, else the one they
-        replied to, named, or made last."""
-        if uploads:
-            kept = await keep_uploads(
-                session,
-                self._creations.media,
-                uploads,
-                user_id=user_id,
-                conversation_id=conversation_id,
-            )
-            return kept[-1]
-        return await resolve_focus(
-            session,
-            user_id=user_id,
-            conversation_id=conversation_id,
-            text=said,
-            reply_to=turn.reply_to,
+    def _context(self, request: Request) -> ToolContext:
+        tool, focus = request.tool, request.focus
+        return ToolContext(
+            models=self._models,
+            settings=self._tool_settings.get(tool.name, {}),
+            progress=_on_event_loop(request.progress),
+            focus=None if focus is None else focus_view(focus, self.media),
+            kept=request.scope.kept(tool.kind),
         )
 
 
-def command_line(command: Command) -> str:
-    """The command as a person would type it, for the history."""
-    options = " ".join(f"{key}={value}" for key, value in command.args.items())
-    return " ".join(part for part in (f"/{command.name}", options, command.text) if part)
+def _on_event_loop(sink: ProgressSink | None) -> Progress:
+    """A progress callback the tool's worker thread can call: it hands each report to the
+    event loop, where transports live, and keeps fractions within 0-1."""
+    if sink is None:
+        return no_progress
+    loop = asyncio.get_running_loop()
+
+    def report(fraction: float, label: str) -> None:
+        loop.call_soon_threadsafe(sink, min(max(fraction, 0.0), 1.0), label)
+
+    return report
+
+
+def focus_view(artifact: Artifact, media: MediaStore) -> FocusArtifact:
+    """The piece in focus as a tool sees it: its files as paths a tool may read."""
+    return FocusArtifact(
+        files={file.name: media.path(file.path) for file in artifact.files},
+        number=artifact.id,
+        kind=ArtifactKind(artifact.kind),
+        prompt=artifact.prompt,
+        text=artifact.text,
+        media_path=None if artifact.media_path is None else media.path(artifact.media_path),
+        mime_type=artifact.mime_type,
+        params=dict(artifact.params),
+    )

@@ -7,8 +7,14 @@ critiqued kind revises that piece (Tool.revision) with the suggestion as its ins
 the new version joins the piece's version tree. A critique of a poem pasted into a message has
 no piece to revise, so applying one of its suggestions first keeps that poem as a piece.
 
-A request is recognised only when it is plainly about a suggestion: "apply suggestion 2",
-"use suggestion #3", "try the second suggestion", or "suggestion 2" on its own.
+A request is recognised only when it is plainly about a suggestion. The rules, in English and
+Chinese (the test table is tests/agent/making/test_suggestions.py):
+
+    apply / use / try / take / follow / go with suggestion N     "apply suggestion 2"
+    ... the first / second / ... fifth suggestion                "try the second suggestion"
+    suggestion N, on its own                                     "suggestion #2 please"
+    应用 / 采用 / 采纳 / 用 / 按 第N条 / 第二条 建议              "应用第二条建议", "采纳建议2"
+    第N条建议, on its own                                        "第三条建议"
 """
 
 from __future__ import annotations
@@ -18,19 +24,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from agent.making.creations import Creations, Request
 from agent.making.revisions import CannotRevise, revising
-from agent.store.artifacts import ArtifactNotFound, add_artifact, resolve_focus, visible_artifact
 from agent.store.db import Artifact
-from agent.store.scope import find_or_create_conversation, find_or_create_user
-from agent.types import Reply, Turn
-from tools.contract import ArtifactDraft, ArtifactKind, Tool, ToolArgs
+from tools.contract import ArtifactKind, Tool, ToolArgs
 
 _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5}
+_CHINESE_NUMBERS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8}
 _NUMBER = r"(?:no\.?\s*|number\s*|#\s*)?(?P<digits>\d{1,2})\b"
 _VERB = r"(?:apply|use|do|try|take|follow|go\s+with|make)"
+_CHINESE_VERB = r"(?:应用|采用|采纳|使用|用|按照?|试试|执行)"
+_CHINESE_NTH = (
+    rf"第\s*(?:(?P<zh_digits>\d{{1,2}})|(?P<zh_number>[{''.join(_CHINESE_NUMBERS)}]))\s*[条个点]?"
+)
 _ASKS = (
     # "apply suggestion 2", "please use suggestion #2 on #5"
     re.compile(rf"\b{_VERB}\s+(?:the\s+)?suggestion\s*{_NUMBER}", re.IGNORECASE),
@@ -41,6 +46,10 @@ _ASKS = (
     ),
     # "suggestion 2", "suggestion 2 please" on its own
     re.compile(rf"^\W*(?:please\s+)?suggestion\s*{_NUMBER}\W*(?:please)?\W*$", re.IGNORECASE),
+    # "应用第二条建议", "按第2条建议改", "第三条建议"
+    re.compile(rf"(?:{_CHINESE_VERB}\s*)?{_CHINESE_NTH}\s*建议"),
+    # "采纳建议2", "用建议 #2"
+    re.compile(rf"{_CHINESE_VERB}\s*建议\s*#?\s*(?P<zh_after>\d{{1,2}})"),
 )
 WHICH_CRITIQUE = (
     "Which critique's suggestion? Reply to the critique, or name it: 'apply suggestion 2 of #7'."
@@ -65,16 +74,19 @@ def asked_suggestion(text: str) -> SuggestionAsk | None:
     """The suggestion a message asks to apply, if that is what it asks."""
     for pattern in _ASKS:
         found = pattern.search(text)
-        if found is None:
-            continue
-        groups = found.groupdict()
-        if groups.get("digits"):
-            number = int(groups["digits"])
-        else:
-            number = _ORDINALS[groups["ordinal"].lower()]
-        rest = (text[: found.start()] + " " + text[found.end() :]).strip()
-        return SuggestionAsk(number, rest)
+        if found is not None:
+            rest = (text[: found.start()] + " " + text[found.end() :]).strip()
+            return SuggestionAsk(_number(found.groupdict()), rest)
     return None
+
+
+def _number(groups: Mapping[str, str | None]) -> int:
+    digits = groups.get("digits") or groups.get("zh_digits") or groups.get("zh_after")
+    if digits:
+        return int(digits)
+    if groups.get("zh_number"):
+        return _CHINESE_NUMBERS[str(groups["zh_number"])]
+    return _ORDINALS[str(groups["ordinal"]).lower()]
 
 
 def plan_revision(critique: Artifact, number: int, tools: Iterable[Tool]) -> Revision:
@@ -96,93 +108,7 @@ def plan_revision(critique: Artifact, number: int, tools: Iterable[Tool]) -> Rev
     return Revision(tool, args, critique.parent_id, instruction)
 
 
-async def revision_for(
-    session: AsyncSession,
-    *,
-    focus: Artifact | None,
-    ask: SuggestionAsk,
-    tools: Iterable[Tool],
-    user_id: int,
-    conversation_id: int,
-) -> tuple[Revision, Artifact]:
-    """The revision a request asks for and the piece it revises, inside the caller's
-    transaction (which keeps a pasted poem as a piece when the critique was of one)."""
-    if focus is None or focus.kind != ArtifactKind.CRITIQUE.value:
-        raise CannotRevise(WHICH_CRITIQUE)
-    revision = plan_revision(focus, ask.number, tools)
-    if revision.piece_number is None:
-        return revision, await _keep_pasted_poem(session, focus, user_id, conversation_id)
-    piece = await visible_artifact(session, revision.piece_number, user_id)
-    if piece is None:
-        raise CannotRevise(
-            f"#{revision.piece_number}, which critique #{focus.id} is about, is gone."
-        )
-    return revision, piece
-
-
-async def apply_suggestion(
-    turn: Turn,
-    text: str,
-    *,
-    sessions: async_sessionmaker[AsyncSession],
-    creations: Creations,
-    tools: Mapping[str, Tool],
-) -> Reply | None:
-    """The reply to a request to apply a critique's suggestion; None when `text` is not one
-    (the turn then goes on as usual)."""
-    ask = asked_suggestion(text)
-    if ask is None:
-        return None
-    async with sessions() as session, session.begin():
-        user = await find_or_create_user(session, turn.platform, turn.user)
-        conversation = await find_or_create_conversation(session, turn.platform, user, turn.place)
-        try:
-            focus = await resolve_focus(
-                session,
-                user_id=user.id,
-                conversation_id=conversation.id,
-                text=ask.rest,  # "suggestion #2" names a suggestion, not artifact #2
-                reply_to=turn.reply_to,
-            )
-            revision, piece = await revision_for(
-                session,
-                focus=focus,
-                ask=ask,
-                tools=tools.values(),
-                user_id=user.id,
-                conversation_id=conversation.id,
-            )
-        except (ArtifactNotFound, CannotRevise) as problem:
-            return Reply(str(problem), stored=False)
-    request = Request(
-        revision.tool, revision.args, user.id, conversation.id, text, piece, True, turn.progress
-    )
-    return await creations.make(request)
-
-
 def _suggestions(params: Mapping[str, Any]) -> list[str]:
     listed = params.get("suggestions") or []
     texts = [item.get("text") if isinstance(item, Mapping) else item for item in listed]
     return [str(text) for text in texts if text]
-
-
-async def _keep_pasted_poem(
-    session: AsyncSession, critique: Artifact, user_id: int, conversation_id: int
-) -> Artifact:
-    poem = str(critique.params.get("poem") or "").strip()
-    if not poem:
-        raise CannotRevise(f"Critique #{critique.id} is not about a piece I can find.")
-    form = (critique.params.get("measurements") or {}).get("form")
-    return await add_artifact(
-        session,
-        conversation_id=conversation_id,
-        creator_id=user_id,
-        draft=ArtifactDraft(
-            ArtifactKind.POEM,
-            text=poem,
-            params={"pasted": True, **({"form": form} if form else {})},
-        ),
-        prompt="a poem pasted for critique",
-        parent=None,
-        media=None,
-    )

@@ -6,6 +6,9 @@ accepts, never guessed at. The explanation is written for a person in a chat, no
 
 from __future__ import annotations
 
+import enum
+import re
+import types
 import typing
 from collections.abc import Mapping
 from typing import Any
@@ -13,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 
+from agent.store.artifacts import mentioned_number
 from tools.contract import Tool, ToolArgs
 
 
@@ -20,15 +24,32 @@ class BadToolArgs(Exception):
     """The message explains what was wrong and what is accepted."""
 
 
+def read_words(tool: Tool, text: str) -> dict[str, Any]:
+    """The Args fields that free text sets, read in this one place for every tool: the text
+    itself as the tool's text argument, the piece it names (#N), the option values it names
+    outright ("a haiku", "seed 7"), then the tool's own rules (Tool.reads: "a variation" ->
+    mode=vary), which win over the generic ones."""
+    values: dict[str, Any] = {}
+    if tool.text_arg is not None and text:
+        values[tool.text_arg] = text
+    for name, info in tool.args.model_fields.items():
+        if name != tool.text_arg and (value := named_value(name, info, text)) is not None:
+            values[name] = value
+    piece = mentioned_number(text)
+    if piece is not None:
+        values["piece"] = piece
+    values.update(tool.reads(text))
+    return values
+
+
 def validate_args(tool: Tool, options: Mapping[str, Any], text: str) -> ToolArgs:
-    """`options` (key=value) plus the free `text` -> the tool's Args, or BadToolArgs."""
+    """`options` (typed fields, or a console's key=value strings) plus the free `text` ->
+    the tool's Args, or BadToolArgs. The options win over what the words say."""
     unknown = sorted(set(options) - set(tool.args.model_fields))
     if unknown:
         keys = ", ".join(unknown)
         raise BadToolArgs(f"/{tool.name} does not take {keys}.\n{usage(tool)}")
-    values = dict(options)
-    if text and tool.text_arg is not None:
-        values.setdefault(tool.text_arg, text)
+    values = {**(read_words(tool, text) if text else {}), **options}
     if (
         tool.text_arg is not None
         and _needed(tool)
@@ -91,3 +112,38 @@ def _explain(error: ValidationError) -> str:
             message = item["msg"][0].lower() + item["msg"][1:]
             problems.append(f"{field}={item['input']!r}: {message}")
     return "; ".join(problems)
+
+
+def named_value(name: str, info: FieldInfo, text: str) -> Any:
+    """A value the request states outright: the one option of a choice that it names, or
+    a number right after the field's name ("seed 7", "steps=4")."""
+    kinds = _alternatives(info.annotation)
+    options = [option for kind in kinds for option in _options(kind)]
+    if options:
+        named = [option for option in options if _names(text, str(option))]
+        return named[0] if len(named) == 1 else None
+    if int in kinds or float in kinds:
+        label = re.escape(name.replace("_", " "))
+        found = re.search(rf"\b{label}\s*[=:]?\s*(-?\d+(?:\.\d+)?)", text, re.IGNORECASE)
+        return found.group(1) if found else None
+    return None
+
+
+def _alternatives(annotation: Any) -> tuple[Any, ...]:
+    """`X | Y | None` -> (X, Y); anything else -> (itself,)."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return tuple(a for a in typing.get_args(annotation) if a is not type(None))
+    return (annotation,)
+
+
+def _options(annotation: Any) -> tuple[Any, ...]:
+    if typing.get_origin(annotation) is typing.Literal:
+        return typing.get_args(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return tuple(member.value for member in annotation)
+    return ()
+
+
+def _names(text: str, option: str) -> bool:
+    # Word boundaries on both sides, so "form=tanka" names tanka but "cantankerous" does not.
+    return re.search(rf"(?<!\w){re.escape(option)}(?!\w)", text, re.IGNORECASE) is not None

@@ -47,40 +47,58 @@ async def read_uploads(attachments: Sequence[Attachment], tools: Iterable[Tool])
     return [await asyncio.to_thread(_read, attachment, takers) for attachment in attachments]
 
 
-async def keep_uploads(
-    session: AsyncSession,
-    media: MediaStore,
-    uploads: Sequence[Upload],
-    *,
-    user_id: int,
-    conversation_id: int,
-) -> list[Artifact]:
-    """Keep each upload as a piece made by the person, in order (the last is the focus).
+@dataclass(frozen=True)
+class WrittenUpload:
+    """An accepted upload whose file is already in the media store."""
 
-    Runs inside the caller's transaction; the files written are removed again if it fails.
-    """
-    stored: list[StoredMedia] = []
-    artifacts: list[Artifact] = []
+    upload: Upload
+    stored: StoredMedia
+    media: MediaStore
+
+
+async def write_uploads(uploads: Sequence[Upload], media: MediaStore) -> list[WrittenUpload]:
+    """Hash, write and fsync each file in a thread, before any transaction opens: the write
+    lock of another person's turn is never waited on for a disk flush, nor held during one."""
+    written: list[WrittenUpload] = []
     try:
         for upload in uploads:
-            stored.append(media.put(upload.media.data, upload.media.mime_type))
-            artifact = await add_artifact(
-                session,
-                conversation_id=conversation_id,
-                creator_id=user_id,
-                draft=ArtifactDraft(
-                    kind=upload.tool.kind, media=upload.media, params={"upload": upload.filename}
-                ),
-                prompt=upload.filename,
-                parent=None,
-                media=stored[-1],
-            )
-            artifacts.append(artifact)
+            data, mime_type = upload.media.data, upload.media.mime_type
+            stored = await asyncio.to_thread(media.put, data, mime_type)
+            written.append(WrittenUpload(upload, stored, media))
     except BaseException:
-        for kept in stored:
-            media.discard(kept)
+        await discard_uploads(written)
         raise
+    return written
+
+
+async def add_uploads(
+    session: AsyncSession, written: Sequence[WrittenUpload], user_id: int, conversation_id: int
+) -> list[Artifact]:
+    """Each written upload as a piece made by the person, in order (the last is the focus),
+    inside the caller's transaction; the caller discards the files if it fails."""
+    artifacts = []
+    for one in written:
+        upload = one.upload
+        draft = ArtifactDraft(
+            kind=upload.tool.kind, media=upload.media, params={"upload": upload.filename}
+        )
+        artifact = await add_artifact(
+            session,
+            conversation_id=conversation_id,
+            creator_id=user_id,
+            draft=draft,
+            prompt=upload.filename,
+            parent=None,
+            media=one.stored,
+        )
+        artifacts.append(artifact)
     return artifacts
+
+
+async def discard_uploads(written: Sequence[WrittenUpload]) -> None:
+    """Remove the files of uploads whose pieces were not stored (only files they created)."""
+    for one in written:
+        await asyncio.to_thread(one.media.discard, one.stored)
 
 
 def _read(attachment: Attachment, takers: Sequence[Tool]) -> Upload:

@@ -10,7 +10,6 @@ numbers leak nothing.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,10 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.store.db import Artifact, ArtifactFile, Conversation, Message
 from agent.store.media import MediaStore, StoredMedia
-from tools.contract import ArtifactDraft
+from agent.types import MadeArtifact
+from tools.contract import MAX_PIECE_NUMBER, PIECE_MENTION, ArtifactDraft
 
-MENTION = re.compile(r"(?<![\w#])#(\d{1,12})\b")
+MENTION = PIECE_MENTION
 KEPT_RECENT = 5
+LISTED_CHARS = 120
 
 
 def mentioned_number(text: str) -> int | None:
@@ -73,6 +74,8 @@ async def add_artifact(
 
 async def visible_artifact(session: AsyncSession, number: int, user_id: int) -> Artifact | None:
     """Artifact #number if it belongs to one of the user's conversations."""
+    if not 1 <= number <= MAX_PIECE_NUMBER:  # past PostgreSQL's INTEGER: no such piece
+        return None
     query = (
         select(Artifact)
         .join(Conversation, Artifact.conversation_id == Conversation.id)
@@ -181,13 +184,23 @@ async def _next_version(session: AsyncSession, root_id: int) -> int:
     return ((await session.execute(query)).scalar_one_or_none() or 0) + 1
 
 
-def listing_line(artifact: Artifact, media: MediaStore | None) -> str:
-    """`#N kind <media path, or the first line of its text>`: how a new artifact is listed."""
-    if artifact.media_path is not None:
-        where = artifact.media_path if media is None else media.path(artifact.media_path)
-        return f"#{artifact.id} {artifact.kind} {where}"
-    lines = (artifact.text or "").strip().splitlines()
-    return f"#{artifact.id} {artifact.kind} {lines[0] if lines else ''}".rstrip()
+def listing_line(artifact: Artifact) -> str:
+    """`#N kind <the first line of its text, or what it was asked as>`: how a piece is listed.
+    Never a file's path: the chat model reads these lines, and people are sent them; a
+    transport attaches the file itself."""
+    lines = (artifact.text or "").strip().splitlines() or [" ".join(artifact.prompt.split())]
+    return f"#{artifact.id} {artifact.kind} {lines[0][:LISTED_CHARS]}".rstrip()
+
+
+def shown_artifact(artifact: Artifact, media: MediaStore) -> MadeArtifact:
+    """A stored piece as a Reply shows it: its line, and its files for the transport."""
+    return MadeArtifact(
+        number=artifact.id,
+        kind=artifact.kind,
+        line=listing_line(artifact),
+        media_path=None if artifact.media_path is None else media.path(artifact.media_path),
+        files={file.name: media.path(file.path) for file in artifact.files},
+    )
 
 
 class ArtifactNotFound(LookupError):
@@ -200,21 +213,21 @@ async def resolve_focus(
     *,
     user_id: int,
     conversation_id: int,
-    text: str,
+    piece: int | None,
     reply_to: str | None,
 ) -> Artifact | None:
-    """The piece a turn is about: the one replied to, else one named as #N, else the latest.
+    """The piece a turn is about: the one replied to, else the one named (`piece`), else the
+    latest.
 
-    Raises ArtifactNotFound for a #N the person cannot see.
+    Raises ArtifactNotFound for a piece the person cannot see.
     """
     if reply_to is not None:
         replied = await replied_artifact(session, conversation_id, reply_to)
         if replied is not None:
             return replied
-    number = mentioned_number(text)
-    if number is not None:
-        named = await visible_artifact(session, number, user_id)
+    if piece is not None:
+        named = await visible_artifact(session, piece, user_id)
         if named is None:
-            raise ArtifactNotFound(number)
+            raise ArtifactNotFound(piece)
         return named
     return await latest_artifact(session, conversation_id)

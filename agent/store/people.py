@@ -1,4 +1,5 @@
-"""Who is speaking and which conversation a turn belongs to.
+"""People and their conversations, found or created (agent/scope.py resolves a turn's whole
+scope with these, once).
 
 In a DM, and in a shared channel, every user has a private conversation: one person's
 messages never reach another person's context. (Group sessions, shared by their members,

@@ -14,13 +14,20 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.chat.model import build_chat_model
+from agent.chat.replies import ChatReplies
 from agent.config import Settings
+from agent.jobs import JobLimits, Jobs
+from agent.making.decisions import AlwaysAnswer
+from agent.making.studio import Studio
 from agent.store.db import Conversation, Message
+from agent.store.media import MediaStore
 from agent.store.memory import Memory, TokenCounter
 from agent.turns import Agent
 from agent.types import Command, Place, Turn, UserRef
 from tests.support.chat_doubles import BrokenChat, RecordingChat
-from tools.models.loading import LoadedCausalLM
+from tests.support.loop_watch import watching_the_loop
+from tools.contract import NoModels
+from tools.models.text import LoadedCausalLM
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -33,7 +40,19 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
 def make_agent(
     sessions: Sessions, settings: Settings, chat: BaseChatModel, counter: TokenCounter
 ) -> Agent:
-    return Agent(settings=settings, sessions=sessions, chat_model=chat, memory=Memory(counter))
+    """An agent with no creative tools: every turn is chat or an account command."""
+    memory = Memory(counter)
+    media = MediaStore(settings.data_dir / "media")
+    studio = Studio(tools=(), jobs=Jobs(JobLimits()), models=NoModels(), media=media)
+    replies = ChatReplies(settings=settings, sessions=sessions, chat_model=chat, memory=memory)
+    return Agent(
+        settings=settings,
+        sessions=sessions,
+        memory=memory,
+        studio=studio,
+        replies=replies,
+        router=AlwaysAnswer(),
+    )
 
 
 def turn(text: str = "", user: str = "ada", command: Command | None = None) -> Turn:
@@ -171,29 +190,13 @@ async def test_the_reply_path_never_blocks_the_event_loop(
     chat = build_chat_model(settings, smollm2)
     agent = make_agent(sessions, settings, chat, smollm2.count_tokens)
     await agent.respond(turn("warm up"))  # first use imports driver code; not a turn's cost
-    loop = asyncio.get_running_loop()
-    loop.set_debug(True)
-    loop.slow_callback_duration = 0.1
-    caplog.set_level(logging.WARNING, logger="asyncio")
-    gaps: list[float] = []
-
-    async def tick() -> None:
-        while True:
-            started = time.perf_counter()
-            await asyncio.sleep(0.01)
-            gaps.append(time.perf_counter() - started)
-
-    ticker = asyncio.create_task(tick())
-    started = time.perf_counter()
-    reply = await agent.respond(turn("Tell me about herons in the rain."))
-    elapsed = time.perf_counter() - started
-    ticker.cancel()
-    slow = [
-        r.getMessage() for r in caplog.records if r.name == "asyncio" and "took" in r.getMessage()
-    ]
+    async with watching_the_loop(caplog) as watch:
+        started = time.perf_counter()
+        reply = await agent.respond(turn("Tell me about herons in the rain."))
+        elapsed = time.perf_counter() - started
     assert reply.stored and elapsed > 0.5  # the model really generated for a while
-    assert slow == []
-    assert max(gaps) < 0.1 + 0.01
+    assert watch.slow == []
+    assert max(watch.gaps) < 0.1 + 0.01
 
 
 async def test_the_blocking_detector_catches_a_blocked_loop(

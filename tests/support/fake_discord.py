@@ -14,11 +14,11 @@ dispatches as INTERACTION_CREATE. What the bot answers is recorded per interacti
 its original response and its follow-ups, each with the time it arrived. Interaction
 callbacks and webhook calls carry no bot token, as on Discord.
 
-Pitfalls the fake respects (FACTS.md): JSON responses carry Content-Type exactly
-`application/json` (discord.py parses nothing else); the client connects to the gateway path
-with a trailing `/`; frames are sent as text (discord.py only decompresses binary ones); every
-heartbeat is acknowledged; a 429 carries a `Via` header, without which discord.py takes it for
-a Cloudflare ban and does not retry.
+Pitfalls the fake respects (each seen with discord.py 2.7): JSON responses carry Content-Type
+exactly `application/json` (discord.py parses nothing else); the client connects to the gateway
+path with a trailing `/`; frames are sent as text (discord.py only decompresses binary ones);
+every heartbeat is acknowledged; a 429 carries a `Via` header, without which discord.py takes
+it for a Cloudflare ban and does not retry.
 """
 
 from __future__ import annotations

@@ -17,8 +17,9 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from tools.models.loading import LoadedCausalLM, load_causal_lm, role_specs  # noqa: E402
 from tools.models.registry import ModelRegistry, RegistryConfig  # noqa: E402
+from tools.models.specs import role_specs  # noqa: E402
+from tools.models.text import LoadedCausalLM, load_causal_lm  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODELS_DIR_ENV = "ATELIER_TEST_MODELS_DIR"

@@ -19,7 +19,7 @@ import torch
 from langchain_core.messages import BaseMessage
 from pydantic import Field
 
-from agent.making.studio import ANSWER, Decision
+from agent.making.decisions import ANSWER, Decision
 from tools.contract import (
     ArtifactDraft,
     ArtifactKind,

@@ -15,11 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.chat.model import build_chat_model
+from agent.chat.replies import ChatReplies
 from agent.chat.tool_loop import ToolLoop
 from agent.config import Settings
 from agent.jobs import JobLimits, Jobs
-from agent.making.creations import Creations
-from agent.making.studio import Router, Studio
+from agent.making.decisions import AlwaysAnswer, Router
+from agent.making.studio import Studio
 from agent.store.db import Artifact, Message
 from agent.store.media import MediaStore
 from agent.store.memory import Memory
@@ -27,7 +28,7 @@ from agent.turns import Agent
 from agent.types import Attachment, Place, Reply, Turn, UserRef
 from bot.console import parse_command
 from tools.contract import ModelSource, NoModels, Tool
-from tools.models.loading import LoadedCausalLM
+from tools.models.text import LoadedCausalLM
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -51,23 +52,24 @@ class Workshop:
         memory = Memory(tiny_chat.count_tokens)
         self.media = MediaStore(tmp_path / "media")
         self.jobs = Jobs(limits or JobLimits())
-        self.creations = Creations(
-            sessions=sessions,
-            memory=memory,
-            media=self.media,
-            jobs=self.jobs,
-            models=models or NoModels(),
+        self.studio = Studio(
+            tools=tools, jobs=self.jobs, models=models or NoModels(), media=self.media
         )
-        studio = Studio(tools=tools, creations=self.creations, sessions=sessions, router=router)
         chat = tool_chat or build_chat_model(settings, tiny_chat)
-        loop = None if tool_chat is None else ToolLoop(chat, studio, max_tool_calls=max_tool_calls)
+        loop = (
+            None
+            if tool_chat is None
+            else ToolLoop(chat, self.studio, max_tool_calls=max_tool_calls)
+        )
         self.agent = Agent(
             settings=settings,
             sessions=sessions,
-            chat_model=chat,
             memory=memory,
-            studio=studio,
-            media=self.media,
+            studio=self.studio,
+            replies=ChatReplies(
+                settings=settings, sessions=sessions, chat_model=chat, memory=memory
+            ),
+            router=router or AlwaysAnswer(),
             tool_loop=loop,
         )
         self.sessions = sessions

@@ -14,7 +14,7 @@ import pytest
 from langchain_tests.unit_tests import ChatModelUnitTests
 
 from agent.chat.model import LocalChatModel
-from tools.models.loading import LoadedCausalLM
+from tools.models.text import LoadedCausalLM
 
 
 class TestLocalChatModelStandard(ChatModelUnitTests):

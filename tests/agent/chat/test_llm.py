@@ -8,9 +8,10 @@ import time
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
-from agent.chat.model import LocalChatModel, build_chat_model, cut_at_stop, to_chat_dicts
+from agent.chat.model import LocalChatModel, build_chat_model, cut_at_stop
+from agent.chat.prompting import to_chat_dicts
 from agent.config import Settings
-from tools.models.loading import LoadedCausalLM
+from tools.models.text import LoadedCausalLM
 
 HAIKU = "Write a haiku about the sea."
 

@@ -36,8 +36,8 @@ from tools.catalog import (
 from tools.contract import ArtifactDraft, ArtifactKind, Tool, ToolArgs, ToolContext
 from tools.image.tool import IMAGE_TOOL
 from tools.lineup import creative_tools
-from tools.models.loading import LoadedCausalLM
 from tools.models.registry import ModelRegistry
+from tools.models.text import LoadedCausalLM
 from tools.music.tool import MUSIC_TOOL
 
 REQUIRED_RATE = 0.8

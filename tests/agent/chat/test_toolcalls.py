@@ -17,14 +17,15 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, Tool
 from langchain_core.tools import tool
 from pydantic import BaseModel, Field
 
-from agent.chat.model import LocalChatModel, template_supports_tools
+from agent.chat.model import LocalChatModel
+from agent.chat.prompting import template_supports_tools
 from agent.chat.toolcalls import (
     ParsedReply,
     normalize_tool_choice,
     parse_tool_calls,
     render_tool_call,
 )
-from tools.models.loading import LoadedCausalLM
+from tools.models.text import LoadedCausalLM
 
 TOOLS = ["poem", "image", "music"]
 
@@ -242,7 +243,8 @@ def tiny(tiny_chat: LoadedCausalLM) -> LocalChatModel:
 def test_smollm2s_template_does_not_render_tools_so_ours_is_used(
     tiny_chat: LoadedCausalLM,
 ) -> None:
-    # FACTS.md: SmolLM2's template ignores tools=, so tools would silently vanish from it.
+    # SmolLM2's chat template ignores tools= (seen with transformers 5.x), so tools would
+    # silently vanish from the prompt if its template were trusted to render them.
     assert not template_supports_tools(tiny_chat.tokenizer)
 
 

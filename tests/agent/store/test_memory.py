@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.store.db import Conversation, Message, Role
 from agent.store.memory import Memory, forget_conversations
-from agent.store.scope import find_or_create_conversation, find_or_create_user
+from agent.store.people import find_or_create_conversation, find_or_create_user
 from agent.types import Place, UserRef
 
 Sessions = async_sessionmaker[AsyncSession]

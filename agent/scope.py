@@ -1,0 +1,131 @@
+"""Who and where, resolved once per turn: the person, the conversation, the piece in focus.
+
+Everything a turn reads from the database before it decides is read here, in one transaction:
+the person and their conversation (created on first contact), the files they sent (kept as
+pieces, already written to the media store outside the transaction), the piece in focus, the
+context window and their taste (the params of pieces they kept). The `Scope` then travels
+down the turn; nothing looks any of it up again.
+
+In a DM, and in a shared channel, every person has a private conversation: one person's
+messages never reach another person's context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agent.making.uploads import WrittenUpload, add_uploads, discard_uploads
+from agent.store.artifacts import (
+    ArtifactNotFound,
+    kept_params,
+    resolve_focus,
+    visible_artifact,
+)
+from agent.store.db import Artifact
+from agent.store.memory import ContextWindow, Memory
+from agent.store.people import find_or_create_conversation, find_or_create_user
+from agent.types import Reply, Turn
+from tools.contract import ArtifactKind
+
+
+@dataclass(frozen=True, kw_only=True)
+class Scope:
+    """What one turn is about. Built by `Scopes.resolve`; read-only afterwards."""
+
+    user_id: int
+    conversation_id: int
+    window: ContextWindow
+    # The piece the turn builds on: the last file sent, else the one replied to, else the one
+    # named (#N, or a button's or option's `piece`), else the latest; None in a new chat.
+    focus: Artifact | None = None
+    # For a critique in focus, the piece it critiques (when the person can still see it).
+    critiqued: Artifact | None = None
+    uploaded: tuple[Artifact, ...] = ()
+    # Params of the pieces the person kept (/keep), newest first, by kind.
+    taste: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
+
+    def kept(self, kind: ArtifactKind) -> tuple[Mapping[str, Any], ...]:
+        return self.taste.get(kind.value, ())
+
+
+class Scopes:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], memory: Memory) -> None:
+        self._sessions = sessions
+        self._memory = memory
+
+    async def resolve(
+        self,
+        turn: Turn,
+        *,
+        piece: int | None,
+        uploads: Sequence[WrittenUpload],
+        window_tokens: int,
+    ) -> Scope | Reply:
+        """The turn's scope, or a Reply when the piece it names cannot be seen. The uploads'
+        files are already in the media store; they are removed again if this fails."""
+        try:
+            async with self._sessions() as session, session.begin():
+                return await self._read(session, turn, piece, uploads, window_tokens)
+        except ArtifactNotFound as missing:
+            await discard_uploads(uploads)
+            return Reply(str(missing), stored=False)
+        except BaseException:
+            await discard_uploads(uploads)
+            raise
+
+    async def named_piece(self, scope: Scope, number: int) -> Artifact:
+        """Piece #number, when the person may see it; ArtifactNotFound otherwise. For a piece
+        named after the scope was resolved (a tool-calling model's `piece`)."""
+        async with self._sessions() as session:
+            piece = await visible_artifact(session, number, scope.user_id)
+        if piece is None:
+            raise ArtifactNotFound(number)
+        return piece
+
+    async def _read(
+        self,
+        session: AsyncSession,
+        turn: Turn,
+        piece: int | None,
+        uploads: Sequence[WrittenUpload],
+        window_tokens: int,
+    ) -> Scope:
+        user = await find_or_create_user(session, turn.platform, turn.user)
+        conversation = await find_or_create_conversation(session, turn.platform, user, turn.place)
+        uploaded = await add_uploads(session, uploads, user.id, conversation.id)
+        focus = uploaded[-1] if uploaded else None
+        if focus is None:
+            focus = await resolve_focus(
+                session,
+                user_id=user.id,
+                conversation_id=conversation.id,
+                piece=piece,
+                reply_to=turn.reply_to,
+            )
+        return Scope(
+            user_id=user.id,
+            conversation_id=conversation.id,
+            window=await self._memory.window(session, conversation.id, max(window_tokens, 0)),
+            focus=focus,
+            critiqued=await _critiqued(session, focus, user.id),
+            uploaded=tuple(uploaded),
+            taste=await _taste(session, user.id),
+        )
+
+
+async def _critiqued(
+    session: AsyncSession, focus: Artifact | None, user_id: int
+) -> Artifact | None:
+    if focus is None or focus.kind != ArtifactKind.CRITIQUE.value or focus.parent_id is None:
+        return None
+    return await visible_artifact(session, focus.parent_id, user_id)
+
+
+async def _taste(session: AsyncSession, user_id: int) -> dict[str, tuple[Mapping[str, Any], ...]]:
+    return {
+        kind.value: tuple(await kept_params(session, user_id, kind.value)) for kind in ArtifactKind
+    }

@@ -1,0 +1,155 @@
+"""A turn's writes, in one transaction: the person's message, what the tools made, the reply.
+
+Media files are already in the media store when this runs (agent/making/files.py wrote them in
+a thread); here only rows are written. If the transaction fails, or the conversation was
+forgotten while the tools ran, nothing of the turn is stored and the files it wrote are
+removed, so a failure never leaves an artifact row or a file that nothing points to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agent.making.studio import Made, Studio
+from agent.scope import Scope
+from agent.store.artifacts import add_artifact, shown_artifact
+from agent.store.db import Artifact, Role
+from agent.store.memory import Memory, MessageDraft
+from agent.types import Reply
+from tools.contract import ArtifactDraft, ArtifactKind
+
+FORGOTTEN = "This conversation was forgotten meanwhile; nothing was kept."
+
+
+class TurnWrites:
+    def __init__(
+        self, *, sessions: async_sessionmaker[AsyncSession], memory: Memory, studio: Studio
+    ) -> None:
+        self._sessions = sessions
+        self._memory = memory
+        self._studio = studio
+
+    async def words(
+        self, scope: Scope, said: str, answer: str, *, artifact_id: int | None = None
+    ) -> bool:
+        """The person's message and a reply in words (chat, a question, "Kept #3");
+        False when the conversation was forgotten meanwhile."""
+        messages = (
+            self._memory.draft(Role.USER, said, author_id=scope.user_id),
+            self._memory.draft(Role.ASSISTANT, answer, artifact_id=artifact_id),
+        )
+        async with self._sessions() as session, session.begin():
+            return await self._memory.append(session, scope.conversation_id, *messages)
+
+    async def pieces(
+        self, scope: Scope, said: str, made: Sequence[Made], *, closing: str | None = None
+    ) -> Reply:
+        """Every piece the turn made, each with the line that presents it, after the person's
+        message; then `closing` (a tool-calling model's last words). The Reply says what the
+        single tool said, or `closing`."""
+        drafts = self._message_drafts(scope, said, made, closing)
+        try:
+            stored = await self._store(scope, said, made, *drafts)
+        except IntegrityError:  # the conversation (and the piece built on) went meanwhile
+            stored = None
+        except BaseException:
+            await self._studio.discard(made)
+            raise
+        if stored is None:
+            await self._studio.discard(made)
+            return Reply(FORGOTTEN, stored=False)
+        shown = tuple(shown_artifact(artifact, self._studio.media) for artifact in stored)
+        return Reply(_reply_text(made, closing), artifacts=shown)
+
+    async def pasted_poem(self, scope: Scope, poem: str, form: str | None) -> Artifact:
+        """A poem pasted into a message for critique, kept as a piece so that one of the
+        critique's suggestions can revise it (its own transaction: the revision needs it)."""
+        draft = ArtifactDraft(
+            ArtifactKind.POEM,
+            text=poem,
+            params={"pasted": True, **({"form": form} if form else {})},
+        )
+        async with self._sessions() as session, session.begin():
+            return await add_artifact(
+                session,
+                conversation_id=scope.conversation_id,
+                creator_id=scope.user_id,
+                draft=draft,
+                prompt="a poem pasted for critique",
+                parent=None,
+                media=None,
+            )
+
+    def _message_drafts(
+        self, scope: Scope, said: str, made: Sequence[Made], closing: str | None
+    ) -> tuple[MessageDraft, list[MessageDraft], MessageDraft | None]:
+        """Counted before the transaction opens: the tokenizer never runs under the lock."""
+        person = self._memory.draft(Role.USER, said, author_id=scope.user_id)
+        presented = [
+            self._memory.draft(
+                Role.ASSISTANT,
+                one.seen_by_the_model,
+                tool_name=one.request.tool.name,
+                tool_args=one.request.args.model_dump(mode="json", exclude_none=True),
+            )
+            for one in made
+        ]
+        last = self._memory.draft(Role.ASSISTANT, closing) if closing else None
+        return person, presented, last
+
+    async def _store(
+        self,
+        scope: Scope,
+        said: str,
+        made: Sequence[Made],
+        person: MessageDraft,
+        presented: Sequence[MessageDraft],
+        closing: MessageDraft | None,
+    ) -> list[Artifact] | None:
+        async with self._sessions() as session, session.begin():
+            messages, artifacts = [person], []
+            for one, line in zip(made, presented, strict=True):
+                kept = await _add_pieces(session, scope, one, said)
+                artifacts.extend(kept)
+                messages.append(replace(line, artifact_id=kept[0].id))
+            messages.extend([closing] if closing else [])
+            if not await self._memory.append(session, scope.conversation_id, *messages):
+                await session.rollback()
+                return None
+        return artifacts
+
+
+async def _add_pieces(session: AsyncSession, scope: Scope, made: Made, said: str) -> list[Artifact]:
+    """One run's drafts as artifacts: the piece, then its parts (a grid's single images)."""
+    request = made.request
+    return [
+        await add_artifact(
+            session,
+            conversation_id=scope.conversation_id,
+            creator_id=scope.user_id,
+            draft=draft,
+            prompt=_prompt_of(made, said),
+            parent=request.focus if draft.from_focus else None,
+            media=files.media,
+            files=files.named,
+        )
+        for draft, files in zip(made.drafts, made.files, strict=True)
+    ]
+
+
+def _prompt_of(made: Made, said: str) -> str:
+    """What the piece was asked as: the tool's text argument, else the message itself."""
+    tool, args = made.request.tool, made.request.args
+    value = getattr(args, tool.text_arg, None) if tool.text_arg else None
+    return str(value) if value else said
+
+
+def _reply_text(made: Sequence[Made], closing: str | None) -> str:
+    if closing is not None or len(made) != 1:
+        return closing or ""
+    draft = made[0].draft
+    return "\n\n".join(part for part in (draft.text, draft.note) if part)
