@@ -8,10 +8,10 @@ TEST_ENV := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 
 .PHONY: run chat test install install-dev lint bench
 
-# The Discord bot: needs ATELIER_DISCORD_TOKEN (or DISCORD_TOKEN).
+# The Discord bot with ATELIER_DISCORD_TOKEN (or DISCORD_TOKEN) set, else the terminal chat.
 run: $(VENV)/.installed
 	$(BIN)/atelier db upgrade
-	$(BIN)/atelier run
+	$(BIN)/atelier start
 
 chat: $(VENV)/.installed
 	$(BIN)/atelier db upgrade

@@ -29,6 +29,10 @@ FALLBACK_TOKEN_ENV = "DISCORD_TOKEN"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # A bar per model load ("Loading weights ...") tells a person nothing they can act on; the
+    # first start's one-time conversion draws its own (tools/models/smollm2.py). Set before
+    # transformers is imported, which reads it once.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
@@ -51,6 +55,12 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="start the Discord bot (needs ATELIER_DISCORD_TOKEN)")
     run.set_defaults(handler=_run)
+
+    start = commands.add_parser(
+        "start", help="the Discord bot when a token is set, else chat in this terminal"
+    )
+    start.add_argument("--user", default=_os_user(), help="who is speaking in the terminal")
+    start.set_defaults(handler=_start)
 
     chat = commands.add_parser("chat", help="chat in this terminal")
     chat.add_argument("--user", default=_os_user(), help="who is speaking (default: OS user)")
@@ -81,6 +91,20 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     with contextlib.suppress(asyncio.CancelledError):  # stopped by SIGTERM: _stop_on_sigterm
         asyncio.run(_run_discord(settings, token))
     return 0
+
+
+def _start(settings: Settings, args: argparse.Namespace) -> int:
+    """`make run`: a person trying atelier needs no Discord Developer Portal visit; with a
+    token it is the bot, without one the terminal chat, after one line on how to go online.
+    (`atelier run`, what a service runs, still refuses without a token.)"""
+    if discord_token(settings) is not None:
+        return _run(settings, args)
+    print(
+        f"atelier: chatting in this terminal; to run on Discord, set {TOKEN_ENV} to your "
+        "bot's token from the Discord Developer Portal",
+        file=sys.stderr,
+    )
+    return _chat(settings, args)
 
 
 def discord_token(settings: Settings) -> str | None:
@@ -137,7 +161,7 @@ def _models(settings: Settings, args: argparse.Namespace) -> int:
     import torch
 
     from agent.factory import build_model_registry
-    from tools.models.loading import resolve_profile
+    from tools.models.specs import resolve_profile
 
     registry = build_model_registry(settings)  # a listing: it loads nothing
     profile = resolve_profile(settings.profile, torch.cuda.is_available())
@@ -163,7 +187,7 @@ def _print_table(table: list[tuple[str, ...]]) -> None:
 
 
 def _device_and_dtype(settings: Settings) -> str:
-    from tools.models.loading import DeviceUnavailable, resolve_device, resolve_dtype
+    from tools.models.devices import DeviceUnavailable, resolve_device, resolve_dtype
 
     try:
         device = resolve_device(settings.device)

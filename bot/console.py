@@ -35,8 +35,14 @@ def parse_command(line: str) -> Command:
 
 
 def render(reply: Reply) -> str:
-    """The reply's text, then each new artifact on its own line: `#N kind <path or first line>`."""
-    return "\n".join(part for part in (reply.text, *(a.line for a in reply.artifacts)) if part)
+    """The reply's text, then each new piece on its own line: `#N kind <first line>`, and for
+    a file the place it was saved. The terminal runs on the operator's own machine, so the
+    path is how its person opens the picture or the clip; no other transport shows one."""
+    lines = [reply.text] if reply.text else []
+    for artifact in reply.artifacts:
+        saved = f" (saved as {artifact.media_path})" if artifact.media_path else ""
+        lines.append(artifact.line + saved)
+    return "\n".join(lines)
 
 
 class ConsoleChat:

@@ -13,8 +13,9 @@ from discord.ext import commands
 from agent.types import Command
 from bot.discord.autocomplete import piece_choices
 from bot.discord.interactions import InteractionTurns
+from tools.contract import MAX_PIECE_NUMBER
 
-Piece = app_commands.Range[int, 1, None]
+Piece = app_commands.Range[int, 1, MAX_PIECE_NUMBER]
 
 
 class Account(commands.Cog):
@@ -43,25 +44,25 @@ class Account(commands.Cog):
     async def forget(
         self, interaction: discord.Interaction, confirm: Literal["yes"] | None = None
     ) -> None:
-        await self._run(interaction, Command("forget", text=confirm or ""))
+        await self._run(interaction, Command("forget", {"confirm": confirm} if confirm else {}))
 
     @app_commands.command(name="show", description="Show one of your pieces")
     @app_commands.describe(piece="the piece, as #N")
     @app_commands.autocomplete(piece=piece_choices)
     async def show(self, interaction: discord.Interaction, piece: Piece) -> None:
-        await self._run(interaction, Command("show", text=f"#{piece}"))
+        await self._run(interaction, Command("show", {"piece": piece}))
 
     @app_commands.command(name="versions", description="The versions of one of your pieces")
     @app_commands.describe(piece="the piece, as #N")
     @app_commands.autocomplete(piece=piece_choices)
     async def versions(self, interaction: discord.Interaction, piece: Piece) -> None:
-        await self._run(interaction, Command("versions", text=f"#{piece}"))
+        await self._run(interaction, Command("versions", {"piece": piece}))
 
     @app_commands.command(name="diff", description="What changed between two versions")
     @app_commands.describe(before="the older version, as #N", after="the newer one")
     @app_commands.autocomplete(before=piece_choices, after=piece_choices)
     async def diff(self, interaction: discord.Interaction, before: Piece, after: Piece) -> None:
-        await self._run(interaction, Command("diff", text=f"#{before} #{after}"))
+        await self._run(interaction, Command("diff", {"before": before, "after": after}))
 
     @app_commands.command(
         name="keep", description="Keep a piece as a favourite; your next requests lean toward it"
@@ -69,4 +70,4 @@ class Account(commands.Cog):
     @app_commands.describe(piece="the piece, as #N")
     @app_commands.autocomplete(piece=piece_choices)
     async def keep(self, interaction: discord.Interaction, piece: Piece) -> None:
-        await self._run(interaction, Command("keep", text=f"#{piece}"))
+        await self._run(interaction, Command("keep", {"piece": piece}))

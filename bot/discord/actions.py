@@ -1,12 +1,15 @@
 """What pressing a button under a piece does: an agent turn with an explicit Command.
 
-Variation, Critique and Set to music ask the tool for the piece's kind (or the critique or
-music tool) with the piece named as #N, in words each tool reads ("another take of #12",
-"set #12 to music"); Revise opens a modal for the instruction and uses the tool's own
-`revision` args where it has them; Keep is `/keep #N`. Only the person who asked for the
-piece may press its buttons, unless `discord_buttons_for_everyone` is on: then others' presses
-act on the piece in its requester's conversation (where it lives), except Keep, which is
-always personal (it steers the requester's taste). Others get a refusal only they see.
+Every press is a Command with typed fields, never words for a tool to read back. Variation
+sends the fields the piece's tool declares for another take (Tool.variation) with piece N;
+Set to music asks the music tool for mode=poem, Critique the critique tool, both with piece
+N; Revise opens a modal for the instruction and uses the tool's own `revision` args (the
+instruction and its mode) with piece N; Keep is /keep with piece N.
+
+Only the person who asked for the piece may press its buttons, unless
+`discord_buttons_for_everyone` is on: then others' presses act on the piece in its requester's
+conversation (where it lives), except Keep, which is always personal (it steers the requester's
+taste). Others get a refusal only they see.
 """
 
 from __future__ import annotations
@@ -19,10 +22,11 @@ from pydantic import ValidationError
 from agent.types import Command, UserRef
 from bot.discord.buttons import CRITIQUE, KEEP, MUSIC, REVISE, VARY, PieceButton
 from bot.discord.interactions import InteractionTurns
-from bot.discord.options import as_command_value
 from tools.contract import ArtifactKind, Tool
 
 INSTRUCTION_LIMIT = 500
+# The music tool's mode for music made from the poem in focus (tools/music/tool.py).
+POEM_MODE = "poem"
 
 
 class ButtonActions:
@@ -99,18 +103,20 @@ class ButtonActions:
         return UserRef(str(user.id), user.display_name)
 
     def _command(self, button: PieceButton) -> Command | None:
-        piece = f"#{button.number}"
+        piece = {"piece": button.number}
         if button.action == KEEP:
-            return Command("keep", text=piece)
+            return Command("keep", piece)
         if button.action == VARY:
             tool = self._tools.get(button.kind)
-            return None if tool is None else Command(tool.name, text=f"another take of {piece}")
+            if tool is None or tool.variation is None:
+                return None
+            return Command(tool.name, {**tool.variation, **piece})
         if button.action == CRITIQUE:
             tool = self._tools.get(ArtifactKind.CRITIQUE.value)
-            return None if tool is None else Command(tool.name, text=piece)
+            return None if tool is None else Command(tool.name, piece)
         if button.action == MUSIC:
             tool = self._tools.get(ArtifactKind.MUSIC.value)
-            return None if tool is None else Command(tool.name, text=f"set {piece} to music")
+            return None if tool is None else Command(tool.name, {**piece, "mode": POEM_MODE})
         return None
 
 
@@ -124,16 +130,14 @@ LABELS_DOING = {
 
 
 def revision_command(tool: Tool, number: int, instruction: str) -> Command:
-    """/<tool> with the args that revise the piece in focus by `instruction`, #number named
-    as the piece. Tools without `revision` get the instruction as their free text."""
+    """/<tool> with the fields that revise piece #number by `instruction` (Tool.revision)."""
     instruction = instruction.strip()
     if not instruction:
         raise ValueError("say what should change")
     if tool.revision is None:
-        return Command(tool.name, text=f"{instruction} #{number}")
-    args = tool.revision(instruction).model_dump(exclude_defaults=True)
-    values = {key: as_command_value(value) for key, value in args.items() if value is not None}
-    return Command(tool.name, values, f"#{number}")
+        raise ValueError(f"the {tool.name} tool cannot revise its pieces")
+    fields = tool.revision(instruction).model_dump(exclude_none=True, exclude_defaults=True)
+    return Command(tool.name, {**fields, "piece": number})
 
 
 def _first(problem: Exception) -> str:

@@ -73,10 +73,12 @@ class PieceButton(discord.ui.DynamicItem[discord.ui.Button], template=TEMPLATE):
 
 def actions_for(kind: str, tools: Sequence[Tool]) -> list[str]:
     """The buttons a piece of `kind` gets, given the registered tools."""
+    maker = next((tool for tool in tools if tool.kind.value == kind), None)
     kinds = {tool.kind.value for tool in tools}
-    if kind not in kinds or kind == ArtifactKind.CRITIQUE:
+    if maker is None or kind == ArtifactKind.CRITIQUE:
         return []
-    actions = [VARY, REVISE]
+    actions = [VARY] if maker.variation is not None else []
+    actions.append(REVISE)
     if ArtifactKind.CRITIQUE in kinds:
         actions.append(CRITIQUE)
     if kind == ArtifactKind.POEM and ArtifactKind.MUSIC in kinds:

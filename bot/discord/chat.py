@@ -14,7 +14,6 @@ import asyncio
 import io
 import logging
 import re
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
@@ -22,13 +21,15 @@ import discord
 from discord.abc import Messageable
 from discord.ext import commands
 
+from agent.apology import apology
 from agent.turns import Agent
 from agent.types import Attachment, Place, Reply, Turn, UserRef
-from bot.discord.buttons import message_buttons
+from bot.discord.delivery import deliver, with_view
 from bot.discord.limits import RateLimiter
 from bot.discord.render import OutFile, OutMessage, render_reply
 from bot.discord.shrink_images import shrunk_to_fit
 from tools.contract import Tool
+from tools.units import MIB
 
 logger = logging.getLogger(__name__)
 
@@ -84,17 +85,15 @@ class Chat(commands.Cog):
         try:
             return await self._agent.respond(turn)
         except Exception:  # noqa: BLE001 - the person gets a reference; the log keeps the rest
-            reference = secrets.token_hex(4)
-            logger.exception("answering message %s failed (ref %s)", message.id, reference)
-            return Reply(f"Sorry, something went wrong (ref {reference}).", stored=False)
+            return apology(logger, what_failed=f"answering message {message.id} failed")
 
     async def _download(self, files: list[discord.Attachment]) -> tuple[Attachment, ...]:
         read: list[Attachment] = []
         for file in files:
             if file.size > self._file_limit:
                 raise RefusedFile(
-                    f"{file.filename} is {file.size / 2**20:.1f} MiB; I read files up to "
-                    f"{self._file_limit / 2**20:.0f} MiB. Nothing was stored."
+                    f"{file.filename} is {file.size / MIB:.1f} MiB; I read files up to "
+                    f"{self._file_limit / MIB:.0f} MiB. Nothing was stored."
                 )
             try:
                 data = await file.read()
@@ -105,26 +104,23 @@ class Chat(commands.Cog):
         return tuple(read)
 
     async def _deliver(self, message: discord.Message, reply: Reply) -> None:
-        outgoing = render_reply(reply, file_limit_bytes=self._file_limit)
+        parts = render_reply(reply, file_limit_bytes=self._file_limit)
         # Answers in a server reply to the person's message, so a busy channel shows who
         # asked what; fail_if_not_exists=False still answers if it was deleted meanwhile.
-        reference = None
-        if message.guild is not None:
-            reference = message.to_reference(fail_if_not_exists=False)
+        references = [message.to_reference(fail_if_not_exists=False)] if message.guild else []
+
+        async def send(out: OutMessage, view: discord.ui.View | None) -> discord.Message:
+            return await message.channel.send(
+                out.content or None,
+                files=await files_of(out),
+                allowed_mentions=NO_MENTIONS,
+                reference=references.pop() if references else None,  # type: ignore[arg-type]
+                mention_author=False,
+                **with_view(view),
+            )
+
         try:
-            for out in outgoing:
-                view = message_buttons(out, reply, message.author.id, self._tools)
-                sent = await message.channel.send(
-                    out.content or None,
-                    files=await files_of(out),
-                    allowed_mentions=NO_MENTIONS,
-                    reference=reference,  # type: ignore[arg-type]
-                    mention_author=False,
-                    **({"view": view} if view is not None else {}),
-                )
-                reference = None
-                if out.artifacts:
-                    await self._agent.record_delivery(str(sent.id), out.artifacts)
+            await deliver(self._agent, reply, parts, owner=message.author.id, send=send)
         except discord.HTTPException:
             # discord.py has already retried 429s and 5xx; the answer is lost, not the history.
             logger.exception("sending the answer to message %s failed", message.id)

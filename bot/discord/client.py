@@ -12,12 +12,12 @@ content is a privileged intent: it must also be switched on in the Developer Por
 from __future__ import annotations
 
 import logging
-import secrets
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from agent.apology import apology
 from agent.config import Settings, StartupError
 from agent.turns import Agent
 from bot.discord.account import Account
@@ -28,10 +28,9 @@ from bot.discord.create import Create
 from bot.discord.endpoints import pointed_at
 from bot.discord.interactions import InteractionTurns
 from bot.discord.limits import RateLimiter
+from tools.units import MIB
 
 logger = logging.getLogger(__name__)
-
-MIB = 1024 * 1024
 
 
 class AtelierTree(app_commands.CommandTree):
@@ -44,10 +43,8 @@ class AtelierTree(app_commands.CommandTree):
         if isinstance(error, app_commands.CommandNotFound):
             text = "That command is not available any more; type / to see the current ones."
         else:
-            reference = secrets.token_hex(4)
             name = interaction.command.name if interaction.command else "?"
-            logger.error("/%s failed (ref %s)", name, reference, exc_info=error)
-            text = f"Sorry, something went wrong (ref {reference})."
+            text = apology(logger, what_failed=f"/{name} failed", error=error).text
         try:
             if interaction.response.is_done():
                 await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)

@@ -20,7 +20,7 @@ from agent.turns import Agent
 from agent.types import Command
 from bot.discord.autocomplete import piece_choices
 from bot.discord.interactions import InteractionTurns
-from bot.discord.options import PIECE, SlashOption, as_command_value, describe, tool_options
+from bot.discord.options import SlashOption, describe, tool_options
 
 Run = Callable[[discord.Interaction, dict[str, Any]], Awaitable[None]]
 
@@ -55,17 +55,10 @@ class Create(commands.Cog):
 
 
 def tool_command_from(name: str, text_arg: str | None, values: dict[str, Any]) -> Command:
-    """The Command for /name with these option values (None: left out). The free text goes
-    in Command.text; with a piece named, the text stays an option and #N is the text, so the
-    piece named is the one the agent builds on."""
-    piece = values.pop(PIECE, None)
+    """The Command for /name with these option values (None: left out), as typed fields; the
+    tool's text option is the command's free text, the only part read as words."""
     text = "" if text_arg is None else str(values.pop(text_arg, None) or "")
-    options = {key: as_command_value(v) for key, v in values.items() if v is not None}
-    if piece is None:
-        return Command(name, options, text)
-    if text and text_arg is not None:
-        options[text_arg] = text
-    return Command(name, options, f"#{piece}")
+    return Command(name, {key: v for key, v in values.items() if v is not None}, text)
 
 
 def tool_command(

@@ -13,25 +13,26 @@ minutes; an answer later than that is posted to the channel.
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from collections.abc import Callable
 from typing import Any
 
 import discord
 
+from agent.apology import apology
 from agent.config import Settings
 from agent.turns import Agent
 from agent.types import Command, Place, Reply, Turn, UserRef
-from bot.discord.buttons import message_buttons
 from bot.discord.chat import NO_MENTIONS, PLATFORM, files_of
+from bot.discord.delivery import deliver, with_view
 from bot.discord.limits import RateLimiter
 from bot.discord.progress import ProgressMessage
 from bot.discord.render import OutMessage, render_reply
+from tools.units import MIB
 
 logger = logging.getLogger(__name__)
 
-MIB = 1024 * 1024
+
 TOKEN_LIFETIME_S = 14 * 60  # Discord's is 15 minutes; a minute to spare
 
 
@@ -73,9 +74,7 @@ class InteractionTurns:
         try:
             reply = await self._agent.respond(turn)
         except Exception:  # noqa: BLE001 - the person gets a reference; the log keeps the rest
-            reference = secrets.token_hex(4)
-            logger.exception("/%s failed (ref %s)", command.name, reference)
-            reply = Reply(f"Sorry, something went wrong (ref {reference}).", stored=False)
+            reply = apology(logger, what_failed=f"/{command.name} failed")
         finally:
             await progress.close()
         owner = int(turn.user.external_id)
@@ -108,18 +107,18 @@ class InteractionTurns:
             await interaction.edit_original_response(
                 content=_done_line(reply, started), allowed_mentions=NO_MENTIONS
             )
-        for out in messages:
-            view = message_buttons(out, reply, owner, self._agent.tools)
-            sent = await interaction.followup.send(
+
+        async def follow_up(out: OutMessage, view: discord.ui.View | None) -> discord.Message:
+            return await interaction.followup.send(
                 out.content or discord.utils.MISSING,
                 files=await files_of(out),
                 allowed_mentions=NO_MENTIONS,
                 ephemeral=private,
                 wait=True,
-                **({"view": view} if view is not None else {}),
+                **with_view(view),
             )
-            if out.artifacts:
-                await self._agent.record_delivery(str(sent.id), out.artifacts)
+
+        await deliver(self._agent, reply, messages, owner=owner, send=follow_up)
 
     async def _to_channel(
         self,
@@ -131,16 +130,16 @@ class InteractionTurns:
         channel = interaction.channel
         if not isinstance(channel, discord.abc.Messageable):
             return
-        for out in messages:
-            view = message_buttons(out, reply, owner, self._agent.tools)
-            sent = await channel.send(
+
+        async def post(out: OutMessage, view: discord.ui.View | None) -> discord.Message:
+            return await channel.send(
                 out.content or None,
                 files=await files_of(out),
                 allowed_mentions=NO_MENTIONS,
-                **({"view": view} if view is not None else {}),
+                **with_view(view),
             )
-            if out.artifacts:
-                await self._agent.record_delivery(str(sent.id), out.artifacts)
+
+        await deliver(self._agent, reply, messages, owner=owner, send=post)
 
 
 def _editor(interaction: discord.Interaction) -> Callable[[str], Any]:
@@ -152,7 +151,7 @@ def _editor(interaction: discord.Interaction) -> Callable[[str], Any]:
 
 def _done_line(reply: Reply, started: float) -> str:
     seconds = time.monotonic() - started
-    if not reply.artifacts:
+    if not reply.artifacts or not reply.stored:  # /show shows a piece; it makes none
         return f"Done ({seconds:.0f} s)."
     made = ", ".join(f"#{a.number} {a.kind}" for a in reply.artifacts)
     return f"✓ Made {made} ({seconds:.0f} s)."

@@ -17,7 +17,7 @@ from __future__ import annotations
 import types
 import typing
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import annotated_types
@@ -27,6 +27,7 @@ from pydantic.fields import FieldInfo
 from tools.contract import Tool
 
 PIECE = "piece"
+PIECE_DESCRIPTION = "a piece of yours to work from, as #N (default: your latest)"
 DESCRIPTION_LIMIT = 100  # Discord's, for commands and options
 CHOICES_LIMIT = 25
 STRING_LIMIT = 6000  # the longest string option Discord takes
@@ -49,18 +50,15 @@ def describe(text: str | None, fallback: str) -> str:
 
 
 def tool_options(tool: Tool) -> list[SlashOption]:
-    """The options of /<tool.name>, required ones first (Discord's rule)."""
+    """The options of /<tool.name>, required ones first (Discord's rule). Every tool's `piece`
+    (tools/contract.py ToolArgs) is autocompleted with the person's own pieces."""
     options = [_option(name, info) for name, info in tool.args.model_fields.items()]
-    if PIECE not in tool.args.model_fields:
-        options.append(
-            SlashOption(
-                PIECE,
-                app_commands.Range[int, 1, None],
-                "a piece of yours to work from, as #N (default: your latest)",
-                required=False,
-                autocomplete=True,
-            )
-        )
+    options = [
+        replace(option, description=PIECE_DESCRIPTION, autocomplete=True)
+        if option.name == PIECE
+        else option
+        for option in options
+    ]
     options.sort(key=lambda option: not option.required)
     return options[:MAX_OPTIONS]
 
@@ -137,10 +135,3 @@ def _declared_choices(info: FieldInfo) -> list[tuple[str, str]]:
         (str(item[0]), str(item[1])) if isinstance(item, list) else (str(item), str(item))
         for item in listed
     ]
-
-
-def as_command_value(value: object) -> str:
-    """An option's value as the text a console command would carry (agent/types.Command)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)

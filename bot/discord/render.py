@@ -19,11 +19,11 @@ from pathlib import Path
 
 from agent.types import MadeArtifact, Reply
 from bot.discord.shrink_images import IMAGE_SUFFIXES
+from tools.units import MIB
 
 MESSAGE_LIMIT = 2000
 FILES_PER_MESSAGE = 10  # Discord's limit
 FENCE = re.compile(r"^\s*```")
-MIB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -60,14 +60,7 @@ def render_reply(reply: Reply, *, file_limit_bytes: int) -> list[OutMessage]:
     close the last message, or follow in messages of their own when they do not fit."""
     numbers = tuple(a.number for a in reply.artifacts)
     files = [f for a in reply.artifacts for f in _artifact_files(a, file_limit_bytes)]
-    fitting = [a for a in reply.attachments if len(a.data) <= file_limit_bytes]
-    files += [OutFile(a.filename, data=a.data) for a in fitting]
-    too_big = [
-        f"{a.filename}: {_mib(len(a.data))}, over the {_mib(file_limit_bytes)} limit here"
-        for a in reply.attachments
-        if len(a.data) > file_limit_bytes
-    ]
-    tail = "\n".join([*_artifact_lines(reply.artifacts, file_limit_bytes), *too_big])
+    tail = "\n".join(_artifact_lines(reply.artifacts, file_limit_bytes))
     chunks = split_text(reply.text)
     if tail and chunks and len(chunks[-1]) + 1 + len(tail) <= MESSAGE_LIMIT:
         chunks[-1] += "\n" + tail

@@ -23,7 +23,7 @@ from pydantic import Field
 from sqlalchemy import select
 
 from agent.config import Settings, StartupError
-from agent.making.studio import Decision
+from agent.making.decisions import Decision
 from agent.store.db import Conversation, User
 from bot.discord.client import AtelierBot, run_bot
 from bot.discord.render import MESSAGE_LIMIT
@@ -343,7 +343,8 @@ async def test_the_endpoint_settings_apply_only_while_the_bot_runs(stage: Stage)
         assert str(DiscordWebSocket.DEFAULT_GATEWAY) == scene.fake.gateway_url
     assert (base, gateway) == (Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY)
     assert base == "https://discord.com/api/v10"
-    # The client asked for exactly what the bot needs: no members intent (FACTS.md).
+    # The client asked for exactly what the bot needs: no members intent (with it, discord.py
+    # asks for member chunks and waits 5 s for each guild's answer).
     assert scene.fake.identify is not None
     assert scene.fake.identify["intents"] == (1 << 0) | (1 << 9) | (1 << 12) | (1 << 15)
 

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.fake_discord import FakeDiscord
-from tools.models.loading import LoadedCausalLM
+from tests.support.fixtures_models import REPO_ROOT
+from tools.models.text import LoadedCausalLM
 
 RUN = [sys.executable, "-m", "bot.cli", "run"]
 
@@ -109,3 +110,33 @@ async def test_run_answers_a_mention_on_discord_then_stops_cleanly(
     assert answer.pings_nobody
     assert process.returncode in (0, 130)
     assert "Traceback" not in stderr.decode(), stderr.decode()
+
+
+def test_make_run_without_a_token_chats_in_the_terminal(
+    run_env: dict[str, str], models_cache_dir: Path, tiny_chat: LoadedCausalLM
+) -> None:
+    """A person trying atelier types `make run` and can talk to it at once: one line says how
+    to go on Discord, then the terminal chat answers what is piped in."""
+    env = {
+        **run_env,
+        "ATELIER_PROFILE": "tiny",
+        "ATELIER_MODELS_DIR": str(models_cache_dir),
+        "ATELIER_MAX_NEW_TOKENS": "4",
+        "ATELIER_ROUTING": "tools",  # a random tiny model never calls a tool: chat stays chat
+    }
+    result = subprocess.run(
+        ["make", "--no-print-directory", "-s", "run"],
+        cwd=REPO_ROOT,
+        env=env,
+        input="hello there\n",
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr
+    # Nothing else: no library notices, no progress bars of model loads.
+    assert result.stderr.strip().splitlines() == [
+        "atelier: chatting in this terminal; to run on Discord, set ATELIER_DISCORD_TOKEN to "
+        "your bot's token from the Discord Developer Portal"
+    ]
+    assert result.stdout.strip()  # the chat model's answer to "hello there"

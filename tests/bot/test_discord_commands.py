@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
-from pydantic import Field
+from pydantic import Field, model_validator
 from sqlalchemy import select
 
 from agent.config import Settings
-from agent.making.studio import Decision
+from agent.making.decisions import Decision
 from agent.store.db import Artifact
 from bot.discord.client import AtelierBot
+from bot.discord.options import tool_options
 from tests.support.fake_discord import (
     AUTOCOMPLETE_RESULT,
     MESSAGE,
@@ -47,10 +48,17 @@ STAGE_S = 0.5  # each stand-in stage; three make a run of 1.5 s
 
 
 class PictureArgs(ToolArgs):
-    prompt: str = Field(description="what to draw", min_length=1, max_length=1000)
+    prompt: str = Field("", description="what to draw", max_length=1000)
     aspect: Literal["1:1", "3:2", "2:3"] = Field("1:1", description="aspect ratio")
     seed: int = Field(0, ge=0, le=2**31 - 1, description="the random seed")
     revise: bool = Field(False, description="change the picture in focus")
+    mode: Literal["new", "vary"] | None = Field(None, description="new, or vary the one in focus")
+
+    @model_validator(mode="after")
+    def _something_to_draw(self) -> PictureArgs:
+        if not self.prompt.strip() and self.mode != "vary":
+            raise ValueError("What should the image be about?")
+        return self
 
 
 def paint(args: PictureArgs, context: ToolContext) -> ArtifactDraft:
@@ -61,12 +69,13 @@ def paint(args: PictureArgs, context: ToolContext) -> ArtifactDraft:
         time.sleep(STAGE_S)
         context.check()
     focus = context.focus
-    changes = focus is not None and (args.revise or f"#{focus.number}" in args.prompt)
-    pixels = hashlib.sha256(f"{args.seed}:{args.prompt}".encode()).digest() * 8
+    changes = focus is not None and (args.revise or args.mode == "vary" or args.piece is not None)
+    pixels = hashlib.sha256(f"{args.seed}:{args.prompt}:{args.piece}".encode()).digest() * 8
+    fields = {"asked": args.prompt, "mode": args.mode, "piece": args.piece}
     return ArtifactDraft(
         ArtifactKind.IMAGE,
         media=Media(PGM_HEADER + pixels[:256], PGM),
-        params={"aspect": args.aspect, "asked": args.prompt},
+        params={"aspect": args.aspect, **{key: value for key, value in fields.items() if value}},
         from_focus=changes,
     )
 
@@ -74,6 +83,7 @@ def paint(args: PictureArgs, context: ToolContext) -> ArtifactDraft:
 class VerseArgs(ToolArgs):
     prompt: str = Field(description="what the poem is about", min_length=1, max_length=1000)
     form: str | None = Field(None, description="the form")
+    mode: Literal["new", "vary"] | None = Field(None, description="new, or vary the one in focus")
 
 
 def verse(args: VerseArgs, context: ToolContext) -> ArtifactDraft:
@@ -84,6 +94,11 @@ def verse(args: VerseArgs, context: ToolContext) -> ArtifactDraft:
     return ArtifactDraft(
         ArtifactKind.POEM, text=f"a {args.form or 'free verse'} on {args.prompt}\nafter {after}"
     )
+
+
+class RequiredLast(ToolArgs):
+    seed: int = Field(0, description="the random seed")
+    prompt: str = Field(description="what the poem is about")
 
 
 class NapArgs(ToolArgs):
@@ -102,8 +117,16 @@ IMAGE = Tool(
     PictureArgs,
     paint,
     revision=lambda instruction: PictureArgs(prompt=instruction, revise=True),
+    variation={"mode": "vary"},
 )
-POEM = Tool("poem", "Write a poem.", ArtifactKind.POEM, VerseArgs, verse)
+POEM = Tool(
+    "poem",
+    "Write a poem.",
+    ArtifactKind.POEM,
+    VerseArgs,
+    verse,
+    variation={"mode": "vary", "prompt": "the same again"},
+)
 NAP = Tool("nap", "Rest a while.", ArtifactKind.MUSIC, NapArgs, nap)
 
 
@@ -234,9 +257,13 @@ async def test_commands_are_registered_from_the_tools_with_typed_options(
     assert {"name": "五言绝句 (wujue)", "value": "wujue"} in forms
     assert [c["value"] for c in option(poem, "lang")["choices"]] == ["en", "zh"]
     assert (option(poem, "seed")["min_value"], option(poem, "seed")["max_value"]) == (0, 2**31 - 1)
-    assert option(poem, "prompt")["required"] and option(poem, "prompt")["max_length"] == 1000
-    assert option(poem, "revise")["type"] == 5  # boolean
-    assert [o["required"] for o in poem["options"]][0]  # required options come first
+    # Not required: a variation (mode=vary) takes its subject from the poem in focus; a new
+    # poem with no prompt is asked what it should be about (tests/tools/poem/test_poem.py).
+    assert not option(poem, "prompt")["required"] and option(poem, "prompt")["max_length"] == 1000
+    assert option(poem, "add_stanza")["type"] == 5  # boolean
+    assert [c["value"] for c in option(poem, "mode")["choices"]] == ["new", "revise", "vary"]
+    late = Tool("late", "Required last.", ArtifactKind.POEM, RequiredLast, verse)
+    assert [o.name for o in tool_options(late)][0] == "prompt"  # required options first
     assert [c["value"] for c in option(image, "aspect")["choices"]] == ["1:1", "3:2", "2:3"]
     # Every tool can name a piece to work from, suggested from the person's own pieces.
     assert option(image, "piece")["autocomplete"] and option(image, "piece")["type"] == 4
@@ -311,7 +338,7 @@ async def test_poem_with_a_form_choice_and_a_named_piece(stage: Stage) -> None:
     assert first.deferred and log.deferred and log.acknowledged_in < 3.0  # type: ignore[operator]
     # The piece named (#1), not the latest (#2), was the one in focus; the form was chosen.
     assert (heron.id, poem.text) == (1, "a haiku on the river\nafter #1")
-    assert said[-1] == "/poem form=haiku prompt=the river #1"  # as typed in the console
+    assert said[-1] == "/poem piece=1 form=haiku the river"  # the fields, as a console types them
     [followup] = log.followups
     assert followup.content == f"{poem.text}\n#{poem.id} poem a haiku on the river"
     assert list(followup.buttons.values()) == ["Variation", "Revise", "Keep"]
@@ -328,10 +355,24 @@ async def test_a_variation_button_works_after_the_bot_restarts(stage: Stage) -> 
 
     assert pressed.deferred and pressed.acknowledged_in < 3.0  # type: ignore[operator]
     assert (variation.parent_id, variation.root_id) == (original.id, original.id)
-    assert variation.params["asked"] == f"another take of #{original.id}"
+    # The press reaches the tool as fields: no English for it to read back.
+    assert variation.params == {"aspect": "1:1", "mode": "vary", "piece": original.id}
     [followup] = pressed.followups
     assert followup.files and followup.content == f"#{variation.id} image"
     assert f"atelier:vary:image:{variation.id}:{scene.ada['id']}" in followup.buttons
+
+
+async def test_a_slash_commands_piece_and_mode_reach_the_tool_as_fields(stage: Stage) -> None:
+    async with stage() as scene:
+        await scene.answered(await scene.slash(scene.ada, "image", prompt="a harbour"))
+        await scene.answered(await scene.slash(scene.ada, "image", prompt="a quay"))
+        first, _ = await scene.artifacts()
+        pressed = await scene.slash(scene.ada, "image", piece=first.id, mode="vary")
+        await scene.answered(pressed)
+        *_, variation = await scene.artifacts()
+
+    assert variation.params == {"aspect": "1:1", "mode": "vary", "piece": first.id}
+    assert (variation.parent_id, variation.root_id) == (first.id, first.id)  # not the latest
 
 
 async def test_a_piece_made_in_chat_has_buttons_that_work(stage: Stage) -> None:
@@ -402,7 +443,7 @@ async def test_revise_asks_for_the_change_in_a_modal(stage: Stage) -> None:
     assert submitted.deferred
     assert revised.parent_id == original.id and revised.params["asked"] == "at night"
     said = [m.content for m in await scene.studio.messages() if m.role == "user"]
-    assert said[-1] == "/image prompt=at night revise=true #1"
+    assert said[-1] == "/image prompt=at night revise=true piece=1"
 
 
 async def test_keep_button_keeps_the_piece_and_says_so_privately(stage: Stage) -> None:
@@ -519,3 +560,22 @@ async def test_a_failing_tool_is_one_line_with_a_reference_and_stores_nothing(
         failed.edits[-1].content,
     )
     assert pieces == []
+
+
+async def test_no_server_path_is_sent_to_discord(stage: Stage) -> None:
+    """The piece's file is attached; its place on the server is never written out."""
+    async with stage() as scene:
+        made = await scene.answered(await scene.slash(scene.ada, "image", prompt="a harbour"))
+        shown = await scene.answered(await scene.slash(scene.ada, "show", piece=1))
+        versions = await scene.slash(scene.ada, "versions", piece=1)
+        versions = await scene.answered(versions, followups=0)
+        root = str(scene.studio.media.root)
+
+    sent = [
+        part.content
+        for log in (made, shown, versions)
+        for part in (*log.callbacks, *log.edits, *log.followups)
+        if getattr(part, "content", None)
+    ]
+    assert made.followups[0].files and any("#1 image" in text for text in sent)
+    assert [text for text in sent if root in text or "/media/" in text] == []
