@@ -12,7 +12,7 @@ messages never reach another person's context.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +30,8 @@ from agent.store.memory import ContextWindow, Memory
 from agent.store.people import find_or_create_conversation, find_or_create_user
 from agent.types import Reply, Turn
 from tools.contract import ArtifactKind
+
+NO_HISTORY = ContextWindow(None, (), 0)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,13 +65,16 @@ class Scopes:
         *,
         piece: int | None,
         uploads: Sequence[WrittenUpload],
-        window_tokens: int,
+        window_tokens: int | None,
+        kinds: Collection[ArtifactKind] = tuple(ArtifactKind),
     ) -> Scope | Reply:
         """The turn's scope, or a Reply when the piece it names cannot be seen. The uploads'
-        files are already in the media store; they are removed again if this fails."""
+        files are already in the media store; they are removed again if this fails. With
+        `window_tokens` None the history is not read (nothing in the turn reads it); the
+        person's taste is read for the `kinds` of piece the turn may make."""
         try:
             async with self._sessions() as session, session.begin():
-                return await self._read(session, turn, piece, uploads, window_tokens)
+                return await self._read(session, turn, piece, uploads, window_tokens, kinds)
         except ArtifactNotFound as missing:
             await discard_uploads(uploads)
             return Reply(str(missing), stored=False)
@@ -86,13 +91,21 @@ class Scopes:
             raise ArtifactNotFound(number)
         return piece
 
+    async def _window(
+        self, session: AsyncSession, conversation_id: int, tokens: int | None
+    ) -> ContextWindow:
+        if tokens is None:
+            return NO_HISTORY
+        return await self._memory.window(session, conversation_id, max(tokens, 0))
+
     async def _read(
         self,
         session: AsyncSession,
         turn: Turn,
         piece: int | None,
         uploads: Sequence[WrittenUpload],
-        window_tokens: int,
+        window_tokens: int | None,
+        kinds: Collection[ArtifactKind],
     ) -> Scope:
         user = await find_or_create_user(session, turn.platform, turn.user)
         conversation = await find_or_create_conversation(session, turn.platform, user, turn.place)
@@ -109,11 +122,11 @@ class Scopes:
         return Scope(
             user_id=user.id,
             conversation_id=conversation.id,
-            window=await self._memory.window(session, conversation.id, max(window_tokens, 0)),
+            window=await self._window(session, conversation.id, window_tokens),
             focus=focus,
             critiqued=await _critiqued(session, focus, user.id),
             uploaded=tuple(uploaded),
-            taste=await _taste(session, user.id),
+            taste=await _taste(session, user.id, kinds),
         )
 
 
@@ -125,7 +138,8 @@ async def _critiqued(
     return await visible_artifact(session, focus.parent_id, user_id)
 
 
-async def _taste(session: AsyncSession, user_id: int) -> dict[str, tuple[Mapping[str, Any], ...]]:
-    return {
-        kind.value: tuple(await kept_params(session, user_id, kind.value)) for kind in ArtifactKind
-    }
+async def _taste(
+    session: AsyncSession, user_id: int, kinds: Collection[ArtifactKind]
+) -> dict[str, tuple[Mapping[str, Any], ...]]:
+    kept = await kept_params(session, user_id, [kind.value for kind in kinds])
+    return {kind: tuple(params) for kind, params in kept.items()}

@@ -106,7 +106,9 @@ class Agent:
             turn,
             piece=plan.piece,
             uploads=written,
-            window_tokens=self._replies.window_tokens(plan.said),
+            # Only free text is decided with the history in view.
+            window_tokens=self._replies.window_tokens(plan.said) if plan.text else None,
+            kinds=tuple(ArtifactKind) if plan.tool is None else (plan.tool.kind,),
         )
         if isinstance(scope, Reply):
             return scope

@@ -31,6 +31,8 @@ async def write_files(
     media: MediaStore, drafts: Sequence[ArtifactDraft]
 ) -> tuple[StoredFiles, ...]:
     """Each draft's media and kept files in the store (in a thread), in order."""
+    if all(draft.media is None and not draft.files for draft in drafts):
+        return tuple(StoredFiles(None, {}) for _ in drafts)  # words only: nothing to write
     return await asyncio.to_thread(_write_all, media, drafts)
 
 

@@ -16,10 +16,19 @@ from langchain_core.language_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from pydantic import Field
 
+from agent.making.decisions import Decision
 from agent.store.media import MediaStore, StoredMedia
 from agent.types import Attachment
 from tests.support.loop_watch import watching_the_loop
-from tests.support.studio_tools import PGM, PGM_HEADER, SKETCH, TRACE
+from tests.support.studio_tools import (
+    PGM,
+    PGM_HEADER,
+    SKETCH,
+    TRACE,
+    VERSE,
+    ScriptedRouter,
+    VerseArgs,
+)
 from tests.support.workshop import MakeWorkshop
 from tools.contract import ArtifactDraft, ArtifactKind, Media, Tool, ToolArgs, ToolContext
 
@@ -142,3 +151,28 @@ async def test_a_piece_a_tool_calling_model_names_is_the_one_built_on(
     *_, traced = await studio.artifacts()
     assert (traced.parent_id, traced.root_id, traced.creator_id) == (1, 1, 1)
     assert not refused.artifacts and len(await studio.artifacts()) == 3
+
+
+def recall_taste(args: VerseArgs, context: ToolContext) -> ArtifactDraft:
+    """A poem that lists the forms of the poems its asker kept, newest first."""
+    forms = [str(kept.get("form")) for kept in context.kept]
+    return ArtifactDraft(ArtifactKind.POEM, text=" ".join(forms) or "none", params={})
+
+
+RECALL = Tool("recall", "Recall your taste.", ArtifactKind.POEM, VerseArgs, recall_taste)
+
+
+async def test_a_tool_is_offered_the_askers_kept_pieces_of_its_kind_newest_first(
+    make_studio: MakeWorkshop,
+) -> None:
+    recall = Decision(RECALL.name, args=VerseArgs(prompt="taste"))
+    studio = make_studio([VERSE, SKETCH, RECALL], router=ScriptedRouter({"my taste?": recall}))
+    for line in ("/verse form=haiku a", "/verse b", "/verse c", "/sketch d"):
+        await studio.command(line)
+    for number in (1, 2, 3, 4):
+        await studio.command(f"/keep #{number}")
+    await studio.command("/verse form=haiku by bob", user="bob")
+    await studio.command("/keep #5", user="bob")  # Bob's taste is his own
+    by_command = await studio.command("/recall taste")  # one kind: the tool's
+    by_words = await studio.say("my taste?")  # free text: every kind, in one query
+    assert by_command.text == by_words.text == "couplet couplet haiku"
