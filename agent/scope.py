@@ -19,19 +19,47 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.making.uploads import WrittenUpload, add_uploads, discard_uploads
+from agent.sessions.store import NotInSession, membership, session_at
 from agent.store.artifacts import (
     ArtifactNotFound,
     kept_params,
     resolve_focus,
     visible_artifact,
 )
-from agent.store.db import Artifact
+from agent.store.db import Artifact, GroupSession
 from agent.store.memory import ContextWindow, Memory
 from agent.store.people import find_or_create_conversation, find_or_create_user
 from agent.types import Reply, Turn
 from tools.contract import ArtifactKind
 
 NO_HISTORY = ContextWindow(None, (), 0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SharedSession:
+    """The group session a turn is in, as the turn needs it."""
+
+    theme: str
+    style: str | None
+    mode: str
+    speaker: str  # the display name of the member speaking
+    names: Mapping[int, str]  # every member's display name, for the history's labels
+    taste: bool  # whether the speaker let their own taste shape the session's pieces
+
+
+def shared_session(group: GroupSession, user_id: int) -> SharedSession:
+    """The session as the turn of member `user_id` sees it; NotInSession for anyone else."""
+    member = membership(group, user_id)
+    if member is None or not member.present:
+        raise NotInSession(group.theme)
+    return SharedSession(
+        theme=group.theme,
+        style=group.style,
+        mode=group.mode,
+        speaker=member.user.display_name,
+        names={m.user_id: m.user.display_name for m in group.members},
+        taste=member.taste,
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,6 +77,8 @@ class Scope:
     uploaded: tuple[Artifact, ...] = ()
     # Params of the pieces the person kept (/keep), newest first, by kind.
     taste: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
+    # The group session the turn is in; None in a private conversation.
+    shared: SharedSession | None = None
 
     def kept(self, kind: ArtifactKind) -> tuple[Mapping[str, Any], ...]:
         return self.taste.get(kind.value, ())
@@ -75,9 +105,9 @@ class Scopes:
         try:
             async with self._sessions() as session, session.begin():
                 return await self._read(session, turn, piece, uploads, window_tokens, kinds)
-        except ArtifactNotFound as missing:
+        except (ArtifactNotFound, NotInSession) as refused:
             await discard_uploads(uploads)
-            return Reply(str(missing), stored=False)
+            return Reply(str(refused), stored=False)
         except BaseException:
             await discard_uploads(uploads)
             raise
@@ -108,7 +138,14 @@ class Scopes:
         kinds: Collection[ArtifactKind],
     ) -> Scope:
         user = await find_or_create_user(session, turn.platform, turn.user)
-        conversation = await find_or_create_conversation(session, turn.platform, user, turn.place)
+        group = await session_at(session, turn.platform, turn.place)
+        if group is None:
+            conversation = await find_or_create_conversation(
+                session, turn.platform, user, turn.place
+            )
+        else:
+            conversation = group.conversation
+        shared = None if group is None else shared_session(group, user.id)
         uploaded = await add_uploads(session, uploads, user.id, conversation.id)
         focus = uploaded[-1] if uploaded else None
         if focus is None:
@@ -126,7 +163,9 @@ class Scopes:
             focus=focus,
             critiqued=await _critiqued(session, focus, user.id),
             uploaded=tuple(uploaded),
-            taste=await _taste(session, user.id, kinds),
+            # In a session a member's own taste shapes its pieces only if they opted in.
+            taste={} if shared and not shared.taste else await _taste(session, user.id, kinds),
+            shared=shared,
         )
 
 

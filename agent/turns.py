@@ -35,6 +35,7 @@ from agent.making.suggestions import WHICH_CRITIQUE, SuggestionAsk, asked_sugges
 from agent.making.tool_args import BadToolArgs, usage, validate_args
 from agent.making.uploads import Upload, UploadRefused, read_uploads, write_uploads
 from agent.scope import Scope, Scopes
+from agent.sessions.commands import SESSION_COMMAND, SessionCommands
 from agent.store.artifacts import mentioned_number, newest_pieces, shown_artifact
 from agent.store.db import Artifact
 from agent.store.memory import Memory
@@ -89,6 +90,7 @@ class Agent:
         self._scopes = Scopes(sessions, memory)
         self._writes = TurnWrites(sessions=sessions, memory=memory, studio=studio)
         self._account = AccountCommands(sessions, memory, studio.media, self.tools)
+        self._group_sessions = SessionCommands(sessions)
 
     @property
     def tools(self) -> tuple[Tool, ...]:
@@ -96,6 +98,8 @@ class Agent:
         return tuple(self._studio.tools.values())
 
     async def respond(self, turn: Turn) -> Reply:
+        if turn.command is not None and turn.command.name == SESSION_COMMAND:
+            return await self._group_sessions.run(turn)
         if turn.command is not None and not self._studio.handles(turn.command):
             return await self._account.run(turn)
         plan = await self._plan(turn)
@@ -178,7 +182,8 @@ class Agent:
     async def _decide(self, turn: Turn, scope: Scope, text: str) -> Reply:
         if self._tool_loop is not None:
             return await self._tool_turn(turn, scope, text)
-        decision = await self._router.decide(as_chat(scope.window.messages), text, self.tools)
+        history = as_chat(scope.window.messages)
+        decision = await self._router.decide(history, text, self.tools)
         if decision.question is not None:
             stored = await self._writes.words(scope, text, decision.question)
             return Reply(decision.question, stored=stored)
@@ -266,7 +271,7 @@ class Agent:
 
     async def _chat(self, scope: Scope, text: str) -> Reply:
         try:
-            answer = await self._replies.answer(scope.window, text)
+            answer = await self._replies.answer(scope.window, text, scope.shared)
         except Exception:  # noqa: BLE001 - any model failure becomes a message; the log keeps all
             return _could_not_answer()
         stored = await self._writes.words(scope, text, answer)
@@ -279,7 +284,7 @@ class Agent:
         tools made is stored with the person's message and the last words, together."""
         assert self._tool_loop is not None
         try:
-            prompt = self._replies.prompt(scope.window, text)
+            prompt = self._replies.prompt(scope.window, text, scope.shared)
             outcome = await self._tool_loop.run(prompt, turn, scope, self._scopes.named_piece)
             if not outcome.tool_calls and not outcome.answer:
                 raise ValueError("the chat model returned an empty reply")

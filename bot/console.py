@@ -16,6 +16,7 @@ from agent.turns import Agent
 from agent.types import Command, Place, Reply, Turn, UserRef
 
 PLATFORM = "console"
+SESSION = "session"
 PLACE = Place(is_direct=True)
 OPTION = re.compile(r"^(\w+)=(\S+)$")
 BLANK_LINES = re.compile(r"\n\s*\n")
@@ -24,10 +25,13 @@ CONSOLE_HELP = "; /as NAME: speak as someone else; /quit: leave (or Ctrl-D)"
 
 
 def parse_command(line: str) -> Command:
-    """`/name key=value ... free text` -> Command; options stop at the first plain word."""
+    """`/name key=value ... free text` -> Command; options stop at the first plain word.
+    /session's first word is its action: `/session join`."""
     head, _, rest = line[1:].partition(" ")
     words = rest.split()
     args: dict[str, str] = {}
+    if head.lower() == SESSION and words:  # `/session start mode=relay a night market`
+        args["action"] = words.pop(0).lower()
     while words and (match := OPTION.match(words[0])):
         args[match.group(1)] = match.group(2)
         words.pop(0)

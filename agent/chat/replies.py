@@ -8,7 +8,7 @@ held that long). If it fails nothing is stored, so a retry starts from the same 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.chat.summary import summarize
 from agent.config import Settings
+from agent.scope import SharedSession
+from agent.sessions.canvas import FORMER_MEMBER
 from agent.store.db import Conversation, Role
 from agent.store.memory import ContextWindow, Memory, WindowMessage
 
@@ -44,12 +46,21 @@ class ChatReplies:
         used = self._system_tokens + self._memory.count_tokens(said) + settings.max_new_tokens
         return settings.context_tokens - used
 
-    def prompt(self, window: ContextWindow, text: str) -> list[BaseMessage]:
-        """The system message, the history and the person's message, in order."""
-        return [self._system_message(window.summary), *as_chat(window.messages), HumanMessage(text)]
+    def prompt(
+        self, window: ContextWindow, text: str, shared: SharedSession | None = None
+    ) -> list[BaseMessage]:
+        """The system message, the history and the person's message, in order. In a group
+        session each person's message is labelled with their name, so the model knows who
+        asked for what."""
+        system = self._system_message(window.summary, shared)
+        history = as_chat(window.messages, None if shared is None else shared.names)
+        said = text if shared is None else f"{shared.speaker}: {text}"
+        return [system, *history, HumanMessage(said)]
 
-    async def answer(self, window: ContextWindow, text: str) -> str:
-        reply = await self._chat_model.ainvoke(self.prompt(window, text))
+    async def answer(
+        self, window: ContextWindow, text: str, shared: SharedSession | None = None
+    ) -> str:
+        reply = await self._chat_model.ainvoke(self.prompt(window, text, shared))
         answer = str(reply.content).strip()
         if not answer:
             raise ValueError("the chat model returned an empty reply")
@@ -78,17 +89,28 @@ class ChatReplies:
                 conversation.summary = summary
                 conversation.summarized_through = older[-1].id
 
-    def _system_message(self, summary: str | None) -> SystemMessage:
+    def _system_message(self, summary: str | None, shared: SharedSession | None) -> SystemMessage:
         system = self._settings.system_prompt
+        if shared is not None:
+            system += (
+                f"\n\nThis is a group art session on “{shared.theme}” ({shared.mode} mode). "
+                "Several people talk here; each of their messages starts with their name."
+            )
         if summary:
             system += f"\n\nWhat you remember of earlier talk with this person: {summary}"
         return SystemMessage(system)
 
 
-def as_chat(messages: Sequence[WindowMessage]) -> list[BaseMessage]:
+def as_chat(
+    messages: Sequence[WindowMessage], names: Mapping[int, str] | None = None
+) -> list[BaseMessage]:
+    """The history as chat messages; with `names` (a session) each person's is labelled."""
     chat: list[BaseMessage] = []
     for message in messages:
-        if message.role == Role.USER:
+        if message.role == Role.USER and names is not None:
+            name = names.get(message.author_id or 0, FORMER_MEMBER)
+            chat.append(HumanMessage(f"{name}: {message.content}"))
+        elif message.role == Role.USER:
             chat.append(HumanMessage(message.content))
         elif message.role == Role.ASSISTANT:
             chat.append(AIMessage(message.content))

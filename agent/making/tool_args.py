@@ -62,7 +62,7 @@ def validate_args(tool: Tool, options: Mapping[str, Any], text: str) -> ToolArgs
     try:
         return tool.args.model_validate(values)
     except ValidationError as error:
-        raise BadToolArgs(f"/{tool.name}: {_explain(error)}\n{usage(tool)}") from None
+        raise BadToolArgs(f"/{tool.name}: {explain(error)}\n{usage(tool)}") from None
 
 
 def _needed(tool: Tool) -> bool:
@@ -100,7 +100,7 @@ def _bound_text(bound: Any) -> str:
     return ""
 
 
-def _explain(error: ValidationError) -> str:
+def explain(error: ValidationError) -> str:
     problems = []
     for item in error.errors(include_url=False):
         field = ".".join(str(part) for part in item["loc"]) or "arguments"

@@ -16,7 +16,14 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agent.store.db import Artifact, ArtifactFile, Conversation, Message
+from agent.store.db import (
+    Artifact,
+    ArtifactFile,
+    Conversation,
+    GroupSession,
+    Message,
+    SessionMember,
+)
 from agent.store.media import MediaStore, StoredMedia
 from agent.types import MadeArtifact
 from tools.contract import MAX_PIECE_NUMBER, PIECE_MENTION, ArtifactDraft
@@ -73,13 +80,24 @@ async def add_artifact(
 
 
 async def visible_artifact(session: AsyncSession, number: int, user_id: int) -> Artifact | None:
-    """Artifact #number if it belongs to one of the user's conversations."""
+    """Artifact #number if it belongs to one of the user's conversations, or to a group
+    session they are in (its shared canvas)."""
     if not 1 <= number <= MAX_PIECE_NUMBER:  # past PostgreSQL's INTEGER: no such piece
         return None
+    member = (
+        select(SessionMember.id)
+        .join(GroupSession, SessionMember.session_id == GroupSession.id)
+        .where(
+            GroupSession.conversation_id == Conversation.id,
+            SessionMember.user_id == user_id,
+            SessionMember.left_at.is_(None),
+        )
+        .exists()
+    )
     query = (
         select(Artifact)
         .join(Conversation, Artifact.conversation_id == Conversation.id)
-        .where(Artifact.id == number, Conversation.owner_id == user_id)
+        .where(Artifact.id == number, or_(Conversation.owner_id == user_id, member))
     )
     return (await session.execute(query)).scalar_one_or_none()
 

@@ -176,6 +176,73 @@ class ArtifactFile(Base):
     mime_type: Mapped[str] = mapped_column(String(100))
 
 
+class SessionMode(enum.StrEnum):
+    FREE = "free"  # anyone asks at any time
+    RELAY = "relay"  # members add lines in turn
+    ROUNDS = "rounds"  # the host opens rounds; members propose and vote
+
+
+class SessionState(enum.StrEnum):
+    OPEN = "open"
+    PAUSED = "paused"  # the host paused it: nothing is made until resumed
+    LOCKED = "locked"  # nobody new may join
+    ENDED = "ended"
+
+
+class GroupSession(Base):
+    """A group art session: one conversation (kind session) shared by its members, with the
+    settings every piece made in it follows."""
+
+    __tablename__ = "group_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), unique=True
+    )
+    theme: Mapped[str] = mapped_column(String(200))
+    # Added to every piece made in the session, and recorded in its params.
+    style: Mapped[str | None] = mapped_column(String(300))
+    mode: Mapped[str] = mapped_column(String(16), default=SessionMode.FREE)
+    turn_minutes: Mapped[int | None] = mapped_column()
+    hidden: Mapped[bool] = mapped_column(default=False)  # relay: see only the previous line
+    state: Mapped[str] = mapped_column(String(16), default=SessionState.OPEN)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ends_at: Mapped[datetime | None] = mapped_column(default=None)
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    conversation: Mapped[Conversation] = relationship(lazy="joined")
+    members: Mapped[list[SessionMember]] = relationship(
+        lazy="selectin", order_by="SessionMember.id", cascade="all, delete-orphan"
+    )
+
+
+class MemberRole(enum.StrEnum):
+    HOST = "host"
+    MEMBER = "member"
+
+
+class SessionMember(Base):
+    """A person in a session: when they joined and left, and whether their own taste may
+    shape the session's pieces (off unless they opt in)."""
+
+    __tablename__ = "session_members"
+    __table_args__ = (UniqueConstraint("session_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("group_sessions.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(16), default=MemberRole.MEMBER)
+    joined_at: Mapped[datetime] = mapped_column(default=utcnow)
+    left_at: Mapped[datetime | None] = mapped_column(default=None)
+    taste: Mapped[bool] = mapped_column(default=False)
+
+    user: Mapped[User] = relationship(lazy="selectin")
+
+    @property
+    def present(self) -> bool:
+        return self.left_at is None
+
+
 class Message(Base):
     __tablename__ = "messages"
     # The context window reads the newest N of one conversation: this index keeps that

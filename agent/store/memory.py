@@ -50,6 +50,7 @@ class WindowMessage(NamedTuple):
     role: str
     content: str
     token_count: int
+    author_id: int | None = None  # who wrote it, for a session's labels ("Ada: ...")
 
 
 @dataclass(frozen=True)
@@ -206,6 +207,7 @@ async def _newest(
             Message.role,
             Message.content,
             Message.token_count,
+            Message.author_id,
         )
         .where(Message.conversation_id == conversation_id)
         .where(Message.id > summarized_through.scalar_subquery())

@@ -52,8 +52,8 @@ async def find_conversation(
         Conversation.platform == platform,
         Conversation.kind == _kind(place),
         Conversation.owner_id == user.id,
-        _same(Conversation.channel_id, place.channel_id),
-        _same(Conversation.thread_id, place.thread_id),
+        same_or_null(Conversation.channel_id, place.channel_id),
+        same_or_null(Conversation.thread_id, place.thread_id),
     )
     return (await session.execute(query.limit(1))).scalar_one_or_none()
 
@@ -80,5 +80,8 @@ def _kind(place: Place) -> ConversationKind:
     return ConversationKind.DIRECT if place.is_direct else ConversationKind.CHANNEL
 
 
-def _same(column: InstrumentedAttribute[str | None], value: str | None) -> ColumnElement[bool]:
+def same_or_null(
+    column: InstrumentedAttribute[str | None], value: str | None
+) -> ColumnElement[bool]:
+    """`column = value`, or `column IS NULL` when there is no value (a DM has no guild)."""
     return column.is_(None) if value is None else column == value

@@ -92,3 +92,36 @@ def test_scripted_forget_and_bad_input(
     assert replies[3].count("you: ") == 1  # only "hello" was stored
     assert replies[4] == "Forgotten: 1 conversation, 2 messages."
     assert "No history" in chat(env, "cy", ["/history"])[0]
+
+
+def test_parse_command_reads_a_sessions_action_first() -> None:
+    assert parse_command("/session start mode=relay style=ink a night market") == Command(
+        "session", {"action": "start", "mode": "relay", "style": "ink"}, "a night market"
+    )
+    assert parse_command("/session join") == Command("session", {"action": "join"}, "")
+
+
+def test_a_scripted_group_session_with_as(
+    base_env: dict[str, str], models_cache_dir: Path, tiny_chat: object
+) -> None:
+    env = {
+        **base_env,
+        "ATELIER_CHAT_MODEL": "tiny:chat",
+        "ATELIER_MODELS_DIR": str(models_cache_dir),
+        "ATELIER_ROUTING": "tools",  # a random model given tools never calls one: chat
+    }
+    script = [
+        "/session start mode=free a night market",
+        "/as bob",
+        "hello",
+        "/session join",
+        "/session status",
+        "/as ada",
+        "/session end",
+    ]
+    replies = chat(env, "ada", script)
+    assert replies[0].startswith("A session on “a night market” has started, hosted by ada.")
+    assert replies[2].startswith("This is a group session on “a night market”: join it")
+    assert replies[3] == "Welcome, bob: you are in the session on “a night market”."
+    assert replies[4] == "Session on “a night market”: free, open. Members: ada (host), bob."
+    assert replies[6].splitlines()[0] == "The session on “a night market” has ended."

@@ -47,6 +47,7 @@ class Workshop:
         tool_chat: BaseChatModel | None = None,
         max_tool_calls: int = 3,
         models: ModelSource | None = None,
+        chat_model: BaseChatModel | None = None,
     ) -> None:
         settings = Settings(data_dir=tmp_path, max_new_tokens=4, temperature=0.0)
         memory = Memory(tiny_chat.count_tokens)
@@ -55,7 +56,7 @@ class Workshop:
         self.studio = Studio(
             tools=tools, jobs=self.jobs, models=models or NoModels(), media=self.media
         )
-        chat = tool_chat or build_chat_model(settings, tiny_chat)
+        chat = tool_chat or chat_model or build_chat_model(settings, tiny_chat)
         loop = (
             None
             if tool_chat is None
@@ -75,9 +76,14 @@ class Workshop:
         self.sessions = sessions
 
     async def say(
-        self, text: str, user: str = "ada", attachments: Sequence[Attachment] = ()
+        self,
+        text: str,
+        user: str = "ada",
+        attachments: Sequence[Attachment] = (),
+        place: Place | None = None,
     ) -> Reply:
-        turn = Turn("test", UserRef(user, user.title()), PLACE, text, tuple(attachments))
+        where = PLACE if place is None else place
+        turn = Turn("test", UserRef(user, user.title()), where, text, tuple(attachments))
         return await self.agent.respond(turn)
 
     async def command(

@@ -35,7 +35,8 @@ def tiny_chat_config(tokenizer: PreTrainedTokenizerBase) -> LlamaConfig:
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=2,
-        max_position_embeddings=2048,
+        # SmolLM2's own: a tool-calling prompt (the tools' schemas, ~3,000 tokens) fits.
+        max_position_embeddings=8192,
         tie_word_embeddings=False,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
