@@ -83,6 +83,11 @@ class Scope:
     def kept(self, kind: ArtifactKind) -> tuple[Mapping[str, Any], ...]:
         return self.taste.get(kind.value, ())
 
+    @property
+    def style(self) -> str | None:
+        """The session's shared style, which every piece made in it follows."""
+        return None if self.shared is None else self.shared.style
+
 
 class Scopes:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], memory: Memory) -> None:

@@ -131,7 +131,7 @@ async def _add_pieces(session: AsyncSession, scope: Scope, made: Made, said: str
             session,
             conversation_id=scope.conversation_id,
             creator_id=scope.user_id,
-            draft=draft,
+            draft=_in_session(draft, scope),
             prompt=_prompt_of(made, said),
             parent=request.focus if draft.from_focus else None,
             media=files.media,
@@ -139,6 +139,13 @@ async def _add_pieces(session: AsyncSession, scope: Scope, made: Made, said: str
         )
         for draft, files in zip(made.drafts, made.files, strict=True)
     ]
+
+
+def _in_session(draft: ArtifactDraft, scope: Scope) -> ArtifactDraft:
+    """A piece made in a group session records the shared style it followed."""
+    if scope.style is None:
+        return draft
+    return replace(draft, params={**draft.params, "session_style": scope.style})
 
 
 def _prompt_of(made: Made, said: str) -> str:

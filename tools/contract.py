@@ -138,6 +138,13 @@ def no_progress(_fraction: float, _label: str) -> None:
     return None
 
 
+def in_style(text: str, style: str | None) -> str:
+    """`text` with a session's shared style added (once), as the last words of a prompt."""
+    if not style or style.lower() in text.lower():
+        return text
+    return f"{text}, {style}" if text.strip() else style
+
+
 def reads_no_words(_text: str) -> Mapping[str, Any]:
     """For tools whose free text is only their text argument."""
     return {}
@@ -166,6 +173,8 @@ class ToolContext:
     focus: FocusArtifact | None = None
     # The params of pieces of this kind the person kept (/keep), newest first: their taste.
     kept: tuple[Mapping[str, Any], ...] = ()
+    # A group session's shared style: every new piece made in the session follows it.
+    style: str | None = None
 
     def check(self) -> None:
         """Stop here if the run was cancelled (timed out, or the bot is shutting down)."""

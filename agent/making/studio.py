@@ -123,6 +123,7 @@ class Studio:
             progress=_on_event_loop(request.progress),
             focus=None if focus is None else focus_view(focus, self.media),
             kept=request.scope.kept(tool.kind),
+            style=request.scope.style,
         )
 
 

@@ -27,7 +27,14 @@ from PIL import Image
 from pydantic import Field, field_validator, model_validator
 
 from tools.catalog import IMAGE, IMAGE_FOR_A_POEM
-from tools.contract import ArtifactDraft, ArtifactKind, Tool, ToolArgs, ToolContext
+from tools.contract import (
+    ArtifactDraft,
+    ArtifactKind,
+    Tool,
+    ToolArgs,
+    ToolContext,
+    in_style,
+)
 from tools.from_poem import picture_prompt
 from tools.image.draft import to_draft
 from tools.image.intents import read_image_request
@@ -135,6 +142,7 @@ def make_image(args: ImageArgs, context: ToolContext) -> ArtifactDraft:
         args = args.model_copy(update={"prompt": picture_prompt(poem, args.prompt)})
     base = base_in_focus(context.focus, args.pick) if mode in FOCUS_MODES else None
     if base is None:
+        args = args.model_copy(update={"prompt": in_style(args.prompt, context.style)})
         policy.check_prompt(args.prompt)
     # 2. The recipe: everything the run needs; a refinement's prompt is rewritten here.
     loaded: LoadedImagePipeline = context.models.get(MODEL_ROLE)

@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
 from tools.catalog import MUSIC, MUSIC_FOR_A_POEM
-from tools.contract import ArtifactDraft, ArtifactKind, Tool, ToolArgs, ToolContext
+from tools.contract import ArtifactDraft, ArtifactKind, Tool, ToolArgs, ToolContext, in_style
 from tools.music.descriptions import amended
 from tools.music.draft import clip_draft, clip_params
 from tools.music.durations import DEFAULT_SECONDS, clamp_seconds
@@ -94,6 +94,7 @@ def compose(args: MusicArgs, context: ToolContext) -> ArtifactDraft:
         focus = music_focus(context.focus, "extend")
         return extend(focus, args.description, args.duration, args.guidance, seed, context)
     source = _source(mode, args, seed, context)
+    source = replace(source, description=in_style(source.description, context.style))
     asked = args.duration if args.duration is not None else source.seconds
     seconds, clamped = clamp_seconds(asked)
     loaded: LoadedMusicGen = context.models.get(MODEL_ROLE)

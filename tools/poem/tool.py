@@ -33,6 +33,7 @@ from tools.contract import (
     ToolArgs,
     ToolContext,
     ToolRefused,
+    in_style,
 )
 from tools.models.text import LoadedCausalLM
 from tools.poem import prosody
@@ -131,6 +132,8 @@ def write_poem(args: PoemArgs, context: ToolContext) -> ArtifactDraft:
         return _draft(
             args, revised.plan, revised.poem, seed, loaded, from_focus=True, changed=revised.changed
         )
+    if context.style:  # a session's shared style joins the poem's own style notes
+        args = args.model_copy(update={"style": in_style(args.style or "", context.style)})
     if args.mode == "vary":
         return _variation(loaded, args, seed, context)
     return _new_poem(loaded, args, seed, context)

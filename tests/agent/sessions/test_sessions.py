@@ -8,8 +8,9 @@ from langchain_core.language_models import BaseChatModel
 
 from agent.types import Place
 from tests.support.chat_doubles import RecordingChat
-from tests.support.studio_tools import SKETCH, TRACE, VERSE
+from tests.support.studio_tools import SKETCH, TRACE, VERSE, SketchArgs
 from tests.support.workshop import MakeWorkshop, Workshop
+from tools.contract import ArtifactDraft, ArtifactKind, Tool, ToolContext
 from tools.models.text import LoadedCausalLM
 
 ELSEWHERE = Place(channel_id="c2", guild_id="g1", is_direct=False)
@@ -148,3 +149,26 @@ async def test_joining_twice_or_leaving_without_joining_says_so(group: Workshop)
     assert (await group.command("/session leave", user="bob")).text == (
         "You are not in a session here."
     )
+
+
+def styled_sketch(args: SketchArgs, context: ToolContext) -> ArtifactDraft:
+    """A sketch that says which style it was handed."""
+    text = f"{args.prompt} in {context.style or 'no style'}"
+    return ArtifactDraft(ArtifactKind.POEM, text=text, params={})
+
+
+STYLED = Tool(
+    "styled", "Sketch in the session's style.", ArtifactKind.POEM, SketchArgs, styled_sketch
+)
+
+
+async def test_every_piece_in_a_session_follows_and_records_its_shared_style(
+    make_studio: MakeWorkshop,
+) -> None:
+    studio = make_studio([STYLED])
+    await studio.command("/styled before")  # a private piece: no style
+    await studio.command("/session start style=woodcut a night market")
+    made = await studio.command("/styled a lantern")
+    private, shared = await studio.artifacts()
+    assert made.text == "a lantern in woodcut" and shared.params == {"session_style": "woodcut"}
+    assert private.text == "before in no style" and private.params == {}

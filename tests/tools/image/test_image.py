@@ -415,3 +415,8 @@ def test_illustrate_needs_a_poem_with_words_in_focus(
 def test_the_tool_reads_its_words_with_its_intents_table() -> None:
     assert IMAGE_TOOL.reads is read_image_request
     assert IMAGE_TOOL.reads("a variation of #1") == {"mode": "vary", "prompt": ""}
+
+
+def test_a_sessions_shared_style_ends_a_new_pictures_prompt(tiny_models: ModelRegistry) -> None:
+    made = make_image(ImageArgs(prompt="a harbour", seed=2), ToolContext(tiny_models, style="ink"))
+    assert made.params["prompt"] == "a harbour, ink"

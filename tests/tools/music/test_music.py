@@ -349,3 +349,9 @@ def test_a_music_model_that_cannot_be_had_says_so_in_one_line(
         load_music_model(spec, cache_dir=tmp_path, device="cpu")
     message = str(unavailable.value)
     assert reason in message and "ATELIER_MODEL_MUSIC" in message and "\n" not in message
+
+
+def test_a_sessions_shared_style_joins_the_description(models: ModelRegistry) -> None:
+    args = MusicArgs(description="lofi beat", duration=1, seed=1)
+    draft = compose(args, _context(models, style="with a harp"))
+    assert draft.params["description"] == "lofi beat, with a harp"

@@ -17,7 +17,7 @@ from tests.support.workshop import MakeWorkshop, Workshop
 from tools.contract import ArtifactKind, FocusArtifact, ToolContext
 from tools.models.text import LoadedCausalLM
 from tools.poem.forms import check, find_form
-from tools.poem.tool import POEM_TOOL
+from tools.poem.tool import POEM_TOOL, PoemArgs
 
 
 class Models:
@@ -179,3 +179,9 @@ def test_a_stanza_asked_for_in_chinese_is_added(tiny_chat: LoadedCausalLM) -> No
 def test_a_new_poem_is_written_even_with_a_poem_in_focus(tiny_chat: LoadedCausalLM) -> None:
     draft = run_on_words(tiny_chat, "a haiku about the first snow", a_poem(3, "old\nlines"))
     assert not draft.from_focus and draft.params["form"] == "haiku"
+
+
+def test_a_sessions_shared_style_joins_the_poems_style_notes(tiny_chat: LoadedCausalLM) -> None:
+    args = PoemArgs(prompt="a heron", seed=4, style="short lines")
+    draft = POEM_TOOL.run(args, ToolContext(models=Models(tiny_chat), style="ink and rain"))
+    assert draft.params["style"] == "short lines, ink and rain"
