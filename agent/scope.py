@@ -19,14 +19,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.making.uploads import WrittenUpload, add_uploads, discard_uploads
-from agent.sessions.store import NotInSession, membership, session_at
+from agent.sessions.store import NotInSession, SessionPaused, membership, session_at
 from agent.store.artifacts import (
     ArtifactNotFound,
     kept_params,
     resolve_focus,
     visible_artifact,
 )
-from agent.store.db import Artifact, GroupSession
+from agent.store.db import Artifact, GroupSession, SessionState
 from agent.store.memory import ContextWindow, Memory
 from agent.store.people import find_or_create_conversation, find_or_create_user
 from agent.types import Reply, Turn
@@ -52,6 +52,8 @@ def shared_session(group: GroupSession, user_id: int) -> SharedSession:
     member = membership(group, user_id)
     if member is None or not member.present:
         raise NotInSession(group.theme)
+    if group.state == SessionState.PAUSED:
+        raise SessionPaused()
     return SharedSession(
         theme=group.theme,
         style=group.style,
@@ -110,7 +112,7 @@ class Scopes:
         try:
             async with self._sessions() as session, session.begin():
                 return await self._read(session, turn, piece, uploads, window_tokens, kinds)
-        except (ArtifactNotFound, NotInSession) as refused:
+        except (ArtifactNotFound, NotInSession, SessionPaused) as refused:
             await discard_uploads(uploads)
             return Reply(str(refused), stored=False)
         except BaseException:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.making.tool_args import explain
 from agent.sessions.canvas import canvas_text, credits_text
+from agent.sessions.hosting import host_control
 from agent.sessions.store import host_of, join, leave, membership, present, session_at
 from agent.sessions.store import start_session as store_start
 from agent.store.db import GroupSession, MemberRole, SessionMode, SessionState, User, utcnow
@@ -22,7 +23,8 @@ from agent.store.people import find_or_create_user
 from agent.types import Reply, Turn
 
 SESSION_COMMAND = "session"
-ACTIONS = ("start", "join", "leave", "status", "canvas", "end")
+ACTIONS = ("start", "join", "leave", "status", "canvas", "taste", "end")
+HOST_ACTIONS = ("pause", "resume", "lock", "kick", "host", "style")
 NO_SESSION = "There is no session here. Start one: /session start mode=free a night market"
 
 
@@ -50,14 +52,19 @@ class SessionCommands:
             "leave": self._leave,
             "status": self._status,
             "canvas": self._canvas,
+            "taste": self._taste,
             "end": self._end,
+            **dict.fromkeys(HOST_ACTIONS, self._host_control),
         }
 
     async def run(self, turn: Turn) -> Reply:
         assert turn.command is not None
         action = str(turn.command.args.get("action") or "status")
         if action not in self._actions:
-            return Reply(f"/session takes {', '.join(ACTIONS)}.", stored=False)
+            every = ", ".join(ACTIONS)
+            return Reply(
+                f"/session takes {every}; the host also {', '.join(HOST_ACTIONS)}.", stored=False
+            )
         async with self._sessions() as session, session.begin():
             user = await find_or_create_user(session, turn.platform, turn.user)
             group = await session_at(session, turn.platform, turn.place)
@@ -137,6 +144,34 @@ class SessionCommands:
         if group is None:
             return NO_SESSION
         return await canvas_text(session, group)
+
+    async def _taste(
+        self, session: AsyncSession, turn: Turn, user: User, group: GroupSession | None
+    ) -> str:
+        member = None if group is None else membership(group, user.id)
+        if member is None or not member.present:
+            return "You are not in a session here."
+        assert turn.command is not None
+        choice = turn.command.text.strip().lower()
+        if choice not in ("on", "off"):
+            state = "on" if member.taste else "off"
+            return f"Your taste in this session is {state}: /session taste on (or off)."
+        member.taste = choice == "on"
+        if member.taste:
+            return "Your kept pieces will now shape what you ask for in this session."
+        return "Your kept pieces no longer shape this session's pieces."
+
+    async def _host_control(
+        self, session: AsyncSession, turn: Turn, user: User, group: GroupSession | None
+    ) -> str:
+        if group is None:
+            return NO_SESSION
+        host = host_of(group)
+        assert turn.command is not None
+        action, text = str(turn.command.args["action"]), turn.command.text.strip()
+        if host is None or host.user_id != user.id:
+            return f"Only the host can {action} the session."
+        return host_control(group, host, action, text)
 
     async def _end(
         self, session: AsyncSession, turn: Turn, user: User, group: GroupSession | None

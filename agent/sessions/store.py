@@ -36,6 +36,13 @@ class NotInSession(Exception):
         )
 
 
+class SessionPaused(Exception):
+    """The host paused the session: nothing is made or said there until it resumes."""
+
+    def __init__(self) -> None:
+        super().__init__("The host paused the session; it goes on after /session resume.")
+
+
 async def session_at(session: AsyncSession, platform: str, place: Place) -> GroupSession | None:
     """The session that has not ended at this place, if any."""
     query = (

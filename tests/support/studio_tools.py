@@ -139,6 +139,12 @@ def fail(args: VerseArgs, context: ToolContext) -> ArtifactDraft:
     raise RuntimeError("the test tool broke, as a model might")
 
 
+def recall_taste(args: VerseArgs, context: ToolContext) -> ArtifactDraft:
+    """A poem that lists the forms of the poems its asker kept, newest first."""
+    forms = [str(kept.get("form")) for kept in context.kept]
+    return ArtifactDraft(ArtifactKind.POEM, text=" ".join(forms) or "none", params={})
+
+
 VERSE = Tool("verse", "Write a short verse.", ArtifactKind.POEM, VerseArgs, write_verse)
 SKETCH = Tool("sketch", "Draw a small picture.", ArtifactKind.IMAGE, SketchArgs, draw_sketch)
 TRACE = Tool(
@@ -152,6 +158,7 @@ TRACE = Tool(
 SHEET = Tool("sheet", "Sketch twice.", ArtifactKind.IMAGE, SketchArgs, contact_sheet)
 HUM = Tool("hum", "Hum a poem.", ArtifactKind.MUSIC, StallArgs, hum)
 CHURN = Tool("churn", "Works the CPU.", ArtifactKind.POEM, VerseArgs, churn)
+RECALL = Tool("recall", "Recall your taste.", ArtifactKind.POEM, VerseArgs, recall_taste)
 BROKEN = Tool("broken", "Always fails.", ArtifactKind.POEM, VerseArgs, fail)
 
 

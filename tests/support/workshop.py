@@ -87,12 +87,16 @@ class Workshop:
         return await self.agent.respond(turn)
 
     async def command(
-        self, line: str, user: str = "ada", attachments: Sequence[Attachment] = ()
+        self,
+        line: str,
+        user: str = "ada",
+        attachments: Sequence[Attachment] = (),
+        place: Place | None = None,
     ) -> Reply:
         turn = Turn(
             "test",
             UserRef(user, user.title()),
-            PLACE,
+            PLACE if place is None else place,
             command=parse_command(line),
             attachments=tuple(attachments),
         )

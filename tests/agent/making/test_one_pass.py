@@ -23,6 +23,7 @@ from tests.support.loop_watch import watching_the_loop
 from tests.support.studio_tools import (
     PGM,
     PGM_HEADER,
+    RECALL,
     SKETCH,
     TRACE,
     VERSE,
@@ -151,15 +152,6 @@ async def test_a_piece_a_tool_calling_model_names_is_the_one_built_on(
     *_, traced = await studio.artifacts()
     assert (traced.parent_id, traced.root_id, traced.creator_id) == (1, 1, 1)
     assert not refused.artifacts and len(await studio.artifacts()) == 3
-
-
-def recall_taste(args: VerseArgs, context: ToolContext) -> ArtifactDraft:
-    """A poem that lists the forms of the poems its asker kept, newest first."""
-    forms = [str(kept.get("form")) for kept in context.kept]
-    return ArtifactDraft(ArtifactKind.POEM, text=" ".join(forms) or "none", params={})
-
-
-RECALL = Tool("recall", "Recall your taste.", ArtifactKind.POEM, VerseArgs, recall_taste)
 
 
 async def test_a_tool_is_offered_the_askers_kept_pieces_of_its_kind_newest_first(

@@ -7,6 +7,7 @@ import pytest
 from langchain_core.language_models import BaseChatModel
 
 from agent.types import Place
+from tests.agent.making.test_one_pass import RECALL
 from tests.support.chat_doubles import RecordingChat
 from tests.support.studio_tools import SKETCH, TRACE, VERSE, SketchArgs
 from tests.support.workshop import MakeWorkshop, Workshop
@@ -172,3 +173,51 @@ async def test_every_piece_in_a_session_follows_and_records_its_shared_style(
     private, shared = await studio.artifacts()
     assert made.text == "a lantern in woodcut" and shared.params == {"session_style": "woodcut"}
     assert private.text == "before in no style" and private.params == {}
+
+
+async def test_host_controls_are_the_hosts_alone(group: Workshop) -> None:
+    await group.command("/session start a night market")
+    await group.command("/session join", user="bob")
+    for action in ("pause", "lock", "kick ada", "host bob", "style ink"):
+        refused = await group.command(f"/session {action}", user="bob")
+        assert refused.text == f"Only the host can {action.split()[0]} the session."
+    status = await group.command("/session status")
+    assert status.text == "Session on “a night market”: free, open. Members: Ada (host), Bob."
+
+
+async def test_pause_lock_kick_hand_over_and_restyle(group: Workshop) -> None:
+    await group.command("/session start a night market")
+    await group.command("/session join", user="bob")
+    assert (await group.command("/session pause")).text.startswith("The session is paused")
+    paused = await group.say("a lantern, please", user="bob")
+    assert paused.text.startswith("The host paused the session") and not paused.stored
+    await group.command("/session resume")
+    await group.command("/session lock")
+    locked = await group.command("/session join", user="cy")
+    assert locked.text == "The host has locked this session: nobody new may join."
+    assert (await group.command("/session kick ada")).text.startswith("You cannot kick yourself")
+    assert (await group.command("/session kick dan")).text == "No member here is called “dan”."
+    assert (await group.command("/session style woodcut")).text.endswith("style: woodcut.")
+    assert (await group.command("/session host Bob")).text == "Bob is the host now."
+    kicked = await group.command("/session kick ada", user="bob")
+    assert kicked.text == "Ada is no longer in the session."
+    gone = await group.say("hello?", user="ada")
+    assert gone.text.startswith("This is a group session on “a night market”: join it")
+    status = await group.command("/session status", user="bob")
+    assert status.text == (
+        "Session on “a night market”: free, locked; style: woodcut. Members: Bob (host)."
+    )
+
+
+async def test_a_members_taste_shapes_session_pieces_only_when_they_opt_in(
+    make_studio: MakeWorkshop,
+) -> None:
+    studio = make_studio([VERSE, RECALL])
+    await studio.command("/verse form=haiku a heron", place=ELSEWHERE)
+    await studio.command("/keep #1", place=ELSEWHERE)
+    await studio.command("/session start a night market")
+    assert (await studio.command("/recall taste")).text == "none"  # off by default
+    assert (await studio.command("/session taste on")).text.startswith("Your kept pieces will")
+    assert (await studio.command("/recall taste")).text == "haiku"
+    await studio.command("/session taste off")
+    assert (await studio.command("/recall taste")).text == "none"
