@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agent.sessions.forgetting import SessionTraces, forget_in_sessions
 from agent.store.artifacts import (
     MENTION,
     ArtifactNotFound,
@@ -25,7 +26,7 @@ from agent.store.artifacts import (
     version_tree,
     visible_artifact,
 )
-from agent.store.db import Artifact, Conversation, Message, Role, utcnow
+from agent.store.db import Artifact, Conversation, Message, Role, User, utcnow
 from agent.store.media import MediaStore
 from agent.store.memory import Memory, forget_conversations
 from agent.store.people import find_conversation, find_user
@@ -95,23 +96,23 @@ class AccountCommands:
     async def _forget(self, turn: Turn) -> Reply:
         assert turn.command is not None
         async with self._sessions() as session, session.begin():
-            ids = await _owned_conversations(session, turn)
+            user = await find_user(session, turn.platform, turn.user.external_id)
+            ids = await _owned_conversations(session, user)
             if not _confirmed(turn.command):
                 return Reply(
                     f"This deletes your {_count(len(ids), 'conversation')} with atelier and "
-                    "what was made in them. To confirm, send /forget again with yes.",
+                    "what was made in them, and your messages in group sessions. To confirm, "
+                    "send /forget again with yes.",
                     stored=False,
                 )
             media = await media_paths(session, ids)
             removed = await forget_conversations(session, ids)
-            orphaned = await unreferenced(session, media)
+            traces = None if user is None else await forget_in_sessions(session, user.id)
+            orphaned = await unreferenced(session, media | (traces.media if traces else set()))
         # After the commit: a file goes only once no remaining artifact points at it.
         for path in orphaned:
             await asyncio.to_thread(self._media.remove, path)
-        return Reply(
-            f"Forgotten: {_count(len(ids), 'conversation')}, {_count(removed, 'message')}.",
-            stored=False,
-        )
+        return Reply(_forgotten(len(ids), removed, traces), stored=False)
 
     async def _diff(self, turn: Turn) -> Reply:
         assert turn.command is not None
@@ -190,12 +191,21 @@ def _tree_text(tree: Sequence[Artifact], line: Callable[[Artifact], str]) -> str
     return "Versions:\n" + "\n".join(lines)
 
 
-async def _owned_conversations(session: AsyncSession, turn: Turn) -> list[int]:
-    user = await find_user(session, turn.platform, turn.user.external_id)
+async def _owned_conversations(session: AsyncSession, user: User | None) -> list[int]:
     if user is None:
         return []
     query = select(Conversation.id).where(Conversation.owner_id == user.id)
     return list((await session.execute(query)).scalars())
+
+
+def _forgotten(conversations: int, messages: int, traces: SessionTraces | None) -> str:
+    said = f"Forgotten: {_count(conversations, 'conversation')}, {_count(messages, 'message')}"
+    if traces is not None and traces.sessions:
+        said += (
+            f"; in {_count(traces.sessions, 'group session')}, "
+            f"{_count(traces.messages, 'message')} and your membership"
+        )
+    return said + "."
 
 
 def _confirmed(command: Command) -> bool:

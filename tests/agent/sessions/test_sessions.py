@@ -221,3 +221,35 @@ async def test_a_members_taste_shapes_session_pieces_only_when_they_opt_in(
     assert (await studio.command("/recall taste")).text == "haiku"
     await studio.command("/session taste off")
     assert (await studio.command("/recall taste")).text == "none"
+
+
+async def test_forget_removes_a_members_words_and_place_but_not_what_others_built_on(
+    group: Workshop,
+) -> None:
+    await group.command("/session start a night market")
+    await group.command("/session join", user="bob")
+    await group.say("lanterns everywhere", user="bob")
+    await group.command("/sketch a lantern", user="bob")  # #1: Ada builds on it
+    await group.command("/trace #1", user="ada")  # #2
+    await group.command("/sketch a kite", user="bob")  # #3: nobody builds on it
+    forgot = await group.command("/forget yes", user="bob")
+    assert forgot.text == (
+        "Forgotten: 0 conversations, 0 messages; in 1 group session, 3 messages and your "
+        "membership."
+    )
+    lantern, traced = await group.artifacts()  # the kite went with Bob's words
+    assert (lantern.id, lantern.creator_id, traced.parent_id) == (1, None, 1)
+    assert not any(m.content == "lanterns everywhere" for m in await group.messages())
+    canvas = await group.command("/session canvas")
+    assert canvas.text == "Canvas:\n#1 image “a lantern”: v1 #1 by a former member, v2 #2 by Ada"
+    status = await group.command("/session status")
+    assert status.text == "Session on “a night market”: free, open. Members: Ada (host)."
+    assert len(group.media_files()) == 2  # the kite's file went too
+
+
+async def test_a_host_who_forgets_hands_the_session_over(group: Workshop) -> None:
+    await group.command("/session start a night market")
+    await group.command("/session join", user="bob")
+    await group.command("/forget yes")
+    status = await group.command("/session status", user="bob")
+    assert status.text == "Session on “a night market”: free, open. Members: Bob (host)."
