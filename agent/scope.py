@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.making.uploads import WrittenUpload, add_uploads, discard_uploads
-from agent.sessions.store import NotInSession, SessionPaused, membership, session_at
+from agent.sessions.store import NotInSession, SessionPaused, present_member, session_at
 from agent.store.artifacts import (
     ArtifactNotFound,
     kept_params,
@@ -49,8 +49,8 @@ class SharedSession:
 
 def shared_session(group: GroupSession, user_id: int) -> SharedSession:
     """The session as the turn of member `user_id` sees it; NotInSession for anyone else."""
-    member = membership(group, user_id)
-    if member is None or not member.present:
+    member = present_member(group, user_id)
+    if member is None:
         raise NotInSession(group.theme)
     if group.state == SessionState.PAUSED:
         raise SessionPaused()

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agent.making.tool_args import explain
 from agent.sessions.canvas import canvas_text, credits_text
 from agent.sessions.hosting import host_control
-from agent.sessions.store import host_of, join, leave, membership, present, session_at
+from agent.sessions.store import host_of, join, leave, present, present_member, session_at
 from agent.sessions.store import start_session as store_start
 from agent.store.db import GroupSession, MemberRole, SessionMode, SessionState, User, utcnow
 from agent.store.people import find_or_create_user
@@ -100,8 +100,7 @@ class SessionCommands:
     ) -> str:
         if group is None:
             return NO_SESSION
-        member = membership(group, user.id)
-        if member is not None and member.present:
+        if present_member(group, user.id) is not None:
             return f"You are already in the session on “{group.theme}”."
         if group.state == SessionState.LOCKED:
             return "The host has locked this session: nobody new may join."
@@ -111,8 +110,8 @@ class SessionCommands:
     async def _leave(
         self, session: AsyncSession, turn: Turn, user: User, group: GroupSession | None
     ) -> str:
-        member = None if group is None else membership(group, user.id)
-        if group is None or member is None or not member.present:
+        member = present_member(group, user.id)
+        if group is None or member is None:
             return "You are not in a session here."
         new_host = leave(group, member)
         said = f"{user.display_name} left the session."
@@ -148,8 +147,8 @@ class SessionCommands:
     async def _taste(
         self, session: AsyncSession, turn: Turn, user: User, group: GroupSession | None
     ) -> str:
-        member = None if group is None else membership(group, user.id)
-        if member is None or not member.present:
+        member = present_member(group, user.id)
+        if member is None:
             return "You are not in a session here."
         assert turn.command is not None
         choice = turn.command.text.strip().lower()

@@ -100,6 +100,12 @@ def membership(group: GroupSession, user_id: int) -> SessionMember | None:
     return next((member for member in group.members if member.user_id == user_id), None)
 
 
+def present_member(group: GroupSession | None, user_id: int) -> SessionMember | None:
+    """The person's membership while they are in the session; None otherwise."""
+    member = None if group is None else membership(group, user_id)
+    return member if member is not None and member.present else None
+
+
 def present(group: GroupSession) -> list[SessionMember]:
     """The members who have not left, longest-standing first."""
     return sorted((m for m in group.members if m.present), key=lambda m: m.joined_at)
