@@ -106,6 +106,9 @@ class Conversation(Base):
     __tablename__ = "conversations"
     __table_args__ = (
         Index("ix_conversations_place", "platform", "channel_id", "owner_id"),
+        # Is a group session on here? Asked on every turn: one seek, however many private
+        # conversations a busy channel holds.
+        Index("ix_conversations_kind_place", "kind", "platform", "channel_id", "thread_id"),
         Index("ix_conversations_owner_id", "owner_id"),
     )
 

@@ -1,5 +1,6 @@
-"""Group art sessions: group_sessions (one shared conversation each, with its settings) and
-session_members (who is in it, since when, as host or member).
+"""Group art sessions: group_sessions (one shared conversation each, with its settings),
+session_members (who is in it, since when, as host or member), and an index that finds the
+session at a place in one seek.
 
 Revision ID: 0004
 Revises: 0003
@@ -18,6 +19,11 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_index(
+        "ix_conversations_kind_place",
+        "conversations",
+        ["kind", "platform", "channel_id", "thread_id"],
+    )
     op.create_table(
         "group_sessions",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -69,3 +75,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("session_members")
     op.drop_table("group_sessions")
+    op.drop_index("ix_conversations_kind_place", table_name="conversations")
