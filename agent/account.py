@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.sessions.forgetting import SessionTraces, forget_in_sessions
 from agent.store.artifacts import (
-    MENTION,
     ArtifactNotFound,
     listing_line,
     media_paths,
@@ -31,7 +30,7 @@ from agent.store.media import MediaStore
 from agent.store.memory import Memory, forget_conversations
 from agent.store.people import find_conversation, find_user
 from agent.types import Command, Reply, Turn
-from tools.contract import Tool
+from tools.contract import PIECE_MENTION, Tool
 
 HISTORY_TURNS = 10
 HISTORY_CLIP = 300
@@ -118,7 +117,7 @@ class AccountCommands:
         assert turn.command is not None
         pair = [turn.command.args.get(key) for key in ("before", "after")]
         named = [int(n) for n in pair if n is not None and str(n).isdigit()]
-        numbers = named or [int(n) for n in MENTION.findall(turn.command.text)]
+        numbers = named or [int(n) for n in PIECE_MENTION.findall(turn.command.text)]
         if len(numbers) != 2:
             return Reply("Which two pieces? For example `/diff #12 #14`.", stored=False)
         async with self._sessions() as session:

@@ -12,11 +12,11 @@ import re
 import sys
 from typing import TextIO
 
+from agent.sessions.commands import SESSION_COMMAND
 from agent.turns import Agent
 from agent.types import Command, Place, Reply, Turn, UserRef
 
 PLATFORM = "console"
-SESSION = "session"
 PLACE = Place(is_direct=True)
 OPTION = re.compile(r"^(\w+)=(\S+)$")
 BLANK_LINES = re.compile(r"\n\s*\n")
@@ -30,7 +30,7 @@ def parse_command(line: str) -> Command:
     head, _, rest = line[1:].partition(" ")
     words = rest.split()
     args: dict[str, str] = {}
-    if head.lower() == SESSION and words:  # `/session start mode=relay a night market`
+    if head.lower() == SESSION_COMMAND and words:  # `/session start mode=relay a night market`
         args["action"] = words.pop(0).lower()
     while words and (match := OPTION.match(words[0])):
         args[match.group(1)] = match.group(2)

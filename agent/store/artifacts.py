@@ -28,14 +28,13 @@ from agent.store.media import MediaStore, StoredMedia
 from agent.types import MadeArtifact
 from tools.contract import MAX_PIECE_NUMBER, PIECE_MENTION, ArtifactDraft
 
-MENTION = PIECE_MENTION
 KEPT_RECENT = 5
 LISTED_CHARS = 120
 
 
 def mentioned_number(text: str) -> int | None:
     """The first `#N` in a message, if any."""
-    match = MENTION.search(text)
+    match = PIECE_MENTION.search(text)
     return int(match.group(1)) if match else None
 
 
