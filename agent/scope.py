@@ -19,7 +19,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.making.uploads import WrittenUpload, add_uploads, discard_uploads
-from agent.sessions.store import NotInSession, SessionPaused, present_member, session_at
+from agent.sessions.store import (
+    NotInSession,
+    SessionPaused,
+    conversation_here,
+    present_member,
+)
 from agent.store.artifacts import (
     ArtifactNotFound,
     kept_params,
@@ -28,7 +33,7 @@ from agent.store.artifacts import (
 )
 from agent.store.db import Artifact, GroupSession, SessionState
 from agent.store.memory import ContextWindow, Memory
-from agent.store.people import find_or_create_conversation, find_or_create_user
+from agent.store.people import create_conversation, find_or_create_user
 from agent.types import Reply, Turn
 from tools.contract import ArtifactKind
 
@@ -145,13 +150,9 @@ class Scopes:
         kinds: Collection[ArtifactKind],
     ) -> Scope:
         user = await find_or_create_user(session, turn.platform, turn.user)
-        group = await session_at(session, turn.platform, turn.place)
-        if group is None:
-            conversation = await find_or_create_conversation(
-                session, turn.platform, user, turn.place
-            )
-        else:
-            conversation = group.conversation
+        conversation, group = await conversation_here(session, turn.platform, user, turn.place)
+        if conversation is None:
+            conversation = await create_conversation(session, turn.platform, user, turn.place)
         shared = None if group is None else shared_session(group, user.id)
         uploaded = await add_uploads(session, uploads, user.id, conversation.id)
         focus = uploaded[-1] if uploaded else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.store.db import (
@@ -23,7 +23,7 @@ from agent.store.db import (
     User,
     utcnow,
 )
-from agent.store.people import same_or_null
+from agent.store.people import conversation_kind, same_or_null
 from agent.types import Place
 
 
@@ -57,6 +57,35 @@ async def session_at(session: AsyncSession, platform: str, place: Place) -> Grou
         )
     )
     return (await session.execute(query.limit(1))).scalar_one_or_none()
+
+
+async def conversation_here(
+    session: AsyncSession, platform: str, user: User, place: Place
+) -> tuple[Conversation | None, GroupSession | None]:
+    """Where a turn of `user` at `place` belongs: the session on there (with its
+    conversation), else the person's own conversation (None before their first message).
+
+    One statement on every turn: the place's index (kind, platform, channel, thread) is
+    sought for the two kinds a place can hold, a session's and the person's own."""
+    session_on = and_(
+        GroupSession.conversation_id == Conversation.id,
+        GroupSession.state != SessionState.ENDED,
+    )
+    query = (
+        select(Conversation, GroupSession)
+        .outerjoin(GroupSession, session_on)
+        .where(
+            Conversation.platform == platform,
+            Conversation.kind.in_((conversation_kind(place), ConversationKind.SESSION)),
+            same_or_null(Conversation.channel_id, place.channel_id),
+            same_or_null(Conversation.thread_id, place.thread_id),
+            or_(Conversation.owner_id == user.id, GroupSession.id.is_not(None)),
+        )
+        .order_by(GroupSession.id.is_(None))  # a session on here comes first
+        .limit(1)
+    )
+    row = (await session.execute(query)).first()
+    return (None, None) if row is None else (row[0], row[1])
 
 
 async def start_session(

@@ -50,7 +50,7 @@ async def find_conversation(
 ) -> Conversation | None:
     query = select(Conversation).where(
         Conversation.platform == platform,
-        Conversation.kind == _kind(place),
+        Conversation.kind == conversation_kind(place),
         Conversation.owner_id == user.id,
         same_or_null(Conversation.channel_id, place.channel_id),
         same_or_null(Conversation.thread_id, place.thread_id),
@@ -62,21 +62,27 @@ async def find_or_create_conversation(
     session: AsyncSession, platform: str, user: User, place: Place
 ) -> Conversation:
     conversation = await find_conversation(session, platform, user, place)
-    if conversation is None:
-        conversation = Conversation(
-            kind=_kind(place),
-            platform=platform,
-            guild_id=place.guild_id,
-            channel_id=place.channel_id,
-            thread_id=place.thread_id,
-            owner_id=user.id,
-        )
-        session.add(conversation)
-        await session.flush()
+    return conversation or await create_conversation(session, platform, user, place)
+
+
+async def create_conversation(
+    session: AsyncSession, platform: str, user: User, place: Place
+) -> Conversation:
+    """The person's own conversation at `place`, new."""
+    conversation = Conversation(
+        kind=conversation_kind(place),
+        platform=platform,
+        guild_id=place.guild_id,
+        channel_id=place.channel_id,
+        thread_id=place.thread_id,
+        owner_id=user.id,
+    )
+    session.add(conversation)
+    await session.flush()
     return conversation
 
 
-def _kind(place: Place) -> ConversationKind:
+def conversation_kind(place: Place) -> ConversationKind:
     return ConversationKind.DIRECT if place.is_direct else ConversationKind.CHANNEL
 
 
