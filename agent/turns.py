@@ -36,11 +36,12 @@ from agent.making.tool_args import BadToolArgs, usage, validate_args
 from agent.making.uploads import Upload, UploadRefused, read_uploads, write_uploads
 from agent.scope import Scope, Scopes
 from agent.sessions.commands import SESSION_COMMAND, SessionCommands
+from agent.sessions.store import session_at
 from agent.store.artifacts import mentioned_number, newest_pieces, shown_artifact
 from agent.store.db import Artifact
 from agent.store.memory import Memory
 from agent.store.people import find_user
-from agent.types import Command, Reply, Turn
+from agent.types import Announce, Command, Place, Reply, Turn
 from agent.writes import FORGOTTEN, TurnWrites
 from tools.contract import ArtifactKind, Tool, ToolArgs
 
@@ -91,6 +92,7 @@ class Agent:
         self._writes = TurnWrites(sessions=sessions, memory=memory, studio=studio)
         self._account = AccountCommands(sessions, memory, studio.media, self.tools)
         self._group_sessions = SessionCommands(sessions)
+        self._announcers: dict[str, Announce] = {}
 
     @property
     def tools(self) -> tuple[Tool, ...]:
@@ -135,6 +137,17 @@ class Agent:
                 return []
             rows = await newest_pieces(session, user.id, limit)
         return [PieceSummary(number, kind, prompt) for number, kind, prompt in rows]
+
+    async def session_on(self, platform: str, place: Place) -> bool:
+        """Whether a group session is on at `place`: there every message is for the bot,
+        mentioned or not (a Discord thread)."""
+        async with self._sessions() as session:
+            return await session_at(session, platform, place) is not None
+
+    def announce_with(self, platform: str, announce: Announce) -> None:
+        """How to speak unprompted at a place of `platform` (a relay turn passed on at its
+        timeout, a round closed at its deadline)."""
+        self._announcers[platform] = announce
 
     async def record_delivery(
         self, platform_message_id: str, artifact_numbers: Sequence[int]

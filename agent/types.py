@@ -6,7 +6,7 @@ nothing here knows about discord.py, the terminal or the database.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,3 +83,21 @@ class Reply:
     artifacts: tuple[MadeArtifact, ...] = ()
     # False when nothing of the turn was stored (empty or refused input, a failure).
     stored: bool = True
+    # Meant for the asker alone (a refusal of a host control): Discord answers ephemerally.
+    private: bool = False
+    # Pieces open to a vote (a round's candidates): a transport offers a vote on each, sent
+    # back as Command("session", {"action": "vote", "piece": N}).
+    ballot: tuple[int, ...] = ()
+    # A file for the transport to hand over (a session's export zip), named as it should be.
+    download: Download | None = None
+
+
+@dataclass(frozen=True)
+class Download:
+    path: Path
+    filename: str
+
+
+# What the agent says unprompted at a place (a relay turn passed on, a round closed at its
+# deadline): a transport registers one per platform (Agent.announce_with).
+Announce = Callable[[Place, Reply], Awaitable[None]]

@@ -212,6 +212,18 @@ class GroupSession(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     ends_at: Mapped[datetime | None] = mapped_column(default=None)
     ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Relay: the form each contribution is judged against (None: free verse), whose turn it
+    # is and when that turn passes to the next member, and the poem being written.
+    form: Mapped[str | None] = mapped_column(String(32), default=None)
+    turn_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    turn_due_at: Mapped[datetime | None] = mapped_column(default=None)
+    relay_piece_id: Mapped[int | None] = mapped_column(
+        ForeignKey("artifacts.id", ondelete="SET NULL"), default=None
+    )
+    # Rounds: whether a member may vote for a candidate they proposed.
+    self_vote: Mapped[bool] = mapped_column(default=False)
 
     conversation: Mapped[Conversation] = relationship(lazy="joined")
     members: Mapped[list[SessionMember]] = relationship(
@@ -244,6 +256,67 @@ class SessionMember(Base):
     @property
     def present(self) -> bool:
         return self.left_at is None
+
+
+class RoundState(enum.StrEnum):
+    OPEN = "open"  # taking candidates and votes
+    CLOSED = "closed"
+
+
+class SessionRound(Base):
+    """A rounds-mode round: the host's prompt, the candidates members proposed, their votes,
+    the deadline, and the winner that became the canvas."""
+
+    __tablename__ = "session_rounds"
+    __table_args__ = (UniqueConstraint("session_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("group_sessions.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column()  # 1, 2, ... within its session
+    kind: Mapped[str] = mapped_column(String(16))  # the tool that makes its candidates
+    prompt: Mapped[str] = mapped_column(String(500))
+    jury: Mapped[bool] = mapped_column(default=False)  # a short critique of each candidate
+    state: Mapped[str] = mapped_column(String(16), default=RoundState.OPEN)
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closes_at: Mapped[datetime | None] = mapped_column(default=None)
+    closed_at: Mapped[datetime | None] = mapped_column(default=None)
+    winner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("artifacts.id", ondelete="SET NULL"), default=None
+    )
+
+    candidates: Mapped[list[RoundCandidate]] = relationship(
+        lazy="selectin", order_by="RoundCandidate.id", cascade="all, delete-orphan"
+    )
+    votes: Mapped[list[RoundVote]] = relationship(
+        lazy="selectin", order_by="RoundVote.id", cascade="all, delete-orphan"
+    )
+
+
+class RoundCandidate(Base):
+    """A piece proposed in a round; its proposer is the artifact's creator."""
+
+    __tablename__ = "round_candidates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("session_rounds.id", ondelete="CASCADE"))
+    artifact_id: Mapped[int] = mapped_column(
+        ForeignKey("artifacts.id", ondelete="CASCADE"), unique=True
+    )
+
+    artifact: Mapped[Artifact] = relationship(lazy="selectin")
+
+
+class RoundVote(Base):
+    """One member's vote in a round: one row per member, changed until the round closes."""
+
+    __tablename__ = "round_votes"
+    __table_args__ = (UniqueConstraint("round_id", "voter_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("session_rounds.id", ondelete="CASCADE"))
+    voter_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    artifact_id: Mapped[int] = mapped_column(ForeignKey("artifacts.id", ondelete="CASCADE"))
+    cast_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Message(Base):
