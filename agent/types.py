@@ -90,6 +90,8 @@ class Reply:
     ballot: tuple[int, ...] = ()
     # A file for the transport to hand over (a session's export zip), named as it should be.
     download: Download | None = None
+    # The group session at this place ended with this reply: a transport may archive it.
+    session_ended: bool = False
 
 
 @dataclass(frozen=True)
