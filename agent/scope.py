@@ -44,6 +44,7 @@ NO_HISTORY = ContextWindow(None, (), 0)
 class SharedSession:
     """The group session a turn is in, as the turn needs it."""
 
+    session_id: int
     theme: str
     style: str | None
     mode: str
@@ -60,6 +61,7 @@ def shared_session(group: GroupSession, user_id: int) -> SharedSession:
     if group.state == SessionState.PAUSED:
         raise SessionPaused()
     return SharedSession(
+        session_id=group.id,
         theme=group.theme,
         style=group.style,
         mode=group.mode,

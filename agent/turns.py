@@ -16,6 +16,7 @@ Account commands (/history, /forget, /show ...) act on what is stored: agent/acc
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,7 +36,9 @@ from agent.making.suggestions import WHICH_CRITIQUE, SuggestionAsk, asked_sugges
 from agent.making.tool_args import BadToolArgs, usage, validate_args
 from agent.making.uploads import Upload, UploadRefused, read_uploads, write_uploads
 from agent.scope import Scope, Scopes
-from agent.sessions.commands import SESSION_COMMAND, SessionCommands
+from agent.sessions.clock import SessionClock
+from agent.sessions.commands import CANDIDATES, NO_SESSION, SESSION_COMMAND, SessionCommands
+from agent.sessions.play import SessionPlay
 from agent.sessions.store import session_at
 from agent.store.artifacts import mentioned_number, newest_pieces, shown_artifact
 from agent.store.db import Artifact
@@ -91,8 +94,13 @@ class Agent:
         self._scopes = Scopes(sessions, memory)
         self._writes = TurnWrites(sessions=sessions, memory=memory, studio=studio)
         self._account = AccountCommands(sessions, memory, studio.media, self.tools)
-        self._group_sessions = SessionCommands(sessions)
         self._announcers: dict[str, Announce] = {}
+        self._clock = SessionClock(sessions, self._announcers, studio.media)
+        self._group_sessions = SessionCommands(sessions, studio.media, self._clock)
+        self._play = SessionPlay(
+            sessions=sessions, memory=memory, studio=studio, writes=self._writes, clock=self._clock
+        )
+        self._rearming: set[asyncio.Task[int]] = set()
 
     @property
     def tools(self) -> tuple[Tool, ...]:
@@ -101,6 +109,8 @@ class Agent:
 
     async def respond(self, turn: Turn) -> Reply:
         if turn.command is not None and turn.command.name == SESSION_COMMAND:
+            if turn.command.args.get("action") == CANDIDATES:
+                return await self._bot_candidates(turn, turn.command)
             return await self._group_sessions.run(turn)
         if turn.command is not None and not self._studio.handles(turn.command):
             return await self._account.run(turn)
@@ -120,6 +130,10 @@ class Agent:
             return scope
         if plan.tool is not None and plan.args is not None:
             return await self._make(turn, scope, plan.tool, plan.args, said=plan.said)
+        if scope.shared is not None and plan.text and plan.suggestion is None:
+            played = await self._play.words(turn, scope, plan.said)  # a relay line, a candidate
+            if played is not None:
+                return played
         if plan.suggestion is not None:
             return await self._apply_suggestion(turn, scope, plan.suggestion, plan.said)
         if not plan.text:
@@ -146,8 +160,17 @@ class Agent:
 
     def announce_with(self, platform: str, announce: Announce) -> None:
         """How to speak unprompted at a place of `platform` (a relay turn passed on at its
-        timeout, a round closed at its deadline)."""
+        timeout, a round closed at its deadline). Called on the running event loop, when the
+        transport starts: the deadlines of the platform's sessions are re-armed then, so a
+        restart keeps them (those that passed meanwhile fire at once)."""
         self._announcers[platform] = announce
+        task = asyncio.get_running_loop().create_task(self._clock.rearm(platform))
+        self._rearming.add(task)
+        task.add_done_callback(self._rearming.discard)
+
+    async def close(self) -> None:
+        """Stop the session timers (the deadlines stay stored)."""
+        self._clock.close()
 
     async def record_delivery(
         self, platform_message_id: str, artifact_numbers: Sequence[int]
@@ -158,6 +181,17 @@ class Agent:
             return
         async with self._sessions() as session, session.begin():
             await self._memory.mark_shown(session, artifact_numbers, platform_message_id)
+
+    async def _bot_candidates(self, turn: Turn, command: Command) -> Reply:
+        count = command.args.get("count") or (command.text.strip() or "2")
+        if not str(count).isdigit():
+            return Reply("How many? /session candidates 2", stored=False, private=True)
+        scope = await self._scopes.resolve(turn, piece=None, uploads=(), window_tokens=None)
+        if isinstance(scope, Reply):
+            return scope
+        if scope.shared is None:
+            return Reply(NO_SESSION, stored=False, private=True)
+        return await self._play.candidates(turn, scope, int(count))
 
     # --- 1. plan -----------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ removed, so a failure never leaves an artifact row or a file that nothing points
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +22,8 @@ from agent.store.memory import Memory, MessageDraft
 from agent.types import Reply
 from tools.contract import ArtifactDraft, ArtifactKind
 
+# Written with a turn's pieces, in their transaction: (session, each run's main piece).
+AlsoStore = Callable[[AsyncSession, Sequence[Artifact]], Awaitable[None]]
 FORGOTTEN = "This conversation was forgotten meanwhile; nothing was kept."
 
 
@@ -46,14 +48,21 @@ class TurnWrites:
             return await self._memory.append(session, scope.conversation_id, *messages)
 
     async def pieces(
-        self, scope: Scope, said: str, made: Sequence[Made], *, closing: str | None = None
+        self,
+        scope: Scope,
+        said: str,
+        made: Sequence[Made],
+        *,
+        closing: str | None = None,
+        also: AlsoStore | None = None,
     ) -> Reply:
         """Every piece the turn made, each with the line that presents it, after the person's
         message; then `closing` (a tool-calling model's last words). The Reply says what the
-        single tool said, or `closing`."""
+        single tool said, or `closing`. `also` writes what else the pieces are (a round's
+        candidates) in the same transaction; whatever it raises undoes the turn."""
         drafts = self._message_drafts(scope, said, made, closing)
         try:
-            stored = await self._store(scope, said, made, *drafts)
+            stored = await self._store(scope, said, made, *drafts, also=also)
         except IntegrityError:  # the conversation (and the piece built on) went meanwhile
             stored = None
         except BaseException:
@@ -109,14 +118,19 @@ class TurnWrites:
         person: MessageDraft,
         presented: Sequence[MessageDraft],
         closing: MessageDraft | None,
+        *,
+        also: AlsoStore | None,
     ) -> list[Artifact] | None:
         async with self._sessions() as session, session.begin():
-            messages, artifacts = [person], []
+            messages, artifacts, pieces = [person], [], []
             for one, line in zip(made, presented, strict=True):
                 kept = await _add_pieces(session, scope, one, said)
                 artifacts.extend(kept)
+                pieces.append(kept[0])
                 messages.append(replace(line, artifact_id=kept[0].id))
             messages.extend([closing] if closing else [])
+            if also is not None:
+                await also(session, pieces)
             if not await self._memory.append(session, scope.conversation_id, *messages):
                 await session.rollback()
                 return None

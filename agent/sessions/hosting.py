@@ -1,10 +1,19 @@
 """What only a session's host may do: pause and resume, lock, kick a member, hand over, set the
-shared style. Each answers in one line; a refusal changes nothing."""
+shared style, skip a relay turn. Each answers in one line; a refusal (SessionRefused) changes
+nothing."""
 
 from __future__ import annotations
 
-from agent.sessions.store import present
-from agent.store.db import GroupSession, MemberRole, SessionMember, SessionState, utcnow
+from agent.sessions.relay import pass_turn
+from agent.sessions.store import SessionRefused, present
+from agent.store.db import (
+    GroupSession,
+    MemberRole,
+    SessionMember,
+    SessionMode,
+    SessionState,
+    utcnow,
+)
 
 STYLE_CHARS = 300
 
@@ -21,21 +30,42 @@ def host_control(group: GroupSession, host: SessionMember, action: str, text: st
         return "The session is locked: members carry on, nobody new may join."
     if action == "style":
         return _restyle(group, text)
+    if action == "skip":
+        return _skip(group)
     member = _named(group, text)
     if member is None:
-        return f"No member here is called “{text}”." if text else f"Whom? /session {action} NAME"
+        raise SessionRefused(
+            f"No member here is called “{text}”." if text else f"Whom? /session {action} NAME"
+        )
     if member is host:
-        return "That is you." if action == "host" else "You cannot kick yourself; /session leave."
+        raise SessionRefused(
+            "That is you." if action == "host" else "You cannot kick yourself; /session leave."
+        )
     if action == "kick":
         member.left_at = utcnow()
-        return f"{member.user.display_name} is no longer in the session."
+        said = f"{member.user.display_name} is no longer in the session."
+        if group.turn_user_id == member.user_id:
+            following = pass_turn(group)
+            said += f" It is {following.user.display_name}'s turn." if following else ""
+        return said
     host.role, member.role = MemberRole.MEMBER, MemberRole.HOST
     return f"{member.user.display_name} is the host now."
 
 
+def _skip(group: GroupSession) -> str:
+    if group.mode != SessionMode.RELAY:
+        raise SessionRefused("Only a relay has turns to skip.")
+    skipped = next((m for m in present(group) if m.user_id == group.turn_user_id), None)
+    following = pass_turn(group)
+    name = "Nobody" if skipped is None else skipped.user.display_name
+    if following is None:
+        return f"{name} was skipped; nobody is left to take the turn."
+    return f"{name} was skipped. It is {following.user.display_name}'s turn."
+
+
 def _restyle(group: GroupSession, text: str) -> str:
     if len(text) > STYLE_CHARS:
-        return f"A style is at most {STYLE_CHARS} characters."
+        raise SessionRefused(f"A style is at most {STYLE_CHARS} characters.")
     group.style = text or None
     if text:
         return f"Every new piece is now made in this style: {text}."

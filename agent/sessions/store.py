@@ -36,6 +36,11 @@ class NotInSession(Exception):
         )
 
 
+class SessionRefused(Exception):
+    """A session command that cannot be done (not the host, the session locked, a vote that
+    does not count): one line for the asker alone; nothing of it is stored."""
+
+
 class SessionPaused(Exception):
     """The host paused the session: nothing is made or said there until it resumes."""
 
@@ -117,7 +122,7 @@ async def start_session(
         turn_minutes=turn_minutes,
         hidden=hidden,
         state=SessionState.OPEN,
-        members=[SessionMember(user_id=host.id, role=MemberRole.HOST)],
+        members=[SessionMember(user_id=host.id, role=MemberRole.HOST, joined_at=utcnow())],
     )
     session.add(group)
     await session.flush()
@@ -148,7 +153,7 @@ def join(group: GroupSession, user_id: int) -> SessionMember:
     """Add the person, or bring them back; joining again while present changes nothing."""
     member = membership(group, user_id)
     if member is None:
-        member = SessionMember(user_id=user_id, role=MemberRole.MEMBER)
+        member = SessionMember(user_id=user_id, role=MemberRole.MEMBER, joined_at=utcnow())
         group.members.append(member)
     elif not member.present:
         member.left_at, member.joined_at, member.role = None, utcnow(), MemberRole.MEMBER

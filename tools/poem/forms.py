@@ -9,6 +9,7 @@ The poem tool reports only what this checker confirmed, never the form it was as
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
@@ -148,12 +149,19 @@ class FormCheck:
     def failing_lines(self) -> tuple[int, ...]:
         """The lines to rewrite: a count missed, the second of a pair that should rhyme, a
         repeated line."""
-        numbers = set()
+        return tuple(sorted({number for number, _ in self._faults() if number is not None}))
+
+    def problems_on(self, numbers: Collection[int]) -> tuple[str, ...]:
+        """The problems that lines `numbers` are at fault for (the lines a relay turn added)."""
+        return tuple(problem for number, problem in self._faults() if number in numbers)
+
+    def _faults(self) -> list[tuple[int | None, str]]:
+        """Each problem with the line at fault, where it names one."""
+        faults = []
         for problem in self.problems:
             found = _FAULT.match(problem)
-            if found:
-                numbers.add(int(found.group(2) or found.group(1)))
-        return tuple(sorted(numbers))
+            faults.append((int(found.group(2) or found.group(1)) if found else None, problem))
+        return faults
 
     @property
     def score(self) -> float:

@@ -135,7 +135,7 @@ async def test_the_end_lists_the_pieces_and_credits_every_member(group: Workshop
         "Canvas:",
         "#1 image “a lantern”: v1 #1 by Ada, v2 #2 by Bob",
         "#3 poem “the crowd”: v1 #3 by Bob",
-        "Credits: Bob 2 versions, Ada 1 version",
+        "Credits: Bob: 2 versions; Ada: 1 version",
     ]
     after = await group.say("hello again")  # the place is private again
     [piece, *_] = await group.artifacts()
@@ -178,9 +178,16 @@ async def test_every_piece_in_a_session_follows_and_records_its_shared_style(
 async def test_host_controls_are_the_hosts_alone(group: Workshop) -> None:
     await group.command("/session start a night market")
     await group.command("/session join", user="bob")
-    for action in ("pause", "lock", "kick ada", "host bob", "style ink"):
+    refusals = {
+        "pause": "pause the session",
+        "lock": "lock the session",
+        "kick ada": "remove a member",
+        "host bob": "hand the session over",
+        "style ink": "set the session's style",
+    }
+    for action, what in refusals.items():
         refused = await group.command(f"/session {action}", user="bob")
-        assert refused.text == f"Only the host can {action.split()[0]} the session."
+        assert refused.text == f"Only the host can {what}." and refused.private
     status = await group.command("/session status")
     assert status.text == "Session on “a night market”: free, open. Members: Ada (host), Bob."
 

@@ -1,0 +1,163 @@
+"""Session deadlines: a relay turn passes on at its limit, a round closes at its deadline.
+
+The deadlines live in the database (group_sessions.turn_due_at, session_rounds.closes_at);
+this clock only keeps an asyncio timer per deadline, so a restart loses nothing: when a
+transport registers how to speak at its places, the clock re-arms every deadline of that
+platform (`rearm`), firing at once those that passed while the bot was down. After any change
+to a session, `sync` re-reads its deadlines and arms them. A timer that fires re-reads the row
+and acts only if the deadline still holds (the turn was not taken, the round not closed
+meanwhile), then says what happened at the session's place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agent.sessions.relay import pass_turn
+from agent.sessions.rounds import closed_reply, open_round
+from agent.store.db import (
+    Conversation,
+    GroupSession,
+    SessionState,
+    utcnow,
+)
+from agent.store.media import MediaStore
+from agent.types import Announce, Place, Reply
+
+logger = logging.getLogger(__name__)
+
+TimerKey = tuple[str, int]  # ("turn", session id) or ("round", session id)
+
+
+class SessionClock:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        announcers: Mapping[str, Announce],
+        media: MediaStore,
+    ) -> None:
+        self._sessions = sessions
+        self._media = media
+        self._announcers = announcers
+        self._timers: dict[TimerKey, asyncio.TimerHandle] = {}
+        self._firing: set[asyncio.Task[None]] = set()
+
+    async def rearm(self, platform: str) -> int:
+        """Arm every deadline of `platform`'s open sessions; returns how many."""
+        query = (
+            select(GroupSession)
+            .join(Conversation, GroupSession.conversation_id == Conversation.id)
+            .where(Conversation.platform == platform, GroupSession.state != SessionState.ENDED)
+        )
+        async with self._sessions() as session:
+            groups = (await session.execute(query)).scalars().all()
+            for group in groups:
+                await self._arm_from(session, group)
+        return len(self._timers)
+
+    async def sync(self, group_id: int) -> None:
+        """Arm (or disarm) the session's deadlines as the database has them now."""
+        async with self._sessions() as session:
+            group = await session.get(GroupSession, group_id)
+            if group is not None:
+                await self._arm_from(session, group)
+
+    def close(self) -> None:
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+
+    async def _arm_from(self, session: AsyncSession, group: GroupSession) -> None:
+        ended = group.state == SessionState.ENDED
+        self._arm(("turn", group.id), None if ended else group.turn_due_at)
+        round_ = None if ended else await open_round(session, group)
+        self._arm(("round", group.id), None if round_ is None else round_.closes_at)
+
+    def _arm(self, key: TimerKey, when: datetime | None) -> None:
+        old = self._timers.pop(key, None)
+        if old is not None:
+            old.cancel()
+        if when is None:
+            return
+        delay = max(0.0, (when - utcnow()).total_seconds())
+        loop = asyncio.get_running_loop()
+        self._timers[key] = loop.call_later(delay, self._fire, key)
+
+    def _fire(self, key: TimerKey) -> None:
+        self._timers.pop(key, None)
+        task = asyncio.create_task(self._expire(key))
+        self._firing.add(task)
+        task.add_done_callback(self._firing.discard)
+
+    async def _expire(self, key: TimerKey) -> None:
+        kind, group_id = key
+        try:
+            said = await self._act(kind, group_id)
+        except Exception:  # a timer has nobody to answer: the log keeps it
+            logger.exception("session %s: the %s deadline could not be applied", group_id, kind)
+            return
+        if said is not None:
+            platform, place, reply = said
+            await self._announce(platform, place, reply)
+        await self.sync(group_id)
+
+    async def _act(self, kind: str, group_id: int) -> tuple[str, Place, Reply] | None:
+        async with self._sessions() as session, session.begin():
+            group = await session.get(GroupSession, group_id)
+            if group is None or group.state == SessionState.ENDED:
+                return None
+            if kind == "turn":
+                reply = _pass_late_turn(group)
+            else:
+                reply = await _close_late(session, group, self._media)
+            if reply is None:
+                return None
+            conversation = group.conversation
+            return conversation.platform, place_of(conversation), reply
+
+    async def _announce(self, platform: str, place: Place, reply: Reply) -> None:
+        announce = self._announcers.get(platform)
+        if announce is None:
+            logger.warning("no transport to announce on %s: %s", platform, reply.text)
+            return
+        try:
+            await announce(place, reply)
+        except Exception:  # the change is stored; only the announcement failed
+            logger.exception("announcing at %s failed", place)
+
+
+def _pass_late_turn(group: GroupSession) -> Reply | None:
+    due = group.turn_due_at
+    if due is None or due > utcnow():
+        return None
+    late = next((m for m in group.members if m.user_id == group.turn_user_id), None)
+    following = pass_turn(group)
+    name = "The member" if late is None else late.user.display_name
+    if following is None:
+        return Reply(f"{name}'s turn ran out; nobody is left to take it.", stored=False)
+    said = f"{name}'s turn ran out. It is {following.user.display_name}'s turn now."
+    return Reply(said, stored=False)
+
+
+async def _close_late(
+    session: AsyncSession, group: GroupSession, media: MediaStore
+) -> Reply | None:
+    round_ = await open_round(session, group)
+    if round_ is None or round_.closes_at is None or round_.closes_at > utcnow():
+        return None
+    return await closed_reply(session, round_, media, "Time is up. ")
+
+
+def place_of(conversation: Conversation) -> Place:
+    return Place(
+        channel_id=conversation.channel_id,
+        guild_id=conversation.guild_id,
+        thread_id=conversation.thread_id,
+        is_direct=False,
+    )

@@ -1,0 +1,239 @@
+"""What members' words do in a relay or a round: a line added to the relay poem, a candidate
+made for the open round. In free mode (and in rounds mode between rounds) words go on as in
+any conversation; `SessionPlay.words` returns None and the turn pipeline decides on them.
+
+Each turn here is one pass too: the session is read and the contribution written in one
+transaction (a relay line), or the candidate is made with no transaction open and stored,
+with its place in the round, in one (agent/writes.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agent.making.studio import Made, Request, Studio
+from agent.making.tool_args import BadToolArgs, validate_args
+from agent.scope import Scope
+from agent.sessions.clock import SessionClock
+from agent.sessions.relay import (
+    Judged,
+    RelayRefused,
+    give_turn,
+    judge,
+    judged_line,
+    member_after,
+    poem_with_authors,
+    relay_params,
+    relay_poems,
+    whose_turn,
+)
+from agent.sessions.rounds import (
+    MAX_BOT_CANDIDATES,
+    RoundRefused,
+    add_candidates,
+    check_proposal,
+    open_round,
+)
+from agent.sessions.store import SessionRefused
+from agent.store.artifacts import add_artifact, shown_artifact
+from agent.store.db import (
+    Artifact,
+    GroupSession,
+    Role,
+    RoundState,
+    SessionMode,
+    SessionRound,
+    utcnow,
+)
+from agent.store.memory import Memory
+from agent.types import Reply, Turn
+from agent.writes import FORGOTTEN, TurnWrites
+from tools.contract import ArtifactDraft, ArtifactKind, Tool
+
+
+class SessionPlay:
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        memory: Memory,
+        studio: Studio,
+        writes: TurnWrites,
+        clock: SessionClock,
+    ) -> None:
+        self._sessions = sessions
+        self._memory = memory
+        self._studio = studio
+        self._writes = writes
+        self._clock = clock
+
+    async def words(self, turn: Turn, scope: Scope, said: str) -> Reply | None:
+        """A member's words in a relay or an open round; None where they are plain talk."""
+        assert scope.shared is not None
+        try:
+            if scope.shared.mode == SessionMode.RELAY:
+                return await self._relay_line(scope, said)
+            if scope.shared.mode == SessionMode.ROUNDS:
+                return await self._propose(turn, scope, said)
+        except (RelayRefused, RoundRefused, SessionRefused) as refused:
+            return Reply(str(refused), stored=False, private=True)
+        return None
+
+    async def candidates(self, turn: Turn, scope: Scope, count: int) -> Reply:
+        """/session candidates N: the bot makes N candidates from the round's prompt, credited
+        to the member who asked (who may vote for them)."""
+        if not 1 <= count <= MAX_BOT_CANDIDATES:
+            return Reply(f"Ask for 1 to {MAX_BOT_CANDIDATES} candidates.", stored=False)
+        try:
+            round_ = await self._round_for(scope)
+            if round_ is None:
+                raise RoundRefused("No round is open: the host opens one with /session round.")
+            tool = self._tool_of(round_)
+            made = [
+                await self._make(turn, scope, tool, round_.prompt, seed=i) for i in range(count)
+            ]
+        except (RoundRefused, BadToolArgs) as refused:
+            return Reply(str(refused), stored=False, private=True)
+        pieces = [m for m in made if isinstance(m, Made)]
+        if not pieces:
+            return next(m for m in made if isinstance(m, Reply))
+        said = f"/session candidates {count}"
+        return await self._store_candidates(scope, said, pieces, round_.id, by_bot=True)
+
+    # --- relay ---------------------------------------------------------------------------------
+
+    async def _relay_line(self, scope: Scope, said: str) -> Reply:
+        person = self._memory.draft(Role.USER, said, author_id=scope.user_id)
+        assert scope.shared is not None
+        async with self._sessions() as session, session.begin():
+            group = await _group(session, scope)
+            if group.turn_user_id != scope.user_id:
+                holder = whose_turn(group)
+                name = "nobody's" if holder is None else f"{holder.user.display_name}'s"
+                raise SessionRefused(f"It is {name} turn; your line comes when it is yours.")
+            previous = await _relay_piece(session, group)
+            judged = judge(None if previous is None else previous.text, said, group.form)
+            following = member_after(group, scope.user_id)
+            line = judged_line(judged, scope.shared.speaker, group.form)
+            if not judged.complete and following is not None:
+                line += f" Next: {following.user.display_name}."
+            # Counted before the first write, so the tokenizer never runs under the lock.
+            told = self._memory.draft(Role.ASSISTANT, line)
+            piece = await _add_line(session, scope, group, judged, said, previous)
+            if not await self._memory.append(
+                session, scope.conversation_id, person, replace(told, artifact_id=piece.id)
+            ):
+                await session.rollback()
+                return Reply(FORGOTTEN, stored=False)
+            group.relay_piece_id = None if judged.complete else piece.id
+            give_turn(group, following, utcnow())
+            shown = await self._relay_shown(session, group, judged, piece)
+            group_id = group.id
+        await self._clock.sync(group_id)
+        return Reply(f"{line}\n{shown.text}", artifacts=shown.artifacts)
+
+    async def _relay_shown(
+        self, session: AsyncSession, group: GroupSession, judged: Judged, piece: Artifact
+    ) -> Reply:
+        """What the session sees after a line: the poem so far, or with `hidden` only the
+        line the next member follows; the whole poem with its authors once complete."""
+        if judged.complete:
+            lines = (await relay_poems(session, group))[-1]
+            return Reply(
+                f"The poem is complete (#{piece.id}):\n{poem_with_authors(lines)}",
+                artifacts=(shown_artifact(piece, self._studio.media),),
+            )
+        if group.hidden:
+            return Reply(f"The line to follow: “{judged.lines[-1]}”")
+        return Reply("\n".join(judged.lines))
+
+    # --- rounds --------------------------------------------------------------------------------
+
+    async def _propose(self, turn: Turn, scope: Scope, said: str) -> Reply | None:
+        round_ = await self._round_for(scope)
+        if round_ is None:
+            return None  # between rounds, words are talk
+        check_proposal(round_, scope.user_id)
+        made = await self._make(turn, scope, self._tool_of(round_), f"{round_.prompt}, {said}")
+        if isinstance(made, Reply):
+            return made
+        return await self._store_candidates(scope, said, [made], round_.id, by_bot=False)
+
+    async def _round_for(self, scope: Scope) -> SessionRound | None:
+        async with self._sessions() as session:
+            return await open_round(session, await _group(session, scope))
+
+    def _tool_of(self, round_: SessionRound) -> Tool:
+        kind = ArtifactKind(round_.kind)
+        tool = next((t for t in self._studio.tools.values() if t.kind == kind), None)
+        if tool is None:
+            raise RoundRefused(f"No {round_.kind} tool is set up here to make candidates.")
+        return tool
+
+    async def _make(
+        self, turn: Turn, scope: Scope, tool: Tool, text: str, *, seed: int | None = None
+    ) -> Made | Reply:
+        options = {"seed": seed} if seed is not None and "seed" in tool.args.model_fields else {}
+        args = validate_args(tool, options, text)
+        request = Request(tool=tool, args=args, scope=scope, focus=None, progress=turn.progress)
+        return await self._studio.run(request)
+
+    async def _store_candidates(
+        self, scope: Scope, said: str, made: Sequence[Made], round_id: int, *, by_bot: bool
+    ) -> Reply:
+        entered: list[int] = []
+
+        async def enter_round(session: AsyncSession, pieces: Sequence[Artifact]) -> None:
+            round_ = await session.get(SessionRound, round_id)
+            if round_ is None or round_.state != RoundState.OPEN:
+                raise RoundRefused("The round closed while your candidate was being made.")
+            if by_bot:
+                for piece in pieces:
+                    piece.params = {**piece.params, "by_bot": True}
+            add_candidates(round_, [piece.id for piece in pieces])
+            entered.extend(piece.id for piece in pieces)
+
+        try:
+            reply = await self._writes.pieces(scope, said, made, also=enter_round)
+        except RoundRefused as refused:
+            return Reply(str(refused), stored=False)
+        return replace(reply, ballot=tuple(entered))
+
+
+async def _group(session: AsyncSession, scope: Scope) -> GroupSession:
+    assert scope.shared is not None
+    group = await session.get(GroupSession, scope.shared.session_id)
+    if group is None:
+        raise SessionRefused("This session is gone.")
+    return group
+
+
+async def _relay_piece(session: AsyncSession, group: GroupSession) -> Artifact | None:
+    return (
+        None if group.relay_piece_id is None else await session.get(Artifact, group.relay_piece_id)
+    )
+
+
+async def _add_line(
+    session: AsyncSession,
+    scope: Scope,
+    group: GroupSession,
+    judged: Judged,
+    said: str,
+    previous: Artifact | None,
+) -> Artifact:
+    draft = ArtifactDraft(
+        ArtifactKind.POEM, text=judged.text, params=relay_params(judged, group.form)
+    )
+    return await add_artifact(
+        session,
+        conversation_id=scope.conversation_id,
+        creator_id=scope.user_id,
+        draft=draft,
+        prompt=said,
+        parent=previous,
+        media=None,
+    )

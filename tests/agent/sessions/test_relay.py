@@ -1,0 +1,128 @@
+"""Relay sessions: members add lines in join order, each judged against the form, each line
+credited to its author; turns pass on, are skipped, and time out, also across a restart."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from agent.store.db import GroupSession, User, utcnow
+from agent.types import Place, Reply
+from tests.support.studio_tools import SKETCH, VERSE
+from tests.support.workshop import MakeWorkshop, Workshop
+
+
+@pytest.fixture
+def relay(make_studio: MakeWorkshop) -> Workshop:
+    return make_studio([VERSE, SKETCH])
+
+
+async def start_three(group: Workshop, options: str = "form=haiku") -> None:
+    await group.command(f"/session start mode=relay {options} the sea at dawn")
+    await group.command("/session join", user="bob")
+    await group.command("/session join", user="cy")
+
+
+async def turn_of(group: Workshop) -> str | None:
+    async with group.sessions() as session:
+        query = select(User.display_name).join(GroupSession, GroupSession.turn_user_id == User.id)
+        return (await session.execute(query)).scalar_one_or_none()
+
+
+async def test_a_three_turn_haiku_credits_each_line_to_its_author(relay: Workshop) -> None:
+    await start_three(relay)
+    first = await relay.say("an old silent pond", user="ada")
+    second = await relay.say("a frog jumps into the pond", user="bob")
+    third = await relay.say("splash! silence again", user="cy")
+    assert first.text.startswith("Line 1 by Ada is in (haiku ✓). Next: Bob.")
+    assert second.text.startswith("Line 2 by Bob is in (haiku ✓). Next: Cy.")
+    assert "The poem is complete" in third.text
+    assert "an old silent pond  — Ada\na frog jumps into the pond  — Bob" in third.text
+    assert "splash! silence again  — Cy" in third.text
+    newest = (await relay.artifacts())[-1]
+    assert newest.text == "an old silent pond\na frog jumps into the pond\nsplash! silence again"
+    assert [a.version for a in await relay.artifacts()] == [1, 2, 3]
+    ended = await relay.command("/session end")
+    assert "Relay poem 1:\nan old silent pond  — Ada" in ended.text
+    assert "Bob: 1 version, 1 line" in ended.text and ended.session_ended
+
+
+async def test_a_line_that_misses_the_form_is_kept_and_told(relay: Workshop) -> None:
+    await start_three(relay)
+    await relay.say("an old silent pond", user="ada")
+    missed = await relay.say("a frog jumps", user="bob")
+    assert "Line 2 by Bob is in (haiku: line 2 has 3 syllables, wanted 7)" in missed.text
+    assert (await relay.artifacts())[-1].text == "an old silent pond\na frog jumps"
+    assert await turn_of(relay) == "Cy"
+
+
+async def test_out_of_turn_and_too_long_lines_are_refused_and_nothing_is_stored(
+    relay: Workshop,
+) -> None:
+    await start_three(relay)
+    early = await relay.say("a line before my turn", user="bob")
+    long = await relay.say("one\ntwo\nthree\nfour", user="ada")
+    assert early.text == "It is Ada's turn; your line comes when it is yours."
+    assert early.private and not early.stored
+    assert long.text.startswith("That is 4 lines; the haiku has room for 3 more lines.")
+    assert await relay.artifacts() == [] and await relay.messages() == []
+    assert await turn_of(relay) == "Ada"
+
+
+async def test_hidden_shows_only_the_line_to_follow(relay: Workshop) -> None:
+    await start_three(relay, "form=haiku hidden=true")
+    await relay.say("an old silent pond", user="ada")
+    second = await relay.say("a frog jumps into the pond", user="bob")
+    assert "The line to follow: “a frog jumps into the pond”" in second.text
+    assert "an old silent pond" not in second.text and second.artifacts == ()
+
+
+async def test_a_chinese_relay_counts_characters_and_takes_a_couplet(relay: Workshop) -> None:
+    await start_three(relay, "form=五言绝句")
+    couplet = await relay.say("床前明月光，疑是地上霜。", user="ada")
+    assert couplet.text.startswith("Lines 1-2 by Ada is in (五言绝句 ✓). Next: Bob.")
+    short = await relay.say("举头望月", user="bob")
+    assert "line 3 has 4 characters, wanted 5" in short.text
+
+
+async def test_pass_skip_and_leaving_move_the_turn_on(relay: Workshop) -> None:
+    await start_three(relay)
+    passed = await relay.command("/session pass", user="ada")
+    refused = await relay.command("/session skip", user="cy")
+    skipped = await relay.command("/session skip", user="ada")
+    assert passed.text == "Ada passed. It is Bob's turn."
+    assert refused.text == "Only the host can skip a turn." and refused.private
+    assert skipped.text == "Bob was skipped. It is Cy's turn."
+    left = await relay.command("/session leave", user="cy")
+    assert left.text == "Cy left the session. It is Ada's turn."
+    assert (await relay.command("/session pass", user="bob")).text == "It is Ada's turn, not yours."
+
+
+async def test_a_turn_past_its_limit_passes_on_after_a_restart(
+    relay: Workshop, make_studio: MakeWorkshop
+) -> None:
+    await start_three(relay, "form=haiku turn_minutes=5")
+    async with relay.sessions() as session, session.begin():
+        late = utcnow() - timedelta(seconds=1)
+        await session.execute(update(GroupSession).values(turn_due_at=late))
+    restarted = make_studio([VERSE, SKETCH])  # a new agent on the same database
+    said: list[tuple[Place, Reply]] = []
+
+    async def announce(place: Place, reply: Reply) -> None:
+        said.append((place, reply))
+
+    restarted.agent.announce_with("test", announce)
+    for _ in range(100):
+        if said:
+            break
+        await asyncio.sleep(0.02)
+    assert said and said[0][1].text == "Ada's turn ran out. It is Bob's turn now."
+    assert said[0][0].channel_id == "c1"
+    assert await turn_of(relay) == "Bob"
+    async with relay.sessions() as session:
+        due = (await session.execute(select(GroupSession.turn_due_at))).scalar_one()
+    assert due is not None and due > utcnow() + timedelta(minutes=4)  # Bob's own five minutes
+    await restarted.agent.close()
