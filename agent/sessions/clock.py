@@ -6,7 +6,8 @@ transport registers how to speak at its places, the clock re-arms every deadline
 platform (`rearm`), firing at once those that passed while the bot was down. After any change
 to a session, `sync` re-reads its deadlines and arms them. A timer that fires re-reads the row
 and acts only if the deadline still holds (the turn was not taken, the round not closed
-meanwhile), then says what happened at the session's place.
+meanwhile), then says what happened at the session's place. A session's end time ends it
+the same way.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agent.sessions.finale import end_session
 from agent.sessions.relay import pass_turn
 from agent.sessions.rounds import closed_reply, open_round
 from agent.store.db import (
@@ -32,7 +35,7 @@ from agent.types import Announce, Place, Reply
 
 logger = logging.getLogger(__name__)
 
-TimerKey = tuple[str, int]  # ("turn", session id) or ("round", session id)
+TimerKey = tuple[str, int]  # ("turn" | "round" | "end", session id)
 
 
 class SessionClock:
@@ -78,6 +81,7 @@ class SessionClock:
         self._arm(("turn", group.id), None if ended else group.turn_due_at)
         round_ = None if ended else await open_round(session, group)
         self._arm(("round", group.id), None if round_ is None else round_.closes_at)
+        self._arm(("end", group.id), None if ended else group.ends_at)
 
     def _arm(self, key: TimerKey, when: datetime | None) -> None:
         old = self._timers.pop(key, None)
@@ -114,8 +118,10 @@ class SessionClock:
                 return None
             if kind == "turn":
                 reply = _pass_late_turn(group)
-            else:
+            elif kind == "round":
                 reply = await _close_late(session, group, self._media)
+            else:
+                reply = await _end_late(session, group, self._media)
             if reply is None:
                 return None
             conversation = group.conversation
@@ -152,6 +158,13 @@ async def _close_late(
     if round_ is None or round_.closes_at is None or round_.closes_at > utcnow():
         return None
     return await closed_reply(session, round_, media, "Time is up. ")
+
+
+async def _end_late(session: AsyncSession, group: GroupSession, media: MediaStore) -> Reply | None:
+    if group.ends_at is None or group.ends_at > utcnow():
+        return None
+    ended = await end_session(session, group, media)
+    return replace(ended, text="The session's time is up.\n" + ended.text)
 
 
 def place_of(conversation: Conversation) -> Place:

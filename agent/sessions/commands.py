@@ -11,6 +11,7 @@ the session's deadlines are re-armed (agent/sessions/clock.py).
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Mapping
+from datetime import timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agent.making.tool_args import explain
 from agent.sessions.canvas import canvas_text
 from agent.sessions.clock import SessionClock
-from agent.sessions.finale import finale_text
+from agent.sessions.finale import end_session
 from agent.sessions.hosting import host_control
 from agent.sessions.relay import give_turn, pass_turn, whose_turn
 from agent.sessions.rounds import (
@@ -87,6 +88,7 @@ class StartArgs(BaseModel):
     hidden: bool = Field(False, description="relay: each member sees only the previous line")
     form: str | None = Field(None, description="relay: the poem's form (haiku, sonnet, 五言绝句)")
     self_vote: bool = Field(False, description="rounds: may members vote for their own")
+    minutes: int | None = Field(None, ge=1, le=7 * 24 * 60, description="ends by itself after")
 
     @field_validator("form")
     @classmethod
@@ -166,6 +168,8 @@ class SessionCommands:
             hidden=args.hidden,
         )
         started.form, started.self_vote = args.form, args.self_vote
+        if args.minutes is not None:
+            started.ends_at = utcnow() + timedelta(minutes=args.minutes)
         if args.mode == SessionMode.RELAY:
             give_turn(started, started.members[0], utcnow())  # the host begins
         return _welcome(args, user.display_name)
@@ -332,13 +336,7 @@ class SessionCommands:
     ) -> Said:
         _host_of(group, user, "end the session")
         assert group is not None
-        round_ = await open_round(session, group)
-        closed = "" if round_ is None else (await closed_reply(session, round_, self._media)).text
-        group.state, group.ended_at = SessionState.ENDED, utcnow()
-        group.turn_user_id, group.turn_due_at = None, None
-        finale = await finale_text(session, group)
-        said = "\n".join(part for part in (closed, finale) if part)
-        return Reply(said, stored=False, session_ended=True)
+        return await end_session(session, group, self._media)
 
 
 def _member_of(group: GroupSession | None, user: User) -> None:

@@ -10,7 +10,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.sessions.canvas import canvas_text, session_pieces
 from agent.sessions.relay import poem_with_authors, relay_poems
-from agent.store.db import GroupSession, RoundVote, SessionRound, User
+from agent.sessions.rounds import closed_reply, open_round
+from agent.store.db import GroupSession, RoundVote, SessionRound, SessionState, User, utcnow
+from agent.store.media import MediaStore
+from agent.types import Reply
+
+
+async def end_session(session: AsyncSession, group: GroupSession, media: MediaStore) -> Reply:
+    """End the session (by the host, or at its end time): an open round is counted first;
+    the Reply is the finale."""
+    round_ = await open_round(session, group)
+    closed = "" if round_ is None else (await closed_reply(session, round_, media)).text
+    group.state, group.ended_at = SessionState.ENDED, utcnow()
+    group.turn_user_id, group.turn_due_at = None, None
+    said = "\n".join(part for part in (closed, await finale_text(session, group)) if part)
+    return Reply(said, stored=False, session_ended=True)
 
 
 async def finale_text(session: AsyncSession, group: GroupSession) -> str:

@@ -1,7 +1,7 @@
-"""What /forget removes of a person from group sessions: their messages, their memberships (a
-host's place passes on first), and the pieces they made that nobody else built on. Pieces
-others built on stay, their versions credited to "a former member"; the others' work is
-theirs to keep.
+"""What /forget removes of a person from group sessions: their messages, their votes, their
+memberships (a host's place and a relay turn pass on first), and the pieces they made that
+nobody else built on (with their place in a round). Pieces others built on stay, their
+versions credited to "a former member"; the others' work is theirs to keep.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from agent.sessions.relay import pass_turn
 from agent.sessions.store import leave
 from agent.store.db import (
     Artifact,
@@ -20,6 +21,7 @@ from agent.store.db import (
     ConversationKind,
     GroupSession,
     Message,
+    RoundVote,
     SessionMember,
 )
 
@@ -37,6 +39,7 @@ async def forget_in_sessions(session: AsyncSession, user_id: int) -> SessionTrac
     said = (Message.author_id == user_id) & Message.conversation_id.in_(shared)
     messages = (await session.execute(select(func.count()).where(said))).scalar_one()
     await session.execute(delete(Message).where(said))
+    await session.execute(delete(RoundVote).where(RoundVote.voter_id == user_id))
     sessions = await _leave_every_session(session, user_id)
     media = await _remove_unshared_pieces(session, user_id, shared)
     return SessionTraces(messages, sessions, media)
@@ -49,6 +52,8 @@ async def _leave_every_session(session: AsyncSession, user_id: int) -> int:
         mine = next(member for member in group.members if member.user_id == user_id)
         if mine.present:
             leave(group, mine)  # a host hands over to the longest-standing member
+        if group.turn_user_id == user_id:
+            pass_turn(group)  # a relay goes on with the next member
         group.members.remove(mine)
     await session.flush()
     return len(groups)

@@ -3,14 +3,13 @@ credited to its author; turns pass on, are skipped, and time out, also across a 
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
 
 from agent.store.db import GroupSession, User, utcnow
-from agent.types import Place, Reply
+from tests.support.announcements import Announcements
 from tests.support.studio_tools import SKETCH, VERSE
 from tests.support.workshop import MakeWorkshop, Workshop
 
@@ -109,20 +108,22 @@ async def test_a_turn_past_its_limit_passes_on_after_a_restart(
         late = utcnow() - timedelta(seconds=1)
         await session.execute(update(GroupSession).values(turn_due_at=late))
     restarted = make_studio([VERSE, SKETCH])  # a new agent on the same database
-    said: list[tuple[Place, Reply]] = []
-
-    async def announce(place: Place, reply: Reply) -> None:
-        said.append((place, reply))
-
-    restarted.agent.announce_with("test", announce)
-    for _ in range(100):
-        if said:
-            break
-        await asyncio.sleep(0.02)
-    assert said and said[0][1].text == "Ada's turn ran out. It is Bob's turn now."
-    assert said[0][0].channel_id == "c1"
+    announced = Announcements()
+    restarted.agent.announce_with("test", announced)
+    place, reply = await announced.first()
+    assert reply.text == "Ada's turn ran out. It is Bob's turn now."
+    assert place.channel_id == "c1"
     assert await turn_of(relay) == "Bob"
     async with relay.sessions() as session:
         due = (await session.execute(select(GroupSession.turn_due_at))).scalar_one()
     assert due is not None and due > utcnow() + timedelta(minutes=4)  # Bob's own five minutes
     await restarted.agent.close()
+
+
+async def test_forget_by_the_member_whose_turn_it_is_passes_the_turn(relay: Workshop) -> None:
+    await start_three(relay)
+    await relay.say("an old silent pond", user="ada")
+    await relay.command("/forget yes", user="bob")
+    assert await turn_of(relay) == "Cy"
+    third = await relay.say("a frog jumps into the pond", user="cy")
+    assert third.text.startswith("Line 2 by Cy is in (haiku ✓). Next: Ada.")

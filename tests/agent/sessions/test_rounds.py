@@ -3,14 +3,13 @@ vote; the winner becomes the canvas; votes and deadlines survive a restart."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
 
-from agent.store.db import RoundVote, SessionRound, utcnow
-from agent.types import Place, Reply
+from agent.store.db import GroupSession, RoundVote, SessionRound, utcnow
+from tests.support.announcements import Announcements
 from tests.support.studio_tools import SKETCH, VERSE
 from tests.support.workshop import MakeWorkshop, Workshop
 
@@ -109,20 +108,43 @@ async def test_a_restart_keeps_the_votes_and_the_deadline_closes_the_round(
     async with rounds.sessions() as session, session.begin():
         late = utcnow() - timedelta(seconds=1)
         await session.execute(update(SessionRound).values(closes_at=late))
-    said: list[tuple[Place, Reply]] = []
-
-    async def announce(place: Place, reply: Reply) -> None:
-        said.append((place, reply))
-
-    restarted.agent.announce_with("test", announce)
-    for _ in range(100):
-        if said:
-            break
-        await asyncio.sleep(0.02)
-    assert said, "the deadline that passed during the restart never fired"
-    reply = said[0][1]
+    announced = Announcements()
+    restarted.agent.announce_with("test", announced)
+    _, reply = await announced.first()
     assert reply.text == (
         f"Time is up. Round 1 closed. Winner: #{bob_piece}. Tally: #{bob_piece} 1 vote."
     )
     assert [a.number for a in reply.artifacts] == [bob_piece]
+    await restarted.agent.close()
+
+
+async def test_forget_takes_a_members_votes_and_unshared_candidates_with_them(
+    rounds: Workshop,
+) -> None:
+    await open_image_round(rounds)
+    bob_piece = (await rounds.say("with gulls", user="bob")).ballot[0]
+    await rounds.command(f"/session vote #{bob_piece}", user="cy")
+    await rounds.command("/forget yes", user="cy")
+    after_cy = await rounds.command("/session status")
+    assert "1 candidates, 0 votes." in after_cy.text
+    await rounds.command("/forget yes", user="bob")
+    after_bob = await rounds.command("/session status")
+    assert "0 candidates, 0 votes." in after_bob.text and "Bob" not in after_bob.text
+
+
+async def test_a_session_past_its_end_time_ends_with_its_finale_after_a_restart(
+    rounds: Workshop, make_studio: MakeWorkshop
+) -> None:
+    await open_image_round(rounds)
+    await rounds.command("/session end", user="bob")  # refused: not the host
+    bob_piece = (await rounds.say("with gulls", user="bob")).ballot[0]
+    async with rounds.sessions() as session, session.begin():
+        await session.execute(update(GroupSession).values(ends_at=utcnow()))
+    restarted = make_studio([VERSE, SKETCH])
+    announced = Announcements()
+    restarted.agent.announce_with("test", announced)
+    _, reply = await announced.first()
+    assert reply.text.startswith("The session's time is up.\nRound 1 closed. Winner: #")
+    assert f"Round 1 winner: #{bob_piece} by Bob" in reply.text and reply.session_ended
+    assert (await rounds.command("/session status")).text.startswith("There is no session here")
     await restarted.agent.close()
