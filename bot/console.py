@@ -46,6 +46,10 @@ def render(reply: Reply) -> str:
     for artifact in reply.artifacts:
         saved = f" (saved as {artifact.media_path})" if artifact.media_path else ""
         lines.append(artifact.line + saved)
+    if reply.ballot:
+        lines.append("Vote: " + ", ".join(f"/session vote #{n}" for n in reply.ballot))
+    if reply.download is not None:
+        lines.append(f"{reply.download.filename} (saved as {reply.download.path})")
     return "\n".join(lines)
 
 
@@ -66,6 +70,8 @@ class ConsoleChat:
         self._stdout = stdout
 
     async def run(self) -> None:
+        # A relay turn passed on, a round closed at its deadline: printed as they happen.
+        self._agent.announce_with(PLATFORM, self._announce)
         while (line := await self._read(f"{self._user}> ")) is not None:
             line = line.rstrip("\n")
             if line.strip() in {"/quit", "/exit"}:
@@ -83,6 +89,9 @@ class ConsoleChat:
             command = await self._confirm_forget(command)
         reply: Reply = await self._agent.respond(self._turn(command=command))
         return render(reply) + (CONSOLE_HELP if command.name == "help" else "")
+
+    async def _announce(self, place: Place, reply: Reply) -> None:
+        self._write(render(reply))
 
     def _switch_user(self, name: str) -> str:
         name = name.strip()

@@ -125,3 +125,45 @@ def test_a_scripted_group_session_with_as(
     assert replies[3] == "Welcome, bob: you are in the session on “a night market”."
     assert replies[4] == "Session on “a night market”: free, open. Members: ada (host), bob."
     assert replies[6].splitlines()[0] == "The session on “a night market” has ended."
+
+
+def test_a_scripted_relay_and_an_image_round_across_a_restart(
+    base_env: dict[str, str], models_cache_dir: Path, tiny_chat: object
+) -> None:
+    env = {
+        **base_env,
+        "ATELIER_PROFILE": "tiny",
+        "ATELIER_MODELS_DIR": str(models_cache_dir),
+        "ATELIER_ROUTING": "tools",  # a random model given tools never calls one: chat
+    }
+    relay = [
+        "/session start mode=relay form=haiku the sea at dawn",
+        *("/as bob", "/session join", "/as cy", "/session join", "/as ada"),
+        *("an old silent pond", "/as bob", "a frog jumps into the pond"),
+        *("/as cy", "splash! silence again", "/as ada", "/session end"),
+    ]
+    replies = chat(env, "ada", relay)
+    assert replies[6].startswith("Line 1 by ada is in (haiku ✓). Next: bob.")
+    assert "The poem is complete (#3)" in replies[10]
+    assert "Relay poem 1:\nan old silent pond  — ada\na frog jumps into the pond  — bob" in (
+        replies[12]
+    )
+    rounds = [
+        "/session start mode=rounds a harbour",
+        *("/as bob", "/session join", "/as cy", "/session join"),
+        *("/as ada", "/session round kind=image minutes=30 a lighthouse at dusk"),
+        *("/as bob", "with gulls circling", "/as cy", "under a red moon"),
+        *("/session close", "/session vote #4"),
+    ]
+    replies = chat(env, "ada", rounds)
+    assert replies[6].startswith("Round 1 is open: image — “a lighthouse at dusk”.")
+    assert "#4 image" in replies[8] and replies[8].endswith("Vote: /session vote #4")
+    assert replies[11] == "Only the host can close a round."
+    assert replies[12] == "Your vote for #4 is in."
+    # A new process on the same database: the votes and the deadline are where they were.
+    after = ["/session status", "/session vote #5", "/as ada", "/session vote #5", "/session end"]
+    replies = chat(env, "bob", after)
+    assert "Round 1 (image: “a lighthouse at dusk”, closes " in replies[0]
+    assert replies[0].endswith("2 candidates, 1 votes.")
+    assert "Everyone has voted. Round 1 closed. Winner: #5." in replies[3]
+    assert "Round 1 winner: #5 by cy" in replies[4] and "cy: 1 version, 1 vote" in replies[4]
