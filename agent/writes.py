@@ -50,7 +50,7 @@ class TurnWrites:
     async def pieces(
         self,
         scope: Scope,
-        said: str,
+        said: str | None,
         made: Sequence[Made],
         *,
         closing: str | None = None,
@@ -58,8 +58,9 @@ class TurnWrites:
     ) -> Reply:
         """Every piece the turn made, each with the line that presents it, after the person's
         message; then `closing` (a tool-calling model's last words). The Reply says what the
-        single tool said, or `closing`. `also` writes what else the pieces are (a round's
-        candidates) in the same transaction; whatever it raises undoes the turn."""
+        single tool said, or `closing`. With `said` None the pieces are the bot's own doing (a
+        round's jury), after no message of the person's. `also` writes what else the pieces
+        are (a round's candidates) in the same transaction; whatever it raises undoes it all."""
         drafts = self._message_drafts(scope, said, made, closing)
         try:
             stored = await self._store(scope, said, made, *drafts, also=also)
@@ -94,10 +95,12 @@ class TurnWrites:
             )
 
     def _message_drafts(
-        self, scope: Scope, said: str, made: Sequence[Made], closing: str | None
-    ) -> tuple[MessageDraft, list[MessageDraft], MessageDraft | None]:
+        self, scope: Scope, said: str | None, made: Sequence[Made], closing: str | None
+    ) -> tuple[MessageDraft | None, list[MessageDraft], MessageDraft | None]:
         """Counted before the transaction opens: the tokenizer never runs under the lock."""
-        person = self._memory.draft(Role.USER, said, author_id=scope.user_id)
+        person = (
+            None if said is None else self._memory.draft(Role.USER, said, author_id=scope.user_id)
+        )
         presented = [
             self._memory.draft(
                 Role.ASSISTANT,
@@ -113,16 +116,16 @@ class TurnWrites:
     async def _store(
         self,
         scope: Scope,
-        said: str,
+        said: str | None,
         made: Sequence[Made],
-        person: MessageDraft,
+        person: MessageDraft | None,
         presented: Sequence[MessageDraft],
         closing: MessageDraft | None,
         *,
         also: AlsoStore | None,
     ) -> list[Artifact] | None:
         async with self._sessions() as session, session.begin():
-            messages, artifacts, pieces = [person], [], []
+            messages, artifacts, pieces = [person] if person else [], [], []
             for one, line in zip(made, presented, strict=True):
                 kept = await _add_pieces(session, scope, one, said)
                 artifacts.extend(kept)
@@ -137,7 +140,9 @@ class TurnWrites:
         return artifacts
 
 
-async def _add_pieces(session: AsyncSession, scope: Scope, made: Made, said: str) -> list[Artifact]:
+async def _add_pieces(
+    session: AsyncSession, scope: Scope, made: Made, said: str | None
+) -> list[Artifact]:
     """One run's drafts as artifacts: the piece, then its parts (a grid's single images)."""
     request = made.request
     return [
@@ -162,11 +167,11 @@ def _in_session(draft: ArtifactDraft, scope: Scope) -> ArtifactDraft:
     return replace(draft, params={**draft.params, "session_style": scope.style})
 
 
-def _prompt_of(made: Made, said: str) -> str:
+def _prompt_of(made: Made, said: str | None) -> str:
     """What the piece was asked as: the tool's text argument, else the message itself."""
     tool, args = made.request.tool, made.request.args
     value = getattr(args, tool.text_arg, None) if tool.text_arg else None
-    return str(value) if value else said
+    return str(value) if value else (said or "")
 
 
 def _reply_text(made: Sequence[Made], closing: str | None) -> str:

@@ -101,7 +101,8 @@ class SessionPlay:
         if not pieces:
             return next(m for m in made if isinstance(m, Reply))
         said = f"/session candidates {count}"
-        return await self._store_candidates(scope, said, pieces, round_.id, by_bot=True)
+        entered = await self._store_candidates(scope, said, pieces, round_.id, by_bot=True)
+        return await self._with_jury(turn, scope, round_, entered)
 
     # --- relay ---------------------------------------------------------------------------------
 
@@ -160,7 +161,46 @@ class SessionPlay:
         made = await self._make(turn, scope, self._tool_of(round_), f"{round_.prompt}, {said}")
         if isinstance(made, Reply):
             return made
-        return await self._store_candidates(scope, said, [made], round_.id, by_bot=False)
+        entered = await self._store_candidates(scope, said, [made], round_.id, by_bot=False)
+        return await self._with_jury(turn, scope, round_, entered)
+
+    async def _with_jury(
+        self, turn: Turn, scope: Scope, round_: SessionRound, entered: Reply
+    ) -> Reply:
+        """With a jury, each new candidate is critiqued in a few lines as it is posted; the
+        critique is a piece of its own, made by the bot, and the candidate stands without it."""
+        critic = next(
+            (t for t in self._studio.tools.values() if t.kind == ArtifactKind.CRITIQUE), None
+        )
+        if not round_.jury or not entered.ballot:
+            return entered
+        if critic is None:
+            return replace(entered, text=entered.text + "\n(No critique tool here: no jury.)")
+        verdicts = [entered.text]
+        artifacts = list(entered.artifacts)
+        for number in entered.ballot:
+            candidate = await self._candidate(scope, number)
+            if candidate is None:  # forgotten meanwhile: nothing to judge
+                continue
+            args = validate_args(critic, {}, "")
+            request = Request(
+                tool=critic, args=args, scope=scope, focus=candidate, progress=turn.progress
+            )
+            made = await self._studio.run(request)
+            if isinstance(made, Reply):  # the candidate stands; the jury says it could not
+                verdicts.append(f"The jury could not judge #{number}: {made.text}")
+                continue
+            judged = await self._writes.pieces(scope, None, [made])
+            verdicts.append(f"Jury on #{number}: {judged.text}")
+            artifacts.extend(judged.artifacts)
+        return replace(entered, text="\n".join(verdicts), artifacts=tuple(artifacts))
+
+    async def _candidate(self, scope: Scope, number: int) -> Artifact | None:
+        async with self._sessions() as session:
+            piece = await session.get(Artifact, number)
+        return (
+            piece if piece is not None and piece.conversation_id == scope.conversation_id else None
+        )
 
     async def _round_for(self, scope: Scope) -> SessionRound | None:
         async with self._sessions() as session:

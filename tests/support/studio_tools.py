@@ -145,6 +145,13 @@ def recall_taste(args: VerseArgs, context: ToolContext) -> ArtifactDraft:
     return ArtifactDraft(ArtifactKind.POEM, text=" ".join(forms) or "none", params={})
 
 
+def judge(args: StallArgs, context: ToolContext) -> ArtifactDraft:
+    """A critique that names the piece it judged."""
+    focus = context.focus
+    said = "nothing to judge" if focus is None else f"a fine {focus.kind} (#{focus.number})"
+    return ArtifactDraft(ArtifactKind.CRITIQUE, text=said, from_focus=True)
+
+
 VERSE = Tool("verse", "Write a short verse.", ArtifactKind.POEM, VerseArgs, write_verse)
 SKETCH = Tool("sketch", "Draw a small picture.", ArtifactKind.IMAGE, SketchArgs, draw_sketch)
 TRACE = Tool(
@@ -160,6 +167,7 @@ HUM = Tool("hum", "Hum a poem.", ArtifactKind.MUSIC, StallArgs, hum)
 CHURN = Tool("churn", "Works the CPU.", ArtifactKind.POEM, VerseArgs, churn)
 RECALL = Tool("recall", "Recall your taste.", ArtifactKind.POEM, VerseArgs, recall_taste)
 BROKEN = Tool("broken", "Always fails.", ArtifactKind.POEM, VerseArgs, fail)
+JUDGE = Tool("judge", "Critique a piece.", ArtifactKind.CRITIQUE, StallArgs, judge)
 
 
 def stall_tool(stall: Stall, timeout_s: float = 30.0) -> Tool:

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from agent.store.db import GroupSession, RoundVote, SessionRound, utcnow
 from tests.support.announcements import Announcements
-from tests.support.studio_tools import SKETCH, VERSE
+from tests.support.studio_tools import JUDGE, SKETCH, VERSE
 from tests.support.workshop import MakeWorkshop, Workshop
 
 
@@ -148,3 +148,15 @@ async def test_a_session_past_its_end_time_ends_with_its_finale_after_a_restart(
     assert f"Round 1 winner: #{bob_piece} by Bob" in reply.text and reply.session_ended
     assert (await rounds.command("/session status")).text.startswith("There is no session here")
     await restarted.agent.close()
+
+
+async def test_a_jury_critiques_each_candidate_as_it_is_posted(make_studio: MakeWorkshop) -> None:
+    jury = make_studio([VERSE, SKETCH, JUDGE])
+    await open_image_round(jury, "jury=true")
+    proposed = await jury.say("with gulls", user="bob")
+    number = proposed.ballot[0]
+    assert f"Jury on #{number}: a fine image (#{number})" in proposed.text
+    assert [a.kind for a in proposed.artifacts] == ["image", "critique"]
+    critique = (await jury.artifacts())[-1]
+    assert critique.parent_id == number and critique.kind == "critique"
+    assert proposed.ballot == (number,)  # the critique is not up for a vote
