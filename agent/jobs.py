@@ -8,6 +8,10 @@ will read. A run past its tool's timeout is abandoned: its cancellation flag is 
 tool stops at its next check, and its result, if it ever comes, is dropped. A run that has to
 wait (behind the person's own, or for a free thread) says so through its progress callback,
 with its place in the line, so a transport can show it.
+
+Fairness comes from the same limit: a person's next run joins the pool's line only when their
+previous one ends, so people asking at once are served in turn (round-robin) and one person's
+pile of requests never holds up another's, as in a group session where everyone asks at once.
 """
 
 from __future__ import annotations
