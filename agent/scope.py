@@ -48,6 +48,7 @@ class SharedSession:
     theme: str
     style: str | None
     mode: str
+    hidden: bool  # a relay whose members see only the line they follow
     speaker: str  # the display name of the member speaking
     names: Mapping[int, str]  # every member's display name, for the history's labels
     taste: bool  # whether the speaker let their own taste shape the session's pieces
@@ -65,6 +66,7 @@ def shared_session(group: GroupSession, user_id: int) -> SharedSession:
         theme=group.theme,
         style=group.style,
         mode=group.mode,
+        hidden=group.hidden,
         speaker=member.user.display_name,
         names={m.user_id: m.user.display_name for m in group.members},
         taste=member.taste,

@@ -37,8 +37,8 @@ from agent.making.tool_args import BadToolArgs, usage, validate_args
 from agent.making.uploads import Upload, UploadRefused, read_uploads, write_uploads
 from agent.scope import Scope, Scopes
 from agent.sessions.clock import SessionClock
-from agent.sessions.commands import CANDIDATES, NO_SESSION, SESSION_COMMAND, SessionCommands
-from agent.sessions.play import SessionPlay
+from agent.sessions.commands import NO_SESSION, PLAYED, SESSION_COMMAND, SessionCommands
+from agent.sessions.play import LINE, SessionPlay
 from agent.sessions.store import session_at
 from agent.store.artifacts import mentioned_number, newest_pieces, shown_artifact
 from agent.store.db import Artifact
@@ -109,8 +109,8 @@ class Agent:
 
     async def respond(self, turn: Turn) -> Reply:
         if turn.command is not None and turn.command.name == SESSION_COMMAND:
-            if turn.command.args.get("action") == CANDIDATES:
-                return await self._bot_candidates(turn, turn.command)
+            if turn.command.args.get("action") in PLAYED:
+                return await self._session_play(turn, turn.command)
             return await self._group_sessions.run(turn)
         if turn.command is not None and not self._studio.handles(turn.command):
             return await self._account.run(turn)
@@ -182,15 +182,20 @@ class Agent:
         async with self._sessions() as session, session.begin():
             await self._memory.mark_shown(session, artifact_numbers, platform_message_id)
 
-    async def _bot_candidates(self, turn: Turn, command: Command) -> Reply:
+    async def _session_play(self, turn: Turn, command: Command) -> Reply:
+        """The /session actions that make something: `line` (a relay line sent as a command,
+        which Discord can keep from the others' eyes) and `candidates` (made by the bot)."""
+        line = command.args.get("action") == LINE
         count = command.args.get("count") or (command.text.strip() or "2")
-        if not str(count).isdigit():
+        if not line and not str(count).isdigit():
             return Reply("How many? /session candidates 2", stored=False, private=True)
         scope = await self._scopes.resolve(turn, piece=None, uploads=(), window_tokens=None)
         if isinstance(scope, Reply):
             return scope
         if scope.shared is None:
             return Reply(NO_SESSION, stored=False, private=True)
+        if line:
+            return await self._play.line(scope, command.text)
         return await self._play.candidates(turn, scope, int(count))
 
     # --- 1. plan -----------------------------------------------------------------------------

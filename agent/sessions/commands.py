@@ -60,8 +60,10 @@ from tools.poem.forms import form_name
 from tools.poem.plan import form_or_free_verse
 
 SESSION_COMMAND = "session"
-CANDIDATES = "candidates"  # made by tools, so the agent runs it (agent/sessions/play.py)
-ACTIONS = ("start", "join", "leave", "status", "canvas", "taste", "pass", "vote", CANDIDATES, "end")
+# Actions that make something, so the agent runs them with a turn's scope (play.py): a relay
+# line sent as a command, and candidates the bot makes for a round.
+PLAYED = ("line", "candidates")
+ACTIONS = ("start", "join", "leave", "status", "canvas", "taste", "pass", "vote", *PLAYED, "end")
 HOST_ACTIONS = ("pause", "resume", "lock", "kick", "host", "style", "skip", "round", "close")
 # What each host control does, for the line that refuses it to anyone else.
 HOST_DOES = {

@@ -53,6 +53,8 @@ from agent.types import Reply, Turn
 from agent.writes import FORGOTTEN, TurnWrites
 from tools.contract import ArtifactDraft, ArtifactKind, Tool
 
+LINE = "line"  # /session line TEXT: a relay line as a command
+
 
 class SessionPlay:
     def __init__(
@@ -81,6 +83,18 @@ class SessionPlay:
         except (RelayRefused, RoundRefused, SessionRefused) as refused:
             return Reply(str(refused), stored=False, private=True)
         return None
+
+    async def line(self, scope: Scope, text: str) -> Reply:
+        """/session line TEXT: the member's relay line, as a command. On Discord its reply is
+        the asker's alone, so in a hidden relay the others never see the line written."""
+        assert scope.shared is not None
+        if scope.shared.mode != SessionMode.RELAY:
+            return Reply("Only a relay takes lines.", stored=False, private=True)
+        try:
+            reply = await self._relay_line(scope, text)
+        except (RelayRefused, SessionRefused) as refused:
+            return Reply(str(refused), stored=False, private=True)
+        return replace(reply, private=True) if scope.shared.hidden else reply
 
     async def candidates(self, turn: Turn, scope: Scope, count: int) -> Reply:
         """/session candidates N: the bot makes N candidates from the round's prompt, credited
@@ -119,8 +133,9 @@ class SessionPlay:
             judged = judge(None if previous is None else previous.text, said, group.form)
             following = member_after(group, scope.user_id)
             line = judged_line(judged, scope.shared.speaker, group.form)
-            if not judged.complete and following is not None:
-                line += f" Next: {following.user.display_name}."
+            if following is not None:
+                then = "The next poem begins with" if judged.complete else "Next:"
+                line += f" {then} {following.user.display_name}."
             # Counted before the first write, so the tokenizer never runs under the lock.
             told = self._memory.draft(Role.ASSISTANT, line)
             piece = await _add_line(session, scope, group, judged, said, previous)

@@ -88,12 +88,13 @@ def _left(form: Form, most: int) -> str:
 def judged_line(judged: Judged, author: str, form_name: str | None) -> str:
     """What the session is told of a contribution: whose lines, and how they met the form."""
     first = len(judged.lines) - judged.added + 1
-    where = f"Line {first}" if judged.added == 1 else f"Lines {first}-{len(judged.lines)}"
+    if judged.added == 1:
+        where = f"Line {first} by {author} is in"
+    else:
+        where = f"Lines {first}-{len(judged.lines)} by {author} are in"
     label = form_or_free_verse(form_name).label
-    if judged.problems:
-        verdict = "; ".join(judged.problems)
-        return f"{where} by {author} is in ({label}: {verdict})."
-    return f"{where} by {author} is in ({label} ✓)."
+    verdict = f": {'; '.join(judged.problems)}" if judged.problems else " ✓"
+    return f"{where} ({label}{verdict})."
 
 
 def relay_params(judged: Judged, form_name: str | None) -> dict[str, object]:

@@ -77,7 +77,7 @@ async def conversation_here(
         GroupSession.state != SessionState.ENDED,
     )
     query = (
-        select(Conversation, GroupSession)
+        select(Conversation, GroupSession.id)
         .outerjoin(GroupSession, session_on)
         .where(
             Conversation.platform == platform,
@@ -90,7 +90,12 @@ async def conversation_here(
         .limit(1)
     )
     row = (await session.execute(query)).first()
-    return (None, None) if row is None else (row[0], row[1])
+    if row is None:
+        return None, None
+    conversation, group_id = row
+    # Only a session is loaded whole (with its members): most turns are in no session.
+    group = None if group_id is None else await session.get(GroupSession, group_id)
+    return conversation, group
 
 
 async def start_session(

@@ -38,6 +38,7 @@ async def test_a_three_turn_haiku_credits_each_line_to_its_author(relay: Worksho
     third = await relay.say("splash! silence again", user="cy")
     assert first.text.startswith("Line 1 by Ada is in (haiku ✓). Next: Bob.")
     assert second.text.startswith("Line 2 by Bob is in (haiku ✓). Next: Cy.")
+    assert third.text.startswith("Line 3 by Cy is in (haiku ✓). The next poem begins with Ada.")
     assert "The poem is complete" in third.text
     assert "an old silent pond  — Ada\na frog jumps into the pond  — Bob" in third.text
     assert "splash! silence again  — Cy" in third.text
@@ -82,7 +83,7 @@ async def test_hidden_shows_only_the_line_to_follow(relay: Workshop) -> None:
 async def test_a_chinese_relay_counts_characters_and_takes_a_couplet(relay: Workshop) -> None:
     await start_three(relay, "form=五言绝句")
     couplet = await relay.say("床前明月光，疑是地上霜。", user="ada")
-    assert couplet.text.startswith("Lines 1-2 by Ada is in (五言绝句 ✓). Next: Bob.")
+    assert couplet.text.startswith("Lines 1-2 by Ada are in (五言绝句 ✓). Next: Bob.")
     short = await relay.say("举头望月", user="bob")
     assert "line 3 has 4 characters, wanted 5" in short.text
 
@@ -127,3 +128,14 @@ async def test_forget_by_the_member_whose_turn_it_is_passes_the_turn(relay: Work
     assert await turn_of(relay) == "Cy"
     third = await relay.say("a frog jumps into the pond", user="cy")
     assert third.text.startswith("Line 2 by Cy is in (haiku ✓). Next: Ada.")
+
+
+async def test_a_line_sent_as_a_command_in_a_hidden_relay_is_the_askers_alone(
+    relay: Workshop,
+) -> None:
+    await start_three(relay, "form=haiku hidden=true")
+    sent = await relay.command("/session line an old silent pond", user="ada")
+    assert sent.text.startswith("Line 1 by Ada is in (haiku ✓). Next: Bob.") and sent.private
+    assert (await relay.artifacts())[-1].text == "an old silent pond"
+    out_of_turn = await relay.command("/session line me too", user="cy")
+    assert out_of_turn.text == "It is Bob's turn; your line comes when it is yours."
