@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # Tests never reach the network: models come from disk or are built from configs.
 TEST_ENV := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 
-.PHONY: run chat test install install-dev lint bench
+.PHONY: run chat test install install-dev lint bench chromium
 
 # The Discord bot with ATELIER_DISCORD_TOKEN (or DISCORD_TOKEN) set, else the terminal chat.
 run: $(VENV)/.installed
@@ -17,7 +17,7 @@ chat: $(VENV)/.installed
 	$(BIN)/atelier db upgrade
 	$(BIN)/atelier chat
 
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev chromium
 	$(BIN)/ruff check .
 	$(TEST_ENV) $(BIN)/pytest
 
@@ -36,6 +36,20 @@ bench: $(VENV)/.installed
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
+
+# Headless Chromium renders a session export's page in tests/agent/sessions/test_export.py.
+# Installed from Debian's packages only when missing (a no-op check when it is there), and
+# never fails the build: without it that test skips, saying why.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "chromium is missing: installing Debian's chromium for the export page test"; \
+		as_root=$$([ "$$(id -u)" = 0 ] || echo "sudo -n"); \
+		{ command -v apt-get >/dev/null 2>&1 \
+			&& $$as_root apt-get update -qq \
+			&& $$as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+				--no-install-recommends chromium >/dev/null; } \
+		|| echo "chromium could not be installed (apt-get needs root or sudo, and Debian's" \
+			"packages); the export page test will be skipped" >&2; }
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
