@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from agent.sessions.export.files import MediaFile
+from agent.sessions.export.files import MediaFile, read_intact
 from agent.store.media import MediaStore
 
 # The fixed parts of a zip: a member's local header and central directory record (each also
@@ -53,7 +53,7 @@ def write_zip(
                 for name, text in texts.items():
                     archive.writestr(_info(name, when, zipfile.ZIP_DEFLATED), text)
                 for file in media:
-                    data = store.read(file.stored.path, file.stored.sha256)
+                    data = read_intact(file, store)  # FileVanished: the caller re-plans
                     archive.writestr(_info(file.zip_name, when, zipfile.ZIP_STORED), data)
             raw.flush()
             os.fsync(raw.fileno())

@@ -5,7 +5,8 @@ upload limit.
 writes the zip in a worker thread, so the event loop never waits on the media store or the
 disk. To fit the limit it leaves out the largest media first, until the zip's size (known
 before writing: archive.zip_size) is within it; session.json and the page list what was left
-out, and the page says "not included" in its place.
+out, and the page says "not included" in its place. A file that is missing from the media
+store, or goes while the zip is written (a /forget meanwhile), is listed as missing instead.
 """
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agent.sessions.export.archive import stored_size, write_zip, zip_size
 from agent.sessions.export.credits import credits
 from agent.sessions.export.document import session_document
-from agent.sessions.export.files import LeftOut, LeftOutReason, MediaFile, largest, measured
+from agent.sessions.export.files import (
+    FileVanished,
+    LeftOut,
+    LeftOutReason,
+    MediaFile,
+    largest,
+    measured,
+)
 from agent.sessions.export.files import media_files as all_media_files
 from agent.sessions.export.page import render_page
 from agent.sessions.export.relay_lines import relay_poems
@@ -60,18 +68,37 @@ async def export_session(
 
 def _build(snapshot: Snapshot, media: MediaStore, target: Path, limit_bytes: int) -> Export:
     when = datetime.now(UTC)
-    included, missing = measured(all_media_files(snapshot.pieces), media)
+    readable, missing = measured(all_media_files(snapshot.pieces), media)
+    while True:
+        included = list(readable)
+        texts, too_large = _fitted(snapshot, included, missing, limit_bytes, when)
+        try:
+            write_zip(target, texts, included, media, when)
+        except FileVanished as vanished:
+            readable.remove(vanished.file)
+            missing.append(LeftOut(vanished.file, LeftOutReason.MISSING))
+            continue
+        return Export(target, tuple(gone.file.zip_name for gone in too_large))
+
+
+def _fitted(
+    snapshot: Snapshot,
+    included: list[MediaFile],
+    missing: list[LeftOut],
+    limit_bytes: int,
+    when: datetime,
+) -> tuple[dict[str, str], list[LeftOut]]:
+    """session.json and the page, with the largest files taken out of `included` until the
+    zip fits the limit; returns the texts and what the limit left out."""
     too_large: list[LeftOut] = []
     while True:
         texts = _texts(snapshot, included, [*too_large, *missing], when)
         over = zip_size(texts, included) - limit_bytes
         if over <= 0:
-            break
+            return texts, too_large
         if not included:
             raise ExportTooLarge(f"the session's text alone is over the {limit_bytes}-byte limit")
         too_large.extend(_leave_out(included, over))
-    write_zip(target, texts, included, media, when)
-    return Export(target, tuple(gone.file.zip_name for gone in too_large))
 
 
 def _leave_out(included: list[MediaFile], over: int) -> list[LeftOut]:

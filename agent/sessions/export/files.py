@@ -73,6 +73,23 @@ def _unique(name: str, taken: set[str]) -> str:
     return name
 
 
+class FileVanished(Exception):
+    """A file that read back intact a moment ago no longer does (a /forget removed it while
+    the export was being built): the export is planned again without it."""
+
+    def __init__(self, file: MediaFile) -> None:
+        super().__init__(f"{file.zip_name} is no longer in the media store")
+        self.file = file
+
+
+def read_intact(file: MediaFile, media: MediaStore) -> bytes:
+    """The file's bytes as stored, checked against their sha256. Blocking."""
+    try:
+        return media.read(file.stored.path, file.stored.sha256)
+    except (MediaCorrupted, ValueError, OSError) as error:
+        raise FileVanished(file) from error
+
+
 def measured(
     files: Sequence[MediaFile], media: MediaStore
 ) -> tuple[list[MediaFile], list[LeftOut]]:
@@ -81,8 +98,8 @@ def measured(
     sized, missing = [], []
     for file in files:
         try:
-            data = media.read(file.stored.path, file.stored.sha256)
-        except (MediaCorrupted, ValueError, OSError):
+            data = read_intact(file, media)
+        except FileVanished:
             missing.append(LeftOut(file, LeftOutReason.MISSING))
             continue
         sized.append(MediaFile(file.zip_name, file.piece, file.stored, len(data)))

@@ -43,7 +43,7 @@ from agent.store.db import (
     User,
     utcnow,
 )
-from agent.store.media import MediaStore
+from agent.store.media import MediaCorrupted, MediaStore
 from tests.support.loop_watch import watching_the_loop
 from tests.support.studio_tools import SKETCH, TRACE, VERSE
 from tests.support.workshop import MakeWorkshop, Workshop
@@ -482,3 +482,38 @@ async def test_a_file_gone_from_the_store_is_listed_as_missing_not_shipped(
     ]
     assert "not included (media/1.pgm: missing from the media store)" in page.read_text()
     assert Draft202012Validator(schema()).is_valid(document)
+
+
+class ForgetfulStore(MediaStore):
+    """A store whose file goes between the export's measuring and its writing, as when a
+    member's /forget removes it meanwhile."""
+
+    def __init__(self, root: Path, vanishing: str) -> None:
+        super().__init__(root)
+        self.vanishing, self.reads = vanishing, 0
+
+    def read(self, relative: str, sha256: str) -> bytes:
+        if relative == self.vanishing:
+            self.reads += 1
+            if self.reads > 1:
+                raise MediaCorrupted(f"{relative} is missing from the media store")
+        return super().read(relative, sha256)
+
+
+async def test_a_file_that_goes_while_the_zip_is_written_is_left_out_as_missing(
+    studio: Workshop, tmp_path: Path
+) -> None:
+    made = await made_session(studio)
+    [tune] = [a for a in await studio.artifacts() if a.id == made.tune]
+    assert tune.media_path is not None
+    store = ForgetfulStore(studio.media.root, tune.media_path)
+    export = await export_session(
+        studio.sessions, made.group_id, store, tmp_path, limit_bytes=LIMIT
+    )
+    document, _ = unzipped(export, tmp_path / "unzipped")
+    assert export.left_out == () and store.reads == 2
+    assert [(g["file"], g["reason"]) for g in document["left_out"]] == [
+        (f"media/{made.tune}.wav", "missing")
+    ]
+    with zipfile.ZipFile(export.path) as archive:
+        assert f"media/{made.tune}.wav" not in archive.namelist()
