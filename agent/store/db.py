@@ -23,6 +23,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     event,
+    text,
 )
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import ArgumentError
@@ -110,6 +111,19 @@ class Conversation(Base):
         # conversations a busy channel holds.
         Index("ix_conversations_kind_place", "kind", "platform", "channel_id", "thread_id"),
         Index("ix_conversations_owner_id", "owner_id"),
+        # One conversation per person and place: concurrent first messages cannot split a
+        # history in two. A DM has no channel, so its NULLs are compared as ''.
+        Index(
+            "uq_conversations_owner_place",
+            "kind",
+            "platform",
+            "owner_id",
+            text("coalesce(channel_id, '')"),
+            text("coalesce(thread_id, '')"),
+            unique=True,
+            sqlite_where=text("owner_id IS NOT NULL"),
+            postgresql_where=text("owner_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

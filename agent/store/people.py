@@ -77,8 +77,16 @@ async def create_conversation(
         thread_id=place.thread_id,
         owner_id=user.id,
     )
-    session.add(conversation)
-    await session.flush()
+    try:
+        # A savepoint: if the person's other message here created it first (the database
+        # allows one per person and place), that one is theirs.
+        async with session.begin_nested():
+            session.add(conversation)
+    except IntegrityError:
+        found = await find_conversation(session, platform, user, place)
+        if found is None:
+            raise
+        return found
     return conversation
 
 

@@ -213,3 +213,13 @@ async def test_the_blocking_detector_catches_a_blocked_loop(
 
     await asyncio.create_task(blocking())
     assert any(r.name == "asyncio" and "took" in r.getMessage() for r in caplog.records)
+
+
+async def test_messages_sent_at_once_at_a_new_place_share_one_history(
+    agent: Agent, sessions: Sessions
+) -> None:
+    replies = await asyncio.gather(*(agent.respond(turn(f"hello {n}")) for n in range(8)))
+    assert all(reply.stored for reply in replies)
+    async with sessions() as session:
+        conversations = (await session.execute(select(func.count(Conversation.id)))).scalar_one()
+    assert conversations == 1 and await stored_messages(sessions) == 16
