@@ -38,6 +38,7 @@ from agent.making.uploads import Upload, UploadRefused, read_uploads, write_uplo
 from agent.scope import Scope, Scopes
 from agent.sessions.clock import SessionClock
 from agent.sessions.commands import NO_SESSION, PLAYED, SESSION_COMMAND, SessionCommands
+from agent.sessions.exporting import SessionExports
 from agent.sessions.play import LINE, SessionPlay
 from agent.sessions.store import session_at
 from agent.store.artifacts import mentioned_number, newest_pieces, shown_artifact
@@ -47,6 +48,7 @@ from agent.store.people import find_user
 from agent.types import Announce, Command, Place, Reply, Turn
 from agent.writes import FORGOTTEN, TurnWrites
 from tools.contract import ArtifactKind, Tool, ToolArgs
+from tools.units import MIB
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +98,13 @@ class Agent:
         self._account = AccountCommands(sessions, memory, studio.media, self.tools)
         self._announcers: dict[str, Announce] = {}
         self._clock = SessionClock(sessions, self._announcers, studio.media)
-        self._group_sessions = SessionCommands(sessions, studio.media, self._clock)
+        exports = SessionExports(
+            sessions,
+            studio.media,
+            settings.data_dir / "exports",
+            limit_bytes=settings.discord_file_limit_mb * MIB,
+        )
+        self._group_sessions = SessionCommands(sessions, studio.media, self._clock, exports)
         self._play = SessionPlay(
             sessions=sessions, memory=memory, studio=studio, writes=self._writes, clock=self._clock
         )

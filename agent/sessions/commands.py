@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agent.making.tool_args import explain
 from agent.sessions.canvas import canvas_text
 from agent.sessions.clock import SessionClock
+from agent.sessions.exporting import SessionExports
 from agent.sessions.finale import end_session
 from agent.sessions.hosting import host_control
 from agent.sessions.relay import give_turn, pass_turn, whose_turn
@@ -63,7 +64,11 @@ SESSION_COMMAND = "session"
 # Actions that make something, so the agent runs them with a turn's scope (play.py): a relay
 # line sent as a command, and candidates the bot makes for a round.
 PLAYED = ("line", "candidates")
-ACTIONS = ("start", "join", "leave", "status", "canvas", "taste", "pass", "vote", *PLAYED, "end")
+ACTIONS = (
+    *("start", "join", "leave", "status", "canvas", "taste", "pass", "vote", *PLAYED),
+    *("export", "end"),
+)
+EXPORTED = ("export", "end")  # the replies that come with the session's zip
 HOST_ACTIONS = ("pause", "resume", "lock", "kick", "host", "style", "skip", "round", "close")
 # What each host control does, for the line that refuses it to anyone else.
 HOST_DOES = {
@@ -104,11 +109,16 @@ Action = Callable[[AsyncSession, Turn, User, GroupSession | None], Coroutine[Any
 
 class SessionCommands:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], media: MediaStore, clock: SessionClock
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        media: MediaStore,
+        clock: SessionClock,
+        exports: SessionExports,
     ) -> None:
         self._sessions = sessions
         self._media = media
         self._clock = clock
+        self._exports = exports
         self._actions: Mapping[str, Action] = {
             "start": self._start,
             "join": self._join,
@@ -119,6 +129,7 @@ class SessionCommands:
             "pass": self._pass,
             "vote": self._vote,
             "end": self._end,
+            "export": self._export,
             "round": self._round,
             "close": self._close,
             **dict.fromkeys(HOST_DOES, self._host),
@@ -141,9 +152,12 @@ class SessionCommands:
                 touched = group or await session_at(session, turn.platform, turn.place)
         except (SessionRefused, RoundRefused) as refused:
             return Reply(str(refused), stored=False, private=True)
-        if touched is not None:
-            await self._clock.sync(touched.id)
-        return said if isinstance(said, Reply) else Reply(said, stored=False)
+        if touched is None:
+            return said if isinstance(said, Reply) else Reply(said, stored=False)
+        await self._clock.sync(touched.id)
+        reply = said if isinstance(said, Reply) else Reply(said, stored=False)
+        # Written after the transaction, from what it committed (the finale's final state).
+        return await self._exports.attach(reply, touched.id) if action in EXPORTED else reply
 
     async def _start(
         self, session: AsyncSession, turn: Turn, user: User, group: GroupSession | None
@@ -332,6 +346,12 @@ class SessionCommands:
         host = _host_of(group, user, HOST_DOES[action])
         assert group is not None
         return host_control(group, host, action, turn.command.text.strip())
+
+    async def _export(
+        self, session: AsyncSession, turn: Turn, user: User, group: GroupSession | None
+    ) -> Said:
+        _member_of(group, user)
+        return "The session so far: every piece, who made what, and a page to open offline."
 
     async def _end(
         self, session: AsyncSession, turn: Turn, user: User, group: GroupSession | None

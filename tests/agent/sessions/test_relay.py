@@ -3,6 +3,8 @@ credited to its author; turns pass on, are skipped, and time out, also across a 
 
 from __future__ import annotations
 
+import json
+import zipfile
 from datetime import timedelta
 
 import pytest
@@ -139,3 +141,20 @@ async def test_a_line_sent_as_a_command_in_a_hidden_relay_is_the_askers_alone(
     assert (await relay.artifacts())[-1].text == "an old silent pond"
     out_of_turn = await relay.command("/session line me too", user="cy")
     assert out_of_turn.text == "It is Bob's turn; your line comes when it is yours."
+
+
+async def test_the_finale_and_session_export_come_with_the_zip(relay: Workshop) -> None:
+    await start_three(relay)
+    await relay.say("an old silent pond", user="ada")
+    await relay.command("/sketch a pond at dawn", user="bob")
+    outsider = await relay.command("/session export", user="dan")
+    assert outsider.download is None and outsider.private
+    exported = await relay.command("/session export", user="cy")
+    assert exported.download is not None and exported.download.filename.endswith(".zip")
+    with zipfile.ZipFile(exported.download.path) as archive:
+        names = set(archive.namelist())
+        document = json.loads(archive.read("session.json"))
+    assert {"session.json", "index.html"} <= names
+    assert [line["author"] for line in document["relay"][0]["lines"]] == ["Ada"]
+    ended = await relay.command("/session end")
+    assert ended.session_ended and ended.download is not None
