@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Mapping
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -56,7 +56,7 @@ from agent.store.db import (
 )
 from agent.store.media import MediaStore
 from agent.store.people import find_or_create_user
-from agent.types import Reply, Turn
+from agent.types import Command, Reply, Turn
 from tools.poem.forms import form_name
 from tools.poem.plan import form_or_free_verse
 
@@ -104,6 +104,7 @@ class StartArgs(BaseModel):
 
 
 Said = str | Reply
+ArgsT = TypeVar("ArgsT", bound=BaseModel)
 Action = Callable[[AsyncSession, Turn, User, GroupSession | None], Coroutine[Any, Any, Said]]
 
 
@@ -167,11 +168,7 @@ class SessionCommands:
                 f"A session on “{group.theme}” is already on here; /session join takes part."
             )
         assert turn.command is not None
-        options = {k: v for k, v in turn.command.args.items() if k != "action"}
-        try:
-            args = StartArgs.model_validate({**options, "theme": turn.command.text.strip()})
-        except ValidationError as error:
-            raise SessionRefused(f"/session start: {explain(error)}") from None
+        args = _validated(StartArgs, turn.command, text_field="theme")
         started = await store_start(
             session,
             platform=turn.platform,
@@ -315,11 +312,7 @@ class SessionCommands:
             raise SessionRefused(f"This session is in {group.mode} mode; rounds are for rounds.")
         if await open_round(session, group) is not None:
             raise SessionRefused("A round is open already: /session close ends it first.")
-        options = {k: v for k, v in turn.command.args.items() if k != "action"}
-        try:
-            args = RoundArgs.model_validate({**options, "prompt": turn.command.text.strip()})
-        except ValidationError as error:
-            raise SessionRefused(f"/session round: {explain(error)}") from None
+        args = _validated(RoundArgs, turn.command, text_field="prompt")
         opened = await start_round(session, group, args)
         deadline = f" Voting closes in {args.minutes} min." if args.minutes else ""
         return (
@@ -359,6 +352,16 @@ class SessionCommands:
         _host_of(group, user, "end the session")
         assert group is not None
         return await end_session(session, group, self._media)
+
+
+def _validated(model: type[ArgsT], command: Command, *, text_field: str) -> ArgsT:
+    """The command's options, and its free text as `text_field`, as `model`; a bad value is
+    one line naming it."""
+    options = {key: value for key, value in command.args.items() if key != "action"}
+    try:
+        return model.model_validate({**options, text_field: command.text.strip()})
+    except ValidationError as error:
+        raise SessionRefused(f"/session {command.args['action']}: {explain(error)}") from None
 
 
 def _member_of(group: GroupSession | None, user: User) -> None:

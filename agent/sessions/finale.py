@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.sessions.canvas import canvas_text, session_pieces
-from agent.sessions.relay import poem_with_authors, relay_poems
+from agent.sessions.relay import poem_with_authors, session_relay_poems
 from agent.sessions.rounds import closed_reply, open_round
 from agent.store.db import GroupSession, RoundVote, SessionRound, SessionState, User, utcnow
 from agent.store.media import MediaStore
@@ -28,8 +28,8 @@ async def end_session(session: AsyncSession, group: GroupSession, media: MediaSt
 
 
 async def finale_text(session: AsyncSession, group: GroupSession) -> str:
-    poems = await relay_poems(session, group)
-    relay = [f"Relay poem {i}:\n{poem_with_authors(lines)}" for i, lines in enumerate(poems, 1)]
+    poems = await session_relay_poems(session, group)
+    relay = [f"Relay poem {i}:\n{poem_with_authors(poem)}" for i, poem in enumerate(poems, 1)]
     parts = [
         f"The session on “{group.theme}” has ended.",
         await canvas_text(session, group),
@@ -42,7 +42,8 @@ async def finale_text(session: AsyncSession, group: GroupSession) -> str:
 async def credits_text(session: AsyncSession, group: GroupSession) -> str:
     """What each member contributed: versions made, relay lines written, votes cast."""
     versions = Counter(name for _, name in await session_pieces(session, group))
-    lines = Counter(line.author for poem in await relay_poems(session, group) for line in poem)
+    poems = await session_relay_poems(session, group)
+    lines = Counter(line.author for poem in poems for line in poem.lines)
     votes = await _votes_cast(session, group)
     total = versions + lines + votes
     names = sorted(total, key=lambda name: -total[name])  # the most contributions first

@@ -27,7 +27,7 @@ from agent.sessions.relay import (
     member_after,
     poem_with_authors,
     relay_params,
-    relay_poems,
+    session_relay_poems,
     whose_turn,
 )
 from agent.sessions.rounds import (
@@ -157,9 +157,9 @@ class SessionPlay:
         """What the session sees after a line: the poem so far, or with `hidden` only the
         line the next member follows; the whole poem with its authors once complete."""
         if judged.complete:
-            lines = (await relay_poems(session, group))[-1]
+            poem = (await session_relay_poems(session, group))[-1]
             return Reply(
-                f"The poem is complete (#{piece.id}):\n{poem_with_authors(lines)}",
+                f"The poem is complete (#{piece.id}):\n{poem_with_authors(poem)}",
                 artifacts=(shown_artifact(piece, self._studio.media),),
             )
         if group.hidden:

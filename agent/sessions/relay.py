@@ -13,14 +13,16 @@ next contribution starts a new one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.sessions.canvas import FORMER_MEMBER
+from agent.sessions.relay_lines import RELAY, RelayPoem, relay_poems
 from agent.sessions.store import membership, present
 from agent.store.artifacts import root_of
 from agent.store.db import Artifact, GroupSession, SessionMember, User, utcnow
@@ -28,7 +30,6 @@ from tools.poem import prosody
 from tools.poem.forms import Form, check
 from tools.poem.plan import form_or_free_verse
 
-RELAY = "relay"  # the params key of a relay poem's versions
 MAX_ADDED = 8  # lines one turn may add: a stanza
 
 
@@ -48,12 +49,6 @@ class Judged:
     @property
     def text(self) -> str:
         return "\n".join(self.lines)
-
-
-@dataclass(frozen=True)
-class RelayLine:
-    text: str
-    author: str
 
 
 def judge(before: str | None, contribution: str, form_name: str | None) -> Judged:
@@ -140,34 +135,43 @@ def whose_turn(group: GroupSession) -> SessionMember | None:
 # --- the poem's lines, with their authors ----------------------------------------------------
 
 
-async def relay_poems(session: AsyncSession, group: GroupSession) -> list[list[RelayLine]]:
-    """Every relay poem of the session, oldest first, as its newest version's lines, each line
-    with the member who wrote it."""
+@dataclass(frozen=True)
+class _Version:
+    """A poem piece of the session with its contributor's name (a RelayVersion)."""
+
+    number: int
+    kind: str
+    parent: int | None
+    root: int
+    creator_id: int | None
+    contributor: str
+    params: Mapping[str, Any]
+    text: str | None
+
+
+async def session_relay_poems(session: AsyncSession, group: GroupSession) -> list[RelayPoem]:
+    """Every relay poem of the session, oldest first, each line with the member who wrote it."""
     query = (
         select(Artifact, User.display_name)
         .outerjoin(User, Artifact.creator_id == User.id)
         .where(Artifact.conversation_id == group.conversation_id, Artifact.kind == "poem")
         .order_by(Artifact.id)
     )
-    chains: dict[int, list[tuple[Artifact, str]]] = {}
-    for artifact, name in await session.execute(query):
-        if RELAY in artifact.params:
-            chains.setdefault(root_of(artifact), []).append((artifact, name or FORMER_MEMBER))
-    return [_lines_of(versions) for versions in chains.values()]
+    versions = [
+        _Version(
+            artifact.id,
+            artifact.kind,
+            artifact.parent_id,
+            root_of(artifact),
+            artifact.creator_id,
+            name or FORMER_MEMBER,
+            artifact.params,
+            artifact.text,
+        )
+        for artifact, name in await session.execute(query)
+    ]
+    return relay_poems(versions)
 
 
-def _lines_of(versions: Sequence[tuple[Artifact, str]]) -> list[RelayLine]:
-    newest, _ = versions[-1]
-    authors: list[str] = []
-    for artifact, name in versions:
-        authors.extend([name] * int(artifact.params[RELAY].get("added", 0)))
-    lines = prosody.content_lines(newest.text or "")
-    if len(authors) >= len(lines):
-        authors = authors[len(authors) - len(lines) :]
-    else:  # lines no version recorded as added (none should be): credited to nobody known
-        authors = [FORMER_MEMBER] * (len(lines) - len(authors)) + authors
-    return [RelayLine(text, author) for text, author in zip(lines, authors, strict=True)]
-
-
-def poem_with_authors(lines: Sequence[RelayLine]) -> str:
-    return "\n".join(f"{line.text}  — {line.author}" for line in lines)
+def poem_with_authors(poem: RelayPoem) -> str:
+    return "\n".join(f"{line.text}  — {line.author}" for line in poem.lines)

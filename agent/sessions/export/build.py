@@ -32,8 +32,8 @@ from agent.sessions.export.files import (
 )
 from agent.sessions.export.files import media_files as all_media_files
 from agent.sessions.export.page import render_page
-from agent.sessions.export.relay_lines import relay_poems
 from agent.sessions.export.snapshot import Snapshot, read_snapshot
+from agent.sessions.relay_lines import relay_poems
 from agent.store.media import MediaStore
 
 DOCUMENT = "session.json"

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agent.sessions.canvas import FORMER_MEMBER
-from agent.sessions.export.relay_lines import RelayPoem
 from agent.sessions.export.snapshot import Snapshot
+from agent.sessions.relay_lines import RelayPoem
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ from typing import Any
 
 from agent.sessions.export.credits import Credit
 from agent.sessions.export.files import LeftOut, MediaFile
-from agent.sessions.export.relay_lines import RelayPoem
 from agent.sessions.export.snapshot import (
     MemberFacts,
     PieceFacts,
@@ -23,6 +22,7 @@ from agent.sessions.export.snapshot import (
     Snapshot,
     StoredFile,
 )
+from agent.sessions.relay_lines import RelayPoem
 
 FORMAT = "atelier-session-export"
 VERSION = 1

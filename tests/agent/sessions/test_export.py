@@ -27,8 +27,8 @@ from agent.sessions.canvas import FORMER_MEMBER
 from agent.sessions.export import SCHEMA, Export, ExportTooLarge, export_session
 from agent.sessions.export.archive import write_zip, zip_size
 from agent.sessions.export.files import MediaFile
-from agent.sessions.export.relay_lines import relay_poems
 from agent.sessions.export.snapshot import PieceFacts, StoredFile
+from agent.sessions.relay_lines import relay_poems
 from agent.store.db import (
     Artifact,
     ArtifactFile,
