@@ -77,11 +77,12 @@ class SessionClock:
         self._timers.clear()
 
     async def _arm_from(self, session: AsyncSession, group: GroupSession) -> None:
-        ended = group.state == SessionState.ENDED
-        self._arm(("turn", group.id), None if ended else group.turn_due_at)
-        round_ = None if ended else await open_round(session, group)
+        # An ended session has no deadlines; a paused one keeps them for its resume.
+        still = group.state not in (SessionState.ENDED, SessionState.PAUSED)
+        self._arm(("turn", group.id), group.turn_due_at if still else None)
+        round_ = await open_round(session, group) if still else None
         self._arm(("round", group.id), None if round_ is None else round_.closes_at)
-        self._arm(("end", group.id), None if ended else group.ends_at)
+        self._arm(("end", group.id), group.ends_at if still else None)
 
     def _arm(self, key: TimerKey, when: datetime | None) -> None:
         old = self._timers.pop(key, None)
@@ -114,7 +115,8 @@ class SessionClock:
     async def _act(self, kind: str, group_id: int) -> tuple[str, Place, Reply] | None:
         async with self._sessions() as session, session.begin():
             group = await session.get(GroupSession, group_id)
-            if group is None or group.state == SessionState.ENDED:
+            # Paused, nothing moves on; a deadline that passed meanwhile fires on resume.
+            if group is None or group.state in (SessionState.ENDED, SessionState.PAUSED):
                 return None
             if kind == "turn":
                 reply = _pass_late_turn(group)

@@ -3,6 +3,7 @@ credited to its author; turns pass on, are skipped, and time out, also across a 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import zipfile
 from datetime import timedelta
@@ -158,3 +159,20 @@ async def test_the_finale_and_session_export_come_with_the_zip(relay: Workshop) 
     assert [line["author"] for line in document["relay"][0]["lines"]] == ["Ada"]
     ended = await relay.command("/session end")
     assert ended.session_ended and ended.download is not None
+
+
+async def test_a_paused_relay_keeps_its_turn_until_the_host_resumes(
+    relay: Workshop, make_studio: MakeWorkshop
+) -> None:
+    await start_three(relay, "form=haiku turn_minutes=5")
+    await relay.command("/session pause")
+    async with relay.sessions() as session, session.begin():
+        await session.execute(update(GroupSession).values(turn_due_at=utcnow()))
+    announced = Announcements()
+    relay.agent.announce_with("test", announced)
+    await asyncio.sleep(0.2)  # a deadline that fired now would be announced by now
+    assert announced.said == [] and await turn_of(relay) == "Ada"
+    await relay.command("/session resume")
+    _, reply = await announced.first()
+    assert reply.text == "Ada's turn ran out. It is Bob's turn now."
+    await relay.agent.close()
