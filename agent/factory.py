@@ -24,6 +24,7 @@ from agent.store import migrate
 from agent.store.db import create_engine, session_factory
 from agent.store.media import MediaStore
 from agent.store.memory import Memory
+from agent.store.sweep import sweep_media
 from agent.turns import Agent
 from tools.contract import ModelSource, Tool
 from tools.lineup import creative_tools
@@ -72,16 +73,20 @@ async def open_agent(settings: Settings, *, upgrade_database: bool = True) -> As
     if not isinstance(loaded, LoadedCausalLM):
         raise StartupError(f"the chat model {loaded.spec!r} is not a text model")
     engine = create_engine(url)
+    sessions = session_factory(engine)
     jobs = Jobs(JobLimits(settings.jobs_running, settings.jobs_queued, settings.tool_workers))
     try:
-        yield assemble_agent(
+        agent = assemble_agent(
             settings,
-            sessions=session_factory(engine),
+            sessions=sessions,
             chat_model=build_chat_model(settings, loaded),
             tools=creative_tools(),
             models=models,
             jobs=jobs,
         )
+        # No turn runs yet: whatever a crash left in the media store can go.
+        await sweep_media(sessions, media_store(settings))
+        yield agent
     finally:
         jobs.shutdown()
         await engine.dispose()
@@ -102,7 +107,7 @@ def assemble_agent(
         tools=tools,
         jobs=jobs,
         models=models,
-        media=MediaStore(settings.data_dir / "media"),
+        media=media_store(settings),
         tool_settings=settings.tool_settings,
     )
     mode = routing_mode(settings.routing, chat_model.loaded)
@@ -123,6 +128,10 @@ def assemble_agent(
         router=router,
         tool_loop=loop,
     )
+
+
+def media_store(settings: Settings) -> MediaStore:
+    return MediaStore(settings.data_dir / "media")
 
 
 def routing_mode(setting: str, loaded: LoadedCausalLM) -> Literal["tools", "constrained"]:

@@ -25,6 +25,11 @@ _EXTENSIONS = {
 }
 
 
+# A file being written; renamed to its real name once complete (agent/store/sweep.py removes
+# any a crash left).
+TEMPORARY_PREFIX = ".tmp-"
+
+
 class MediaCorrupted(Exception):
     """A stored file is missing or its bytes no longer match the sha256 it was stored under."""
 
@@ -82,7 +87,7 @@ def extension_for(mime_type: str) -> str:
 
 def _write_atomically(target: Path, data: bytes) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=TEMPORARY_PREFIX)
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(data)
