@@ -38,6 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.fake_bot import ms, p99, peak_rss_mib, ready, start_bot  # noqa: E402
 from tests.support.fake_discord import FakeDiscord, Payload  # noqa: E402
 
 ANSWER_TIMEOUT_S = 120.0
@@ -118,13 +119,13 @@ async def _bench(users: int, messages: int, max_new_tokens: int) -> int:
     with tempfile.TemporaryDirectory() as data_dir:
         bot = _start_bot(fake, Path(data_dir), max_new_tokens)
         try:
-            await _ready(fake, bot)
+            await ready(fake, bot, "history")
             people = [fake.user(f"person{i}") for i in range(users)]
             load = Load()
             started = time.perf_counter()
             await asyncio.gather(*(_person(fake, p, messages, load) for p in people))
             elapsed = time.perf_counter() - started
-            peak = _peak_rss_mib(bot.pid)
+            peak = peak_rss_mib(bot.pid)
         finally:
             bot.terminate()
             bot.wait(30)
@@ -134,33 +135,8 @@ async def _bench(users: int, messages: int, max_new_tokens: int) -> int:
 
 
 def _start_bot(fake: FakeDiscord, data_dir: Path, max_new_tokens: int) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ATELIER_")}
-    env.update(
-        HF_HUB_OFFLINE="1",
-        TRANSFORMERS_OFFLINE="1",
-        ATELIER_CONFIG=str(data_dir / "none.toml"),
-        ATELIER_DATA_DIR=str(data_dir),
-        ATELIER_PROFILE="tiny",
-        ATELIER_MAX_NEW_TOKENS=str(max_new_tokens),
-        ATELIER_DISCORD_TOKEN=fake.token,
-        ATELIER_DISCORD_API_BASE=fake.api_base,
-        ATELIER_DISCORD_GATEWAY_URL=fake.gateway_url,
-        ATELIER_DISCORD_RATE_PER_MINUTE="1000",
-    )
-    return subprocess.Popen([sys.executable, __file__, "--bot"], env=env, cwd=ROOT)
-
-
-async def _ready(fake: FakeDiscord, bot: subprocess.Popen[bytes]) -> None:
-    """Until the bot has identified and registered its commands, and on_ready has passed
-    (discord.py waits guild_ready_timeout, 2 s, after the last GUILD_CREATE)."""
-    deadline = time.perf_counter() + 180
-    while fake.identify is None or "history" not in fake.commands:
-        if bot.poll() is not None:
-            raise SystemExit(f"the bot exited with {bot.returncode}")
-        if time.perf_counter() > deadline:
-            raise SystemExit("the bot did not connect within 180 s")
-        await asyncio.sleep(0.1)
-    await asyncio.sleep(2.5)
+    settings = {"ATELIER_MAX_NEW_TOKENS": str(max_new_tokens)}
+    return start_bot(fake, data_dir, [__file__, "--bot"], settings)
 
 
 async def _person(fake: FakeDiscord, person: Payload, messages: int, load: Load) -> None:
@@ -205,14 +181,6 @@ async def _slash(fake: FakeDiscord, person: Payload, dm: str, timings: Timings) 
     timings.answer.append(log.edits[-1].at - log.dispatched_at)
 
 
-def _peak_rss_mib(pid: int) -> float:
-    """The process's peak resident set (VmHWM), from /proc."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def _print(
     users: int, messages: int, tokens: int, load: Load, elapsed: float, peak_mib: float
 ) -> None:
@@ -228,27 +196,16 @@ def _print(
                 name,
                 str(timings.sent),
                 str(timings.lost),
-                _ms(statistics.median(timings.ack) if timings.ack else None),
-                _ms(_p99(timings.ack)),
-                _ms(statistics.median(timings.answer) if timings.answer else None),
-                _ms(_p99(timings.answer)),
+                ms(statistics.median(timings.ack) if timings.ack else None),
+                ms(p99(timings.ack)),
+                ms(statistics.median(timings.answer) if timings.answer else None),
+                ms(p99(timings.answer)),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
     print(f"bot process peak RSS: {peak_mib:.0f} MiB")
-
-
-def _p99(values: list[float]) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
-
-
-def _ms(seconds: float | None) -> str:
-    return "-" if seconds is None else f"{seconds * 1000:.0f} ms"
 
 
 if __name__ == "__main__":
