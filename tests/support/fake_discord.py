@@ -14,6 +14,22 @@ dispatches as INTERACTION_CREATE. What the bot answers is recorded per interacti
 its original response and its follow-ups, each with the time it arrived. Interaction
 callbacks and webhook calls carry no bot token, as on Discord.
 
+Slash command groups (`/session start ...`) are played as `slash(user, "session start", ...)`;
+a user option takes the person's payload, sent as Discord sends it (the id, and the user in
+the interaction's `resolved`). The first follow-up to a deferred interaction whose "thinking..."
+message was never edited takes that message's visibility, whatever its own flags say, as on
+Discord; the bot may delete its original response (`InteractionLog.deleted`).
+
+Threads: the bot opens one in a text channel (POST .../threads); the fake keeps it with the
+channels, tells the gateway (THREAD_CREATE, and the "started a thread" system message in the
+parent) and lists the active ones in GUILD_CREATE, as Discord does, so the client's cache has
+it after a restart too. A test speaks in a thread by injecting a message with the thread's id
+as its channel_id. Channels and threads are fetched (GET /channels/{id}), edited (PATCH:
+archiving a thread dispatches THREAD_UPDATE) and deleted (THREAD_DELETE); a message sent to an
+archived thread unarchives it, and one sent to a deleted channel is refused (Unknown Channel).
+Pins (PUT /channels/{id}/messages/pins/{mid}, discord.py 2.7's route) are kept per channel,
+with the "pinned a message" system message dispatched.
+
 Pitfalls the fake respects (each seen with discord.py 2.7): JSON responses carry Content-Type
 exactly `application/json` (discord.py parses nothing else); the client connects to the gateway
 path with a trailing `/`; frames are sent as text (discord.py only decompresses binary ones);
@@ -44,8 +60,19 @@ TIMESTAMP = "2026-11-01T12:00:00.000000+00:00"
 APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE, MODAL_SUBMIT = 2, 3, 4, 5
 MESSAGE, DEFERRED, DEFERRED_UPDATE, UPDATE, AUTOCOMPLETE_RESULT, MODAL = 4, 5, 6, 7, 8, 9
 EPHEMERAL = 1 << 6
-# Application command option types the bot's commands use, and the Python values they take.
-OPTION_TYPES: dict[int, tuple[type, ...]] = {3: (str,), 4: (int,), 5: (bool,), 10: (int, float)}
+# Application command option types the bot's commands use, and the Python values they take
+# (a user option takes the person's payload in a test; Discord sends the id).
+SUB_COMMAND, USER_OPTION = 1, 6
+OPTION_TYPES: dict[int, tuple[type, ...]] = {
+    3: (str,),
+    4: (int,),
+    5: (bool,),
+    USER_OPTION: (dict,),
+    10: (int, float),
+}
+# Channel types, and the system messages Discord posts about threads and pins.
+TEXT_CHANNEL, PUBLIC_THREAD, PRIVATE_THREAD = 0, 11, 12
+PINNED_MESSAGE, THREAD_CREATED = 6, 18
 
 
 @dataclass(frozen=True)
@@ -149,6 +176,7 @@ class InteractionLog:
     callbacks: list[Callback] = field(default_factory=list)
     edits: list[Edit] = field(default_factory=list)
     followups: list[SentMessage] = field(default_factory=list)
+    deleted: bool = False  # the bot deleted its original response ("thinking...")
 
     @property
     def acknowledged_in(self) -> float | None:
@@ -163,6 +191,19 @@ class InteractionLog:
     def modal(self) -> Payload | None:
         modal = next((c for c in self.callbacks if c.type == MODAL), None)
         return None if modal is None else modal.data
+
+    @property
+    def private(self) -> bool:
+        """Whether what the bot answered is the person's alone (an ephemeral first answer)."""
+        return bool(self.callbacks) and self.callbacks[0].ephemeral
+
+    @property
+    def said(self) -> str:
+        """The text the person last saw in the bot's first answer: the last edit of it, or
+        the message it answered with."""
+        if self.edits:
+            return self.edits[-1].content
+        return self.callbacks[0].content if self.callbacks else ""
 
     @property
     def choices(self) -> list[Payload] | None:
@@ -186,6 +227,7 @@ class Guild:
     id: str
     name: str
     channel_ids: list[str] = field(default_factory=list)
+    thread_ids: list[str] = field(default_factory=list)
 
 
 def json_response(
@@ -214,6 +256,8 @@ class FakeDiscord:
         self.files: dict[str, bytes] = {}  # served at /attachments/<id>/<name>
         # What the bot did.
         self.sent: list[SentMessage] = []
+        self.pins: dict[str, list[str]] = {}  # channel id -> ids of its pinned messages
+        self.deleted_channels: set[str] = set()
         self.typing: list[str] = []
         self.typing_at: list[tuple[str, float]] = []  # (channel id, perf_counter())
         self.heartbeats: list[float] = []  # perf_counter() of each heartbeat received
@@ -298,8 +342,14 @@ class FakeDiscord:
         app.router.add_get(API_PREFIX + "/gateway", self._get_gateway)
         app.router.add_get(API_PREFIX + "/users/@me", self._me)
         app.router.add_get(API_PREFIX + "/oauth2/applications/@me", self._application)
-        app.router.add_post(API_PREFIX + "/channels/{channel_id}/messages", self._create_message)
-        app.router.add_post(API_PREFIX + "/channels/{channel_id}/typing", self._typing)
+        channel = API_PREFIX + "/channels/{channel_id}"
+        app.router.add_get(channel, self._get_channel)
+        app.router.add_patch(channel, self._edit_channel)
+        app.router.add_delete(channel, self._delete_channel)
+        app.router.add_post(channel + "/messages", self._create_message)
+        app.router.add_post(channel + "/typing", self._typing)
+        app.router.add_post(channel + "/threads", self._create_thread)
+        app.router.add_put(channel + "/messages/pins/{message_id}", self._pin)
         app.router.add_get("/attachments/{file_id}/{filename}", self._attachment)
         app.router.add_get(API_PREFIX + "/users/{user_id}", self._get_user)
         commands = API_PREFIX + "/applications/{application_id}/commands"
@@ -311,6 +361,7 @@ class FakeDiscord:
         webhook = API_PREFIX + "/webhooks/{application_id}/{token}"
         app.router.add_post(webhook, self._followup)
         app.router.add_patch(webhook + "/messages/@original", self._edit_original)
+        app.router.add_delete(webhook + "/messages/@original", self._delete_original)
         app.router.add_patch(webhook + "/messages/{message_id}", self._edit_followup)
         app.middlewares.append(self._record_and_inject)
         self._runner = web.AppRunner(app, handle_signals=False)
@@ -372,6 +423,14 @@ class FakeDiscord:
             payload["referenced_message"] = replied
         return payload
 
+    def threads_in(self, channel_id: str) -> list[Payload]:
+        """The threads opened in a channel, oldest first (deleted ones are gone)."""
+        return [c for c in self.channels.values() if c.get("parent_id") == channel_id]
+
+    def sent_in(self, channel_id: str) -> list[SentMessage]:
+        """What the bot posted in a channel or thread, in order (not interaction answers)."""
+        return [message for message in self.sent if message.channel_id == channel_id]
+
     def dm_channel(self) -> str:
         """A DM channel's id: DMs arrive without a guild_id."""
         return self.next_id()
@@ -408,18 +467,23 @@ class FakeDiscord:
         guild_id: str | None = None,
         **options: Any,
     ) -> InteractionLog:
-        """`user` runs /name with these options; refused (AssertionError) as Discord would
-        refuse it: an unregistered command, an unknown or missing option, a bad choice."""
-        command = self._checked_command(name, options)
-        data = {
-            "id": command["id"],
-            "name": name,
-            "type": 1,
-            "options": [
-                {"name": key, "type": self._option(command, key)["type"], "value": value}
-                for key, value in options.items()
-            ],
-        }
+        """`user` runs /name with these options, or a group's subcommand ("session start");
+        refused (AssertionError) as Discord would refuse it: an unregistered command, an
+        unknown or missing option, a bad choice."""
+        top, _, sub = name.partition(" ")
+        command = self.commands.get(top)
+        assert command is not None, f"/{top} is not registered: {sorted(self.commands)}"
+        declared = self._checked_options(name, self._subcommand(command, sub), options)
+        sent = [
+            {"name": key, "type": declared[key]["type"], "value": _option_value(value)}
+            for key, value in options.items()
+        ]
+        if sub:
+            sent = [{"name": sub, "type": SUB_COMMAND, "options": sent}]
+        data: Payload = {"id": command["id"], "name": top, "type": 1, "options": sent}
+        users = [value for value in options.values() if isinstance(value, dict)]
+        if users:
+            data["resolved"] = _resolved(users, guild_id)
         return await self._interact(APPLICATION_COMMAND, user, data, channel_id, guild_id)
 
     async def autocomplete(
@@ -480,9 +544,18 @@ class FakeDiscord:
         await self.wait_for(lambda: holds(log), timeout)
         return log
 
-    def _checked_command(self, name: str, options: dict[str, Any]) -> Payload:
-        command = self.commands.get(name)
-        assert command is not None, f"/{name} is not registered: {sorted(self.commands)}"
+    @staticmethod
+    def _subcommand(command: Payload, sub: str) -> Payload:
+        if not sub:
+            return command
+        found = [o for o in command.get("options", []) if o["name"] == sub]
+        assert found and found[0]["type"] == SUB_COMMAND, f"/{command['name']} has no {sub}"
+        return found[0]
+
+    @staticmethod
+    def _checked_options(
+        name: str, command: Payload, options: dict[str, Any]
+    ) -> dict[str, Payload]:
         declared = {option["name"]: option for option in command.get("options", [])}
         for key, value in options.items():
             option = declared.get(key)
@@ -492,7 +565,7 @@ class FakeDiscord:
             assert not choices or value in choices, f"{key}={value!r} is not one of {choices}"
         missing = [n for n, o in declared.items() if o.get("required") and n not in options]
         assert not missing, f"/{name} needs {missing}"
-        return command
+        return declared
 
     @staticmethod
     def _option(command: Payload, name: str) -> Payload:
@@ -516,7 +589,8 @@ class FakeDiscord:
             "token": token,
             "version": 1,
             "channel_id": channel_id,
-            "channel": {"id": channel_id, "type": 0 if guild_id else 1},
+            "channel": self.channels.get(channel_id)
+            or {"id": channel_id, "type": 0 if guild_id else 1},
             "locale": "en-US",
             "app_permissions": "3072",
             "attachment_size_limit": 10 * 1024 * 1024,
@@ -591,6 +665,11 @@ class FakeDiscord:
     async def _create_message(self, request: web.Request) -> web.Response:
         channel_id = request.match_info["channel_id"]
         body, files = await _read_message_body(request)
+        if channel_id in self.deleted_channels:
+            return json_response({"message": "Unknown Channel", "code": 10003}, status=404)
+        thread = self.channels.get(channel_id, {})
+        if thread.get("thread_metadata", {}).get("archived"):
+            await self._set_thread(thread, archived=False)  # as on Discord: it comes back
         message = SentMessage(self.next_id(), channel_id, body, files)
         self.sent.append(message)
         await self._notify()
@@ -616,7 +695,7 @@ class FakeDiscord:
             ],
             "embeds": [],
             "components": message.body.get("components") or [],
-            "pinned": False,
+            "pinned": message.id in self.pins.get(message.channel_id, []),
             "flags": int(message.body.get("flags") or 0),
         }
         if "guild_id" in channel:
@@ -624,6 +703,113 @@ class FakeDiscord:
         if message.id in self._webhook_messages:
             payload["webhook_id"] = self.application_id
         return payload
+
+    async def _get_channel(self, request: web.Request) -> web.Response:
+        channel = self.channels.get(request.match_info["channel_id"])
+        if channel is None:
+            return json_response({"message": "Unknown Channel", "code": 10003}, status=404)
+        return json_response(channel)
+
+    async def _create_thread(self, request: web.Request) -> web.Response:
+        """A thread without a starter message, as TextChannel.create_thread opens one."""
+        parent = self.channels.get(request.match_info["channel_id"])
+        body = await request.json()
+        if parent is None or parent["type"] != TEXT_CHANNEL:
+            return json_response({"message": "Unknown Channel", "code": 10003}, status=404)
+        name = str(body.get("name") or "")
+        if not 1 <= len(name) <= 100:
+            return json_response({"message": "Invalid Form Body", "code": 50035}, status=400)
+        thread = self._thread_payload(parent, name, body)
+        self.channels[thread["id"]] = thread
+        guild = next(g for g in self.guilds if g.id == parent["guild_id"])
+        guild.thread_ids.append(thread["id"])
+        await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
+        if thread["type"] == PUBLIC_THREAD:
+            await self.dispatch(
+                "MESSAGE_CREATE", self._system_message(parent["id"], THREAD_CREATED, name)
+            )
+        await self._notify()
+        return json_response(thread, status=201)
+
+    def _thread_payload(self, parent: Payload, name: str, body: Payload) -> Payload:
+        return {
+            "id": self.next_id(),
+            "type": int(body.get("type") or PRIVATE_THREAD),
+            "guild_id": parent["guild_id"],
+            "parent_id": parent["id"],
+            "owner_id": self.bot_user["id"],
+            "name": name,
+            "last_message_id": None,
+            "rate_limit_per_user": int(body.get("rate_limit_per_user") or 0),
+            "message_count": 0,
+            "member_count": 1,
+            "total_message_sent": 0,
+            "flags": 0,
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": int(body.get("auto_archive_duration") or 1440),
+                "archive_timestamp": TIMESTAMP,
+                "locked": False,
+                "invitable": bool(body.get("invitable", True)),
+                "create_timestamp": TIMESTAMP,
+            },
+        }
+
+    async def _edit_channel(self, request: web.Request) -> web.Response:
+        channel = self.channels.get(request.match_info["channel_id"])
+        if channel is None:
+            return json_response({"message": "Unknown Channel", "code": 10003}, status=404)
+        body = await request.json()
+        if "thread_metadata" in channel:
+            metadata = {
+                k: body[k] for k in ("archived", "locked", "auto_archive_duration") if k in body
+            }
+            await self._set_thread(channel, name=body.get("name"), **metadata)
+        elif "name" in body:
+            channel["name"] = body["name"]
+        await self._notify()
+        return json_response(channel)
+
+    async def _set_thread(self, thread: Payload, name: str | None = None, **metadata: Any) -> None:
+        if name is not None:
+            thread["name"] = name
+        thread["thread_metadata"].update(metadata)
+        await self.dispatch("THREAD_UPDATE", thread)
+
+    async def _delete_channel(self, request: web.Request) -> web.Response:
+        channel = self.channels.pop(request.match_info["channel_id"], None)
+        if channel is None:
+            return json_response({"message": "Unknown Channel", "code": 10003}, status=404)
+        self.deleted_channels.add(channel["id"])
+        for guild in self.guilds:
+            for ids in (guild.channel_ids, guild.thread_ids):
+                if channel["id"] in ids:
+                    ids.remove(channel["id"])
+        if "thread_metadata" in channel:
+            keys = ("id", "guild_id", "parent_id", "type")
+            await self.dispatch("THREAD_DELETE", {key: channel[key] for key in keys})
+        await self._notify()
+        return json_response(channel)
+
+    async def _pin(self, request: web.Request) -> web.Response:
+        channel_id, message_id = request.match_info["channel_id"], request.match_info["message_id"]
+        if not any(m.id == message_id and m.channel_id == channel_id for m in self.sent):
+            return json_response({"message": "Unknown Message", "code": 10008}, status=404)
+        pinned = self.pins.setdefault(channel_id, [])
+        if message_id not in pinned:
+            pinned.insert(0, message_id)
+            system = self._system_message(channel_id, PINNED_MESSAGE, "")
+            system["message_reference"] = {"message_id": message_id, "channel_id": channel_id}
+            await self.dispatch("MESSAGE_CREATE", system)
+        await self._notify()
+        return web.Response(status=204)
+
+    def _system_message(self, channel_id: str, kind: int, content: str) -> Payload:
+        """A message Discord itself posts (by the bot's hand): a pin, a thread started."""
+        payload = self.message_payload(
+            SentMessage(self.next_id(), channel_id, {"content": content})
+        )
+        return {**payload, "type": kind}
 
     async def _typing(self, request: web.Request) -> web.Response:
         self.typing.append(request.match_info["channel_id"])
@@ -726,12 +912,24 @@ class FakeDiscord:
         await self._notify()
         return json_response(self.message_payload(edited))
 
+    async def _delete_original(self, request: web.Request) -> web.Response:
+        log = self._by_token.get(request.match_info["token"])
+        if log is None or not log.callbacks or log.deleted:
+            return json_response({"message": "Unknown Message", "code": 10008}, 404)
+        log.deleted = True
+        await self._notify()
+        return web.Response(status=204)
+
     async def _followup(self, request: web.Request) -> web.Response:
         log = self._by_token.get(request.match_info["token"])
         if log is None or not log.callbacks:
             # Discord refuses a follow-up before the interaction was acknowledged.
             return json_response({"message": "Unknown Webhook", "code": 10015}, 404)
         body, files = await _read_message_body(request)
+        if log.deferred and not log.edits and not log.followups:
+            # It fills the "thinking..." message, which keeps the defer's visibility.
+            flags = int(body.get("flags") or 0) & ~EPHEMERAL
+            body = {**body, "flags": flags | (EPHEMERAL if log.callbacks[0].ephemeral else 0)}
         message = SentMessage(self.next_id(), log.channel_id, body, files)
         self._webhook_messages[message.id] = message
         log.followups.append(message)
@@ -804,6 +1002,12 @@ class FakeDiscord:
                 }
             ],
             "channels": [self.channels[channel_id] for channel_id in guild.channel_ids],
+            # The active threads the bot can see, as Discord lists them on (re)connecting.
+            "threads": [
+                self.channels[thread_id]
+                for thread_id in guild.thread_ids
+                if not self.channels[thread_id]["thread_metadata"]["archived"]
+            ],
             "members": [],
             "emojis": [],
             "stickers": [],
@@ -830,6 +1034,21 @@ async def _read_message_body(request: web.Request) -> tuple[Payload, tuple[SentF
             content_type = part.headers.get("Content-Type", "application/octet-stream")
             files.append(SentFile(part.filename or "", bytes(data), content_type))  # type: ignore[union-attr]
     return body, tuple(files)
+
+
+def _option_value(value: Any) -> Any:
+    """An option's value as Discord sends it: a user as their id."""
+    return value["id"] if isinstance(value, dict) else value
+
+
+def _resolved(users: list[Payload], guild_id: str | None) -> Payload:
+    """The users an interaction's options name, as Discord resolves them (in a server, as
+    members too)."""
+    resolved: Payload = {"users": {user["id"]: user for user in users}}
+    if guild_id is not None:
+        member = {"roles": [], "joined_at": TIMESTAMP, "deaf": False, "mute": False, "flags": 0}
+        resolved["members"] = {user["id"]: dict(member) for user in users}
+    return resolved
 
 
 def _text_input(component: Payload) -> Payload:
