@@ -89,25 +89,17 @@ def actions_for(kind: str, tools: Sequence[Tool]) -> list[str]:
 
 def message_buttons(
     out: OutMessage, reply: Reply, owner: int, tools: Sequence[Tool]
-) -> discord.ui.View | None:
+) -> list[PieceButton]:
     """The buttons under a message of `reply`: those of the first piece it shows (the piece
-    itself; a grid's images follow it), or None for a message that shows none."""
+    itself; a grid's images follow it), or none for a message that shows none."""
     if not out.artifacts:
-        return None
+        return []
     number = out.artifacts[0]
     kind = next(artifact.kind for artifact in reply.artifacts if artifact.number == number)
     return piece_buttons(kind, number, owner, tools)
 
 
-def piece_buttons(
-    kind: str, number: int, owner: int, tools: Sequence[Tool]
-) -> discord.ui.View | None:
-    """The buttons under piece #number, or None when it gets none. The view is persistent
-    (no timeout): its buttons are answered by PieceButton's registration, not by it."""
-    actions = actions_for(kind, tools)
-    if not actions:
-        return None
-    view = discord.ui.View(timeout=None)
-    for action in actions:
-        view.add_item(PieceButton(action, kind, number, owner))
-    return view
+def piece_buttons(kind: str, number: int, owner: int, tools: Sequence[Tool]) -> list[PieceButton]:
+    """The buttons under piece #number (none for a kind without them). They go in a
+    persistent view (delivery.py): PieceButton's registration answers them, not the view."""
+    return [PieceButton(action, kind, number, owner) for action in actions_for(kind, tools)]

@@ -7,8 +7,10 @@ closed at the end of each part and reopened (same language tag) at the start of 
 
 Pieces made in the turn are listed by number (#N) so people can refer to them, with their
 files attached when they are within the size limit. A picture over it is sent as a smaller
-JPEG (fit.py); any other file over it is named in one line instead. Everything here is pure:
-reading (and shrinking) files happens in the caller, off the event loop.
+JPEG (fit.py); any other file over it is named in one line instead. A file the reply hands
+over (a session's export zip, `Reply.download`) is attached the same way, under its own name,
+or said to be over the upload limit. Everything here is pure: reading (and shrinking) files
+happens in the caller, off the event loop.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.types import MadeArtifact, Reply
+from agent.types import Download, MadeArtifact, Reply
 from bot.discord.shrink_images import IMAGE_SUFFIXES
 from tools.units import MIB
 
@@ -60,7 +62,12 @@ def render_reply(reply: Reply, *, file_limit_bytes: int) -> list[OutMessage]:
     close the last message, or follow in messages of their own when they do not fit."""
     numbers = tuple(a.number for a in reply.artifacts)
     files = [f for a in reply.artifacts for f in _artifact_files(a, file_limit_bytes)]
-    tail = "\n".join(_artifact_lines(reply.artifacts, file_limit_bytes))
+    lines = _artifact_lines(reply.artifacts, file_limit_bytes)
+    if reply.download is not None:
+        handed = _download_file(reply.download, file_limit_bytes)
+        files += [handed] if isinstance(handed, OutFile) else []
+        lines += [handed] if isinstance(handed, str) else []
+    tail = "\n".join(lines)
     chunks = split_text(reply.text)
     if tail and chunks and len(chunks[-1]) + 1 + len(tail) <= MESSAGE_LIMIT:
         chunks[-1] += "\n" + tail
@@ -111,6 +118,19 @@ def _artifact_files(artifact: MadeArtifact, file_limit_bytes: int) -> list[OutFi
         elif _is_picture(path):
             files.append(OutFile(name + ".jpg", path=path, shrink_to=file_limit_bytes))
     return files
+
+
+def _download_file(download: Download, file_limit_bytes: int) -> OutFile | str:
+    """The file to attach, or the line that says why it is not attached."""
+    size = _size(download.path)
+    if size is None:
+        return f"({download.filename} is missing on the server.)"
+    if size > file_limit_bytes:
+        return (
+            f"({download.filename} is {_mib(size)}, over the {_mib(file_limit_bytes)} "
+            "upload limit here, so it is not attached.)"
+        )
+    return OutFile(download.filename, path=download.path)
 
 
 def _is_picture(path: Path) -> bool:
