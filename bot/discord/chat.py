@@ -1,4 +1,5 @@
-"""Chat: the bot answers when mentioned, in DMs, and in replies to its own messages.
+"""Chat: the bot answers when mentioned, in DMs, in replies to its own messages, and every
+message in a thread where a group session is on (there the members talk to the session).
 
 Each message it answers becomes an agent Turn; the Reply is rendered (render.py) and sent as a
 reply to the person's message, with buttons under each piece made (buttons.py). A person over
@@ -24,7 +25,7 @@ from discord.ext import commands
 from agent.apology import apology
 from agent.turns import Agent
 from agent.types import Attachment, Place, Reply, Turn, UserRef
-from bot.discord.delivery import deliver, with_view
+from bot.discord.delivery import archive_if_ended, deliver, with_view
 from bot.discord.limits import RateLimiter
 from bot.discord.render import OutFile, OutMessage, render_reply
 from bot.discord.shrink_images import shrunk_to_fit
@@ -58,7 +59,7 @@ class Chat(commands.Cog):
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
         me = self._bot.user
-        if me is None or not addresses(message, me):
+        if me is None or not await self._for_me(message, me):
             return
         wait = None if self._limiter is None else self._limiter.wait_s(str(message.author.id))
         if wait is not None:
@@ -68,6 +69,15 @@ class Chat(commands.Cog):
         async with showing_typing(message.channel):
             reply = await self._answer(message, me)
         await self._deliver(message, reply)
+
+    async def _for_me(self, message: discord.Message, me: discord.ClientUser) -> bool:
+        """Whether to answer: addressed to the bot, or a person's message in a session thread.
+        The database is asked only about messages in threads, where sessions live."""
+        if addresses(message, me):
+            return True
+        if not isinstance(message.channel, discord.Thread) or not from_a_person(message, me):
+            return False
+        return await self._agent.session_on(PLATFORM, place_of(message))
 
     async def _answer(self, message: discord.Message, me: discord.ClientUser) -> Reply:
         try:
@@ -121,6 +131,7 @@ class Chat(commands.Cog):
 
         try:
             await deliver(self._agent, reply, parts, owner=message.author.id, send=send)
+            await archive_if_ended(message.channel, reply)
         except discord.HTTPException:
             # discord.py has already retried 429s and 5xx; the answer is lost, not the history.
             logger.exception("sending the answer to message %s failed", message.id)
@@ -134,10 +145,15 @@ class RefusedFile(Exception):
     """An attachment that cannot be read; the message is one line for the person."""
 
 
+def from_a_person(message: discord.Message, me: discord.ClientUser) -> bool:
+    """A person's own message: not a bot's (the bot's own included), not a system message."""
+    return not (message.author.bot or message.author.id == me.id or message.type not in CHAT_TYPES)
+
+
 def addresses(message: discord.Message, me: discord.ClientUser) -> bool:
     """Whether `message` is for the bot: a DM, a mention, or a reply to one of its messages.
     Never a bot's message (its own included), and never @everyone alone."""
-    if message.author.bot or message.author.id == me.id or message.type not in CHAT_TYPES:
+    if not from_a_person(message, me):
         return False
     if message.guild is None:
         return True
@@ -173,10 +189,15 @@ def place_of(message: discord.Message) -> Place:
     channel = message.channel
     if message.guild is None:
         return Place(channel_id=str(channel.id), is_direct=True)
-    guild_id = str(message.guild.id)
     if isinstance(channel, discord.Thread):
-        return Place(str(channel.parent_id), guild_id, str(channel.id), is_direct=False)
-    return Place(str(channel.id), guild_id, is_direct=False)
+        return thread_place(channel)
+    return Place(str(channel.id), str(message.guild.id), is_direct=False)
+
+
+def thread_place(thread: discord.Thread) -> Place:
+    """A thread as a Place: its parent channel and itself. Messages, slash commands and the
+    session started there all use this one mapping, so they meet in the same session."""
+    return Place(str(thread.parent_id), str(thread.guild.id), str(thread.id), is_direct=False)
 
 
 @asynccontextmanager

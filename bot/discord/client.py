@@ -1,9 +1,11 @@
 """The Discord bot: a commands.Bot built with its dependencies, and how `atelier run` runs it.
 
 The Agent and Settings are passed in (keyword-only), set-up that needs the event loop happens
-in setup_hook, and each concern is a cog: chat.py (mentions, DMs, replies), create.py (a slash
-command per tool), account.py (/history, /forget, /help ...); buttons under pieces are
-persistent (buttons.py, actions.py) and slash commands are registered at each start. Intents
+in setup_hook, and each concern is a cog: chat.py (mentions, DMs, replies, session threads),
+create.py (a slash command per tool), account.py (/history, /forget, /help ...), sessions.py
+(/session); buttons under pieces and a session's buttons are persistent (buttons.py,
+actions.py, session_buttons.py) and slash commands are registered at each start. The agent
+speaks unprompted in session threads through posting.py, registered as it starts. Intents
 are guilds, messages and message content; not members: with it discord.py asks for member
 chunks after each GUILD_CREATE and waits for them, and the bot needs no member list. Message
 content is a privileged intent: it must also be switched on in the Developer Portal (README).
@@ -23,11 +25,15 @@ from agent.turns import Agent
 from bot.discord.account import Account
 from bot.discord.actions import ButtonActions
 from bot.discord.buttons import PieceActions, PieceButton
-from bot.discord.chat import NO_MENTIONS, Chat
+from bot.discord.chat import NO_MENTIONS, PLATFORM, Chat
 from bot.discord.create import Create
 from bot.discord.endpoints import pointed_at
 from bot.discord.interactions import InteractionTurns
 from bot.discord.limits import RateLimiter
+from bot.discord.posting import PlacePoster
+from bot.discord.session_buttons import EntryButton, SessionPresses, VoteButton
+from bot.discord.session_turns import SessionTurns
+from bot.discord.sessions import Sessions
 from tools.units import MIB
 
 logger = logging.getLogger(__name__)
@@ -79,7 +85,10 @@ class AtelierBot(commands.Bot):
         )
         self.agent = agent
         self.settings = settings
-        self.piece_actions: PieceActions  # set in setup_hook, read by the buttons
+        # Set in setup_hook: what the buttons call, and how the agent posts unprompted.
+        self.piece_actions: PieceActions
+        self.session_presses: SessionPresses
+        self.poster: PlacePoster
 
     async def setup_hook(self) -> None:
         settings = self.settings
@@ -89,11 +98,18 @@ class AtelierBot(commands.Bot):
         self.piece_actions = ButtonActions(
             self, turns, self.agent.tools, everyone=settings.discord_buttons_for_everyone
         )
-        # Buttons under pieces sent before a restart are answered from their custom ids.
-        self.add_dynamic_items(PieceButton)
+        self.poster = PlacePoster(self, self.agent, file_limit_bytes=limit)
+        sessions = SessionTurns(self.agent, turns, self.poster)
+        self.session_presses = sessions
+        # Buttons sent before a restart are answered from their custom ids.
+        self.add_dynamic_items(PieceButton, EntryButton, VoteButton)
         await self.add_cog(Chat(self, self.agent, file_limit_bytes=limit, limiter=limiter))
         await self.add_cog(Create(self, self.agent, turns))
         await self.add_cog(Account(turns))
+        await self.add_cog(Sessions(self, sessions))
+        # Re-arms the sessions' deadlines: one that passed while the bot was down is
+        # announced at once, fetching its thread if the cache does not have it yet.
+        self.agent.announce_with(PLATFORM, self.poster.announce)
         await self._sync_commands()
 
     async def _sync_commands(self) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import discord
@@ -23,7 +24,7 @@ from agent.apology import apology
 from agent.config import Settings
 from agent.turns import Agent
 from agent.types import Command, Place, Reply, Turn, UserRef
-from bot.discord.chat import NO_MENTIONS, PLATFORM, files_of
+from bot.discord.chat import NO_MENTIONS, PLATFORM, files_of, thread_place
 from bot.discord.delivery import deliver, with_view
 from bot.discord.limits import RateLimiter
 from bot.discord.progress import ProgressMessage
@@ -58,40 +59,66 @@ class InteractionTurns:
     ) -> None:
         """Run `command` as a turn of the person who interacted (or `as_user`) and answer.
         `private` answers are ephemeral; `counted` turns count toward the rate limit."""
-        if counted and (wait := self._limiter.wait_s(str(interaction.user.id))) is not None:
-            await self.refuse(interaction, self._limiter.refusal(wait))
+        if not await self.admit(interaction, counted=counted):
             return
         started = time.monotonic()
         await interaction.response.defer(thinking=True, ephemeral=private)
-        progress = ProgressMessage(what, _editor(interaction))
-        turn = Turn(
-            platform=PLATFORM,
-            user=as_user or UserRef(str(interaction.user.id), interaction.user.display_name),
-            place=interaction_place(interaction),
-            command=command,
-            progress=progress.update,
-        )
-        try:
-            reply = await self._agent.respond(turn)
-        except Exception:  # noqa: BLE001 - the person gets a reference; the log keeps the rest
-            reply = apology(logger, what_failed=f"/{command.name} failed")
-        finally:
-            await progress.close()
+        turn = self.turn_of(interaction, command, as_user=as_user)
+        reply = await self.respond(interaction, turn, what=what)
         owner = int(turn.user.external_id)
         try:
-            await self._deliver(interaction, reply, owner, private, started)
+            await self.answer(interaction, reply, owner, private=private, started=started)
         except discord.HTTPException:
             # discord.py has already retried 429s and 5xx; the answer is lost, not the history.
             logger.exception("answering /%s failed", command.name)
 
-    async def _deliver(
+    async def admit(self, interaction: discord.Interaction, *, counted: bool) -> bool:
+        """False, with the person told when to come back, when they are over the rate limit."""
+        if counted and (wait := self._limiter.wait_s(str(interaction.user.id))) is not None:
+            await self.refuse(interaction, self._limiter.refusal(wait))
+            return False
+        return True
+
+    def turn_of(
+        self,
+        interaction: discord.Interaction,
+        command: Command,
+        *,
+        as_user: UserRef | None = None,
+        place: Place | None = None,
+    ) -> Turn:
+        """The turn of the person who interacted (or `as_user`) where they did (or `place`)."""
+        return Turn(
+            platform=PLATFORM,
+            user=as_user or UserRef(str(interaction.user.id), interaction.user.display_name),
+            place=place or interaction_place(interaction),
+            command=command,
+        )
+
+    async def respond(self, interaction: discord.Interaction, turn: Turn, *, what: str) -> Reply:
+        """The agent's Reply to `turn` (of a deferred interaction), its progress shown on the
+        "thinking..." message; a failure is the one-line apology."""
+        progress = ProgressMessage(what, _editor(interaction))
+        try:
+            return await self._agent.respond(replace(turn, progress=progress.update))
+        except Exception:  # noqa: BLE001 - the person gets a reference; the log keeps the rest
+            name = turn.command.name if turn.command else "?"
+            return apology(logger, what_failed=f"/{name} failed")
+        finally:
+            await progress.close()
+
+    async def answer(
         self,
         interaction: discord.Interaction,
         reply: Reply,
         owner: int,
+        *,
         private: bool,
         started: float,
     ) -> None:
+        """Answer a deferred interaction with `reply`: a text alone takes the place of the
+        "thinking..." message; pieces come as follow-ups (ephemeral when `private`, which
+        must match the defer: Discord keeps the first answer's visibility)."""
         limit = min(self._settings.discord_file_limit_mb * MIB, interaction.filesize_limit)
         messages = render_reply(reply, file_limit_bytes=limit)
         late = time.monotonic() - started > TOKEN_LIFETIME_S
@@ -161,8 +188,7 @@ def interaction_place(interaction: discord.Interaction) -> Place:
     channel_id = str(interaction.channel_id)
     if interaction.guild_id is None:
         return Place(channel_id=channel_id, is_direct=True)
-    guild_id = str(interaction.guild_id)
     channel = interaction.channel
     if isinstance(channel, discord.Thread):
-        return Place(str(channel.parent_id), guild_id, str(channel.id), is_direct=False)
-    return Place(channel_id, guild_id, is_direct=False)
+        return thread_place(channel)  # as chat.py maps a message there: the same session
+    return Place(channel_id, str(interaction.guild_id), is_direct=False)

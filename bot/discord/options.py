@@ -52,7 +52,7 @@ def describe(text: str | None, fallback: str) -> str:
 def tool_options(tool: Tool) -> list[SlashOption]:
     """The options of /<tool.name>, required ones first (Discord's rule). Every tool's `piece`
     (tools/contract.py ToolArgs) is autocompleted with the person's own pieces."""
-    options = [_option(name, info) for name, info in tool.args.model_fields.items()]
+    options = [field_option(name, info) for name, info in tool.args.model_fields.items()]
     options = [
         replace(option, description=PIECE_DESCRIPTION, autocomplete=True)
         if option.name == PIECE
@@ -63,7 +63,8 @@ def tool_options(tool: Tool) -> list[SlashOption]:
     return options[:MAX_OPTIONS]
 
 
-def _option(name: str, info: FieldInfo) -> SlashOption:
+def field_option(name: str, info: FieldInfo) -> SlashOption:
+    """One Args field as an option: its type, bounds, choices and description."""
     base = _without_none(info.annotation)
     choices = _declared_choices(info)
     if choices:
