@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import re
 from collections.abc import Callable, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agent.boundary import excerpt
 from agent.sessions.forgetting import SessionTraces, forget_in_sessions
 from agent.store.artifacts import (
     ArtifactNotFound,
@@ -32,6 +34,7 @@ from agent.store.people import find_conversation, find_user
 from agent.types import Command, Reply, Turn
 from tools.contract import PIECE_MENTION, Tool
 
+PIECE_NUMBER = re.compile(r"\d{1,12}", re.ASCII)  # the digits PIECE_MENTION's #N allows
 HISTORY_TURNS = 10
 HISTORY_CLIP = 300
 HELP = {
@@ -73,7 +76,8 @@ class AccountCommands:
             return await self._diff(turn)
         if name == "keep":
             return await self._keep(turn)
-        return Reply(f"Unknown command /{name}. {help_text(self._tools)}", stored=False)
+        # The name is at most a few words long (agent/boundary.py bounds it).
+        return Reply(f"Unknown command /{excerpt(name)}. {help_text(self._tools)}", stored=False)
 
     async def _history(self, turn: Turn) -> Reply:
         async with self._sessions() as session:
@@ -116,7 +120,7 @@ class AccountCommands:
     async def _diff(self, turn: Turn) -> Reply:
         assert turn.command is not None
         pair = [turn.command.args.get(key) for key in ("before", "after")]
-        named = [int(n) for n in pair if n is not None and str(n).isdigit()]
+        named = [n for n in map(_number, pair) if n is not None]
         numbers = named or [int(n) for n in PIECE_MENTION.findall(turn.command.text)]
         if len(numbers) != 2:
             return Reply("Which two pieces? For example `/diff #12 #14`.", stored=False)
@@ -217,8 +221,18 @@ def piece_named(command: Command) -> int | None:
     first #N of its text."""
     piece = command.args.get("piece")
     if piece is not None:
-        return int(piece) if str(piece).isdigit() else None
+        return _number(piece)
     return mentioned_number(command.text)
+
+
+def _number(value: object) -> int | None:
+    """A piece number given as a field: ASCII digits, as many as #N may have. (str.isdigit
+    takes "²", which int() refuses, and a value thousands of digits long would be quoted
+    back whole in "I can't find #...".)"""
+    if isinstance(value, int) and not isinstance(value, bool):  # a typed option, a button's
+        return value if 0 <= value < 10**12 else None
+    found = PIECE_NUMBER.fullmatch(value) if isinstance(value, str) else None
+    return int(found.group()) if found else None
 
 
 def help_text(tools: Sequence[Tool] = ()) -> str:

@@ -15,9 +15,17 @@ from typing import Any
 
 from pydantic import ValidationError
 from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
 
+from agent.boundary import EXCERPT_CHARS, excerpt
 from agent.store.artifacts import mentioned_number
 from tools.contract import Tool, ToolArgs
+
+# A refusal names the first few problems, each held to a few lines: with a tool's usage
+# under it (about 1,300 characters for the poem tool) it stays under Discord's 2,000.
+MAX_PROBLEMS = 4
+PROBLEM_CHARS = 300
+EXPLAINED_CHARS = 600
 
 
 class BadToolArgs(Exception):
@@ -47,8 +55,7 @@ def validate_args(tool: Tool, options: Mapping[str, Any], text: str) -> ToolArgs
     the tool's Args, or BadToolArgs. The options win over what the words say."""
     unknown = sorted(set(options) - set(tool.args.model_fields))
     if unknown:
-        keys = ", ".join(unknown)
-        raise BadToolArgs(f"/{tool.name} does not take {keys}.\n{usage(tool)}")
+        raise BadToolArgs(f"/{tool.name} does not take {_listed(unknown)}.\n{usage(tool)}")
     values = {**(read_words(tool, text) if text else {}), **options}
     if (
         tool.text_arg is not None
@@ -101,17 +108,43 @@ def _bound_text(bound: Any) -> str:
 
 
 def explain(error: ValidationError) -> str:
-    problems = []
-    for item in error.errors(include_url=False):
-        field = ".".join(str(part) for part in item["loc"]) or "arguments"
-        if item["type"] == "missing":
-            problems.append(f"{field} is needed")
-        elif item["type"] == "value_error":  # a validator's own words, written for people
-            problems.append(str(item["ctx"]["error"]))
-        else:
-            message = item["msg"][0].lower() + item["msg"][1:]
-            problems.append(f"{field}={item['input']!r}: {message}")
-    return "; ".join(problems)
+    """What did not validate, for a person: each problem quotes at most an excerpt of the
+    value (the value may be thousands of characters), and the first few problems only, so
+    that the reply with the usage under it stays one Discord message."""
+    problems = [_problem(item) for item in error.errors(include_url=False)]
+    more = len(problems) - MAX_PROBLEMS
+    said = "; ".join(problems[:MAX_PROBLEMS]) + (f"; and {more} more" if more > 0 else "")
+    return excerpt(said, EXPLAINED_CHARS)
+
+
+def _problem(item: ErrorDetails) -> str:
+    field = ".".join(str(part) for part in item["loc"]) or "arguments"
+    if item["type"] == "missing":
+        return f"{field} is needed"
+    if item["type"] == "value_error":  # a validator's own words, written for people
+        return _unechoed(str(item["ctx"]["error"]), item.get("input"))
+    message = item["msg"][0].lower() + item["msg"][1:]
+    return f"{field}={_quoted(item['input'])}: {excerpt(message, PROBLEM_CHARS)}"
+
+
+def _quoted(value: object) -> str:
+    return repr(excerpt(value)) if isinstance(value, str) else excerpt(value)
+
+
+def _unechoed(message: str, value: object) -> str:
+    """A validator's message with the value it quotes (`{value!r}` or `{value}`) cut to an
+    excerpt, and the whole held to a few lines' worth."""
+    if isinstance(value, str) and len(value) > EXCERPT_CHARS:
+        message = message.replace(repr(value), repr(excerpt(value)))
+        message = message.replace(value, excerpt(value))
+    return excerpt(message, PROBLEM_CHARS)
+
+
+def _listed(keys: list[str]) -> str:
+    """Option names (each under MAX_NAME_CHARS: agent/boundary.py), the first few."""
+    shown = ", ".join(excerpt(key) for key in keys[:MAX_PROBLEMS])
+    more = len(keys) - MAX_PROBLEMS
+    return shown + (f" and {more} more" if more > 0 else "")
 
 
 def named_value(name: str, info: FieldInfo, text: str) -> Any:
