@@ -8,6 +8,7 @@ so conversations can be scripted:
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 import sys
 from typing import TextIO
@@ -53,6 +54,15 @@ def render(reply: Reply) -> str:
     return "\n".join(lines)
 
 
+def _forgiving(stream: TextIO) -> TextIO:
+    """`stream` reading a byte that is not UTF-8 (a Latin-1 file piped in) as U+FFFD, and
+    writing what the terminal cannot show as '?': strict decoding would raise out of
+    readline() and end the console, and the lines after it would never be answered."""
+    if isinstance(stream, io.TextIOWrapper):  # sys.stdin and sys.stdout, which input() uses
+        stream.reconfigure(errors="replace")
+    return stream
+
+
 class ConsoleChat:
     def __init__(
         self,
@@ -66,8 +76,8 @@ class ConsoleChat:
         self._agent = agent
         self._user = user
         self._interactive = interactive
-        self._stdin = stdin
-        self._stdout = stdout
+        self._stdin = _forgiving(stdin)
+        self._stdout = _forgiving(stdout)
 
     async def run(self) -> None:
         # A relay turn passed on, a round closed at its deadline: printed as they happen.

@@ -167,3 +167,30 @@ def test_a_scripted_relay_and_an_image_round_across_a_restart(
     assert replies[0].endswith("2 candidates, 1 votes.")
     assert "Everyone has voted. Round 1 closed. Winner: #5." in replies[3]
     assert "Round 1 winner: #5 by cy" in replies[4] and "cy: 1 version, 1 vote" in replies[4]
+
+
+def test_a_byte_that_is_not_utf8_does_not_end_the_console(
+    base_env: dict[str, str], models_cache_dir: Path, tiny_chat: object
+) -> None:
+    env = {
+        **base_env,
+        "ATELIER_CHAT_MODEL": "tiny:chat",
+        "ATELIER_MODELS_DIR": str(models_cache_dir),
+        "ATELIER_ROUTING": "tools",  # a random model given tools never calls one: chat
+        "ATELIER_MAX_NEW_TOKENS": "4",
+        # As a UTF-8 locale (en_US.UTF-8) sets it; under C and C.UTF-8 Python reads stdin
+        # with surrogateescape, and the boundary cleans the surrogate it makes.
+        "PYTHONIOENCODING": "utf-8:strict",
+    }
+    # printf 'caf\xe9 au lait\nstill here?\n' | atelier chat: Latin-1 for "café" on line one.
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "chat", "--user", "ada"],
+        input=b"caf\xe9 au lait\nstill here?\n/history\n",
+        env=env,
+        capture_output=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    *_answers, history, end = result.stdout.decode().split("\n\n")
+    assert end == "" and "Traceback" not in result.stderr.decode(errors="replace")
+    assert "you: caf\ufffd au lait" in history and "you: still here?" in history
