@@ -123,7 +123,7 @@ class Scopes:
                 return await self._read(session, turn, piece, uploads, window_tokens, kinds)
         except (ArtifactNotFound, NotInSession, SessionPaused) as refused:
             await discard_uploads(uploads)
-            return Reply(str(refused), stored=False)
+            return Reply(str(refused), stored=False, private=True)
         except BaseException:
             await discard_uploads(uploads)
             raise

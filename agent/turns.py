@@ -97,13 +97,13 @@ class Agent:
         self._writes = TurnWrites(sessions=sessions, memory=memory, studio=studio)
         self._account = AccountCommands(sessions, memory, studio.media, self.tools)
         self._announcers: dict[str, Announce] = {}
-        self._clock = SessionClock(sessions, self._announcers, studio.media)
         exports = SessionExports(
             sessions,
             studio.media,
             settings.data_dir / "exports",
             limit_bytes=settings.discord_file_limit_mb * MIB,
         )
+        self._clock = SessionClock(sessions, self._announcers, studio.media, exports)
         self._group_sessions = SessionCommands(sessions, studio.media, self._clock, exports)
         self._play = SessionPlay(
             sessions=sessions, memory=memory, studio=studio, writes=self._writes, clock=self._clock

@@ -21,6 +21,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agent.sessions.exporting import SessionExports
 from agent.sessions.finale import end_session
 from agent.sessions.relay import pass_turn
 from agent.sessions.rounds import closed_reply, open_round
@@ -44,9 +45,11 @@ class SessionClock:
         sessions: async_sessionmaker[AsyncSession],
         announcers: Mapping[str, Announce],
         media: MediaStore,
+        exports: SessionExports,
     ) -> None:
         self._sessions = sessions
         self._media = media
+        self._exports = exports
         self._announcers = announcers
         self._timers: dict[TimerKey, asyncio.TimerHandle] = {}
         self._firing: set[asyncio.Task[None]] = set()
@@ -109,6 +112,8 @@ class SessionClock:
             return
         if said is not None:
             platform, place, reply = said
+            if reply.session_ended:  # the finale comes with the export, as /session end's does
+                reply = await self._exports.attach(reply, group_id)
             await self._announce(platform, place, reply)
         await self.sync(group_id)
 

@@ -215,7 +215,8 @@ class SessionCommands:
             said += f" {new_host.user.display_name} is the host now."
         if not present(group):
             group.state, group.ended_at = SessionState.ENDED, utcnow()
-            return said + " Nobody is left, so the session has ended."
+            said += " Nobody is left, so the session has ended."
+            return Reply(said, stored=False, session_ended=True)
         if group.turn_user_id == user.id:
             following = pass_turn(group)
             said += f" It is {following.user.display_name}'s turn." if following else ""
@@ -264,8 +265,10 @@ class SessionCommands:
             )
         member.taste = choice == "on"
         if member.taste:
-            return "Your kept pieces will now shape what you ask for in this session."
-        return "Your kept pieces no longer shape this session's pieces."
+            said = "Your kept pieces will now shape what you ask for in this session."
+        else:
+            said = "Your kept pieces no longer shape this session's pieces."
+        return Reply(said, stored=False, private=True)
 
     async def _pass(
         self, session: AsyncSession, turn: Turn, user: User, group: GroupSession | None
@@ -298,10 +301,10 @@ class SessionCommands:
         if round_ is None:
             raise SessionRefused("No round is open: there is nothing to vote on.")
         said = vote(group, round_, user.id, piece)
-        if everyone_voted(group, round_):
-            closed = await closed_reply(session, round_, self._media, "Everyone has voted. ")
-            return Reply(f"{said}\n{closed.text}", artifacts=closed.artifacts, stored=False)
-        return said
+        if not everyone_voted(group, round_):
+            return Reply(said, stored=False, private=True)  # a ballot is secret until the close
+        last = f"{user.display_name} cast the last vote. Everyone has voted. "
+        return await closed_reply(session, round_, self._media, last)
 
     async def _round(
         self, session: AsyncSession, turn: Turn, user: User, group: GroupSession | None

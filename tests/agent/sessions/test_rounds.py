@@ -39,12 +39,14 @@ async def test_candidates_and_votes_pick_a_winner_that_becomes_the_canvas(
     assert first.prompt == "a lighthouse at dusk, with gulls circling" and first.kind == "image"
     own = await rounds.command(f"/session vote #{bob_piece}", user="bob")
     assert own.text == "That is your own candidate: vote for someone else's." and own.private
-    assert (await rounds.command(f"/session vote #{cy_piece}", user="bob")).text == (
-        f"Your vote for #{cy_piece} is in."
-    )
+    bobs_vote = await rounds.command(f"/session vote #{cy_piece}", user="bob")
+    assert bobs_vote.text == f"Your vote for #{cy_piece} is in." and bobs_vote.private
     await rounds.command(f"/session vote #{bob_piece}", user="cy")
     last = await rounds.command(f"/session vote #{cy_piece}", user="ada")
-    assert f"Everyone has voted. Round 1 closed. Winner: #{cy_piece}." in last.text
+    assert last.text.startswith(
+        f"Ada cast the last vote. Everyone has voted. Round 1 closed. Winner: #{cy_piece}."
+    )
+    assert not last.private
     assert f"Tally: #{bob_piece} 1 vote, #{cy_piece} 2 votes." in last.text
     assert [a.number for a in last.artifacts] == [cy_piece]
     canvas = await rounds.command("/session canvas", user="bob")
@@ -146,6 +148,7 @@ async def test_a_session_past_its_end_time_ends_with_its_finale_after_a_restart(
     _, reply = await announced.first()
     assert reply.text.startswith("The session's time is up.\nRound 1 closed. Winner: #")
     assert f"Round 1 winner: #{bob_piece} by Bob" in reply.text and reply.session_ended
+    assert reply.download is not None  # the finale comes with the export
     assert (await rounds.command("/session status")).text.startswith("There is no session here")
     await restarted.agent.close()
 

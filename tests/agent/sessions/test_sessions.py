@@ -120,6 +120,7 @@ async def test_the_host_leaving_hands_over_and_the_last_one_out_ends_it(group: W
     assert left.text == "Ada left the session. Bob is the host now."
     last = await group.command("/session leave", user="bob")
     assert last.text.endswith("Nobody is left, so the session has ended.")
+    assert last.session_ended  # Discord archives the thread
     assert (await group.command("/session status")).text.startswith("There is no session here")
 
 
