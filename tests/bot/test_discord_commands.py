@@ -214,7 +214,8 @@ def stage(fake: FakeDiscord, make_studio: MakeWorkshop, tmp_path: Path) -> Itera
         )
 
         async def start() -> tuple[AtelierBot, asyncio.Task[None]]:
-            bot = AtelierBot(agent=studio.agent, settings=config, guild_ready_timeout=0.05)
+            # The scene's studio as it is now: a test may restart over a new agent.
+            bot = AtelierBot(agent=scene.studio.agent, settings=config, guild_ready_timeout=0.05)
             task = asyncio.create_task(bot.start(fake.token))
             await asyncio.wait_for(bot.wait_until_ready(), 10)
             return bot, task

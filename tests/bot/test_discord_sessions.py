@@ -42,7 +42,7 @@ class Session:
     def __init__(self, scene: Scene, started: InteractionLog) -> None:
         self.scene = scene
         self.fake = scene.fake
-        [opened] = self.fake.threads_in(scene.channel)
+        opened = self.fake.threads_in(scene.channel)[-1]  # the newest: this session's
         self.thread: str = opened["id"]
         self.started = started
 
