@@ -31,7 +31,7 @@ from agent.store.artifacts import (
     resolve_focus,
     visible_artifact,
 )
-from agent.store.db import Artifact, GroupSession, SessionState
+from agent.store.db import Artifact, GroupSession, MemberRole, SessionState
 from agent.store.memory import ContextWindow, Memory
 from agent.store.people import create_conversation, find_or_create_user
 from agent.types import Reply, Turn
@@ -50,6 +50,7 @@ class SharedSession:
     mode: str
     hidden: bool  # a relay whose members see only the line they follow
     speaker: str  # the display name of the member speaking
+    is_host: bool
     names: Mapping[int, str]  # every member's display name, for the history's labels
     taste: bool  # whether the speaker let their own taste shape the session's pieces
 
@@ -68,6 +69,7 @@ def shared_session(group: GroupSession, user_id: int) -> SharedSession:
         mode=group.mode,
         hidden=group.hidden,
         speaker=member.user.display_name,
+        is_host=member.role == MemberRole.HOST,
         names={m.user_id: m.user.display_name for m in group.members},
         taste=member.taste,
     )

@@ -37,9 +37,9 @@ from agent.making.tool_args import BadToolArgs, usage, validate_args
 from agent.making.uploads import Upload, UploadRefused, read_uploads, write_uploads
 from agent.scope import Scope, Scopes
 from agent.sessions.clock import SessionClock
-from agent.sessions.commands import NO_SESSION, PLAYED, SESSION_COMMAND, SessionCommands
+from agent.sessions.commands import NO_SESSION, SESSION_COMMAND, SessionCommands
 from agent.sessions.exporting import SessionExports
-from agent.sessions.play import LINE, SessionPlay
+from agent.sessions.play import SessionPlay, makes_something
 from agent.sessions.store import session_at
 from agent.store.artifacts import mentioned_number, newest_pieces, shown_artifact
 from agent.store.db import Artifact
@@ -191,20 +191,14 @@ class Agent:
             await self._memory.mark_shown(session, artifact_numbers, platform_message_id)
 
     async def _session_play(self, turn: Turn, command: Command) -> Reply:
-        """The /session actions that make something: `line` (a relay line sent as a command,
-        which Discord can keep from the others' eyes) and `candidates` (made by the bot)."""
-        line = command.args.get("action") == LINE
-        count = command.args.get("count") or (command.text.strip() or "2")
-        if not line and not str(count).isdigit():
-            return Reply("How many? /session candidates 2", stored=False, private=True)
+        """The /session actions that make something (agent/sessions/play.py), with the
+        turn's scope."""
         scope = await self._scopes.resolve(turn, piece=None, uploads=(), window_tokens=None)
         if isinstance(scope, Reply):
             return scope
         if scope.shared is None:
             return Reply(NO_SESSION, stored=False, private=True)
-        if line:
-            return await self._play.line(scope, command.text)
-        return await self._play.candidates(turn, scope, int(count))
+        return await self._play.command(turn, scope, command, end=self._group_sessions.run)
 
     # --- 1. plan -----------------------------------------------------------------------------
 

@@ -9,15 +9,17 @@ with its place in the round, in one (agent/writes.py).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.making.studio import Made, Request, Studio
 from agent.making.tool_args import BadToolArgs, validate_args
 from agent.scope import Scope
 from agent.sessions.clock import SessionClock
+from agent.sessions.commands import PLAYED
 from agent.sessions.relay import (
     Judged,
     RelayRefused,
@@ -49,11 +51,18 @@ from agent.store.db import (
     utcnow,
 )
 from agent.store.memory import Memory
-from agent.types import Reply, Turn
+from agent.types import Command, Reply, Turn
 from agent.writes import FORGOTTEN, TurnWrites
 from tools.contract import ArtifactDraft, ArtifactKind, Tool
 
 LINE = "line"  # /session line TEXT: a relay line as a command
+CLOSING = "closing"  # /session end closing=music|picture: a last piece from the final poem
+Run = Callable[[Turn], Awaitable[Reply]]
+
+
+def makes_something(command: Command) -> bool:
+    """The /session commands a tool or the relay serves (the others are the database's)."""
+    return command.args.get("action") in PLAYED or bool(command.args.get(CLOSING))
 
 
 class SessionPlay:
@@ -84,6 +93,33 @@ class SessionPlay:
             return Reply(str(refused), stored=False, private=True)
         return None
 
+    async def command(self, turn: Turn, scope: Scope, command: Command, *, end: Run) -> Reply:
+        """`line`, `candidates`, or `end` with a closing piece (then the end itself, `end`)."""
+        action = command.args.get("action")
+        if action == LINE:
+            return await self.line(scope, command.text)
+        if action == "end":
+            return await self._end_with(turn, scope, str(command.args[CLOSING]), end)
+        count = command.args.get("count") or (command.text.strip() or "2")
+        if not str(count).isdigit():
+            return Reply("How many? /session candidates 2", stored=False, private=True)
+        return await self.candidates(turn, scope, int(count))
+
+    async def _end_with(self, turn: Turn, scope: Scope, closing: str, end: Run) -> Reply:
+        if closing not in ("music", "picture"):
+            return Reply("A closing piece is music or a picture.", stored=False, private=True)
+        made = await self.closing_piece(turn, scope, closing)
+        if not made.artifacts:  # refused or failed: the session goes on, nothing ended
+            return made
+        assert turn.command is not None
+        args = {k: v for k, v in turn.command.args.items() if k != CLOSING}
+        ended = await end(replace(turn, command=replace(turn.command, args=args)))
+        return replace(
+            ended,
+            text=f"{made.text}\n{ended.text}",
+            artifacts=(*made.artifacts, *ended.artifacts),
+        )
+
     async def line(self, scope: Scope, text: str) -> Reply:
         """/session line TEXT: the member's relay line, as a command. On Discord its reply is
         the asker's alone, so in a hidden relay the others never see the line written."""
@@ -95,6 +131,41 @@ class SessionPlay:
         except (RelayRefused, SessionRefused) as refused:
             return Reply(str(refused), stored=False, private=True)
         return replace(reply, private=True) if scope.shared.hidden else reply
+
+    async def closing_piece(self, turn: Turn, scope: Scope, kind: str) -> Reply:
+        """At the end, a closing piece made from the session's final poem (its newest relay
+        poem, else its newest poem): music set to it, or a picture of it; the host's alone."""
+        assert scope.shared is not None
+        if not scope.shared.is_host:
+            return Reply("Only the host can end the session.", stored=False, private=True)
+        wanted = ArtifactKind.MUSIC if kind == "music" else ArtifactKind.IMAGE
+        tool = next((t for t in self._studio.tools.values() if t.kind == wanted), None)
+        poem = await self._final_poem(scope)
+        if tool is None or tool.from_poem is None:
+            return Reply(f"No {kind} tool here makes a piece from a poem.", stored=False)
+        if poem is None:
+            return Reply(
+                "There is no poem in this session to make a closing piece from.", stored=False
+            )
+        args = validate_args(tool, {**tool.from_poem, "piece": poem.id}, "")
+        request = Request(tool=tool, args=args, scope=scope, focus=poem, progress=turn.progress)
+        made = await self._studio.run(request)
+        if isinstance(made, Reply):
+            return made
+        return await self._writes.pieces(scope, None, [made])
+
+    async def _final_poem(self, scope: Scope) -> Artifact | None:
+        async with self._sessions() as session:
+            group = await _group(session, scope)
+            poems = await session_relay_poems(session, group)
+            if poems:
+                return await session.get(Artifact, poems[-1].piece)
+            query = (
+                select(Artifact)
+                .where(Artifact.conversation_id == group.conversation_id, Artifact.kind == "poem")
+                .order_by(Artifact.id.desc())
+            )
+            return (await session.execute(query.limit(1))).scalar_one_or_none()
 
     async def candidates(self, turn: Turn, scope: Scope, count: int) -> Reply:
         """/session candidates N: the bot makes N candidates from the round's prompt, credited

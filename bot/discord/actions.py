@@ -2,9 +2,10 @@
 
 Every press is a Command with typed fields, never words for a tool to read back. Variation
 sends the fields the piece's tool declares for another take (Tool.variation) with piece N;
-Set to music asks the music tool for mode=poem, Critique the critique tool, both with piece
-N; Revise opens a modal for the instruction and uses the tool's own `revision` args (the
-instruction and its mode) with piece N; Keep is /keep with piece N.
+Set to music the music tool's fields for a piece made from a poem (Tool.from_poem), and
+Critique the critique tool, both with piece N; Revise opens a modal for the instruction and
+uses the tool's own `revision` args (the instruction and its mode) with piece N; Keep is /keep
+with piece N.
 
 Only the person who asked for the piece may press its buttons, unless
 `discord_buttons_for_everyone` is on: then others' presses act on the piece in its requester's
@@ -25,8 +26,6 @@ from bot.discord.interactions import InteractionTurns
 from tools.contract import ArtifactKind, Tool
 
 INSTRUCTION_LIMIT = 500
-# The music tool's mode for music made from the poem in focus (tools/music/tool.py).
-POEM_MODE = "poem"
 
 
 class ButtonActions:
@@ -116,7 +115,9 @@ class ButtonActions:
             return None if tool is None else Command(tool.name, piece)
         if button.action == MUSIC:
             tool = self._tools.get(ArtifactKind.MUSIC.value)
-            return None if tool is None else Command(tool.name, {**piece, "mode": POEM_MODE})
+            if tool is None or tool.from_poem is None:
+                return None
+            return Command(tool.name, {**tool.from_poem, **piece})
         return None
 
 

@@ -198,5 +198,6 @@ IMAGE_TOOL = Tool(
     uploads=IMAGE_UPLOADS,
     revision=refine_by,
     variation={"mode": "vary"},
+    from_poem={"mode": "illustrate"},
     reads=read_image_request,
 )

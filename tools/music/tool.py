@@ -154,5 +154,6 @@ MUSIC_TOOL = Tool(
     uploads=AUDIO_UPLOADS,
     revision=rework_by,
     variation={"mode": "rework"},
+    from_poem={"mode": "poem"},
     reads=read_music_request,
 )

@@ -7,14 +7,17 @@ import asyncio
 import json
 import zipfile
 from datetime import timedelta
+from typing import Literal
 
 import pytest
+from pydantic import Field
 from sqlalchemy import select, update
 
 from agent.store.db import GroupSession, User, utcnow
 from tests.support.announcements import Announcements
 from tests.support.studio_tools import SKETCH, VERSE
 from tests.support.workshop import MakeWorkshop, Workshop
+from tools.contract import ArtifactDraft, ArtifactKind, Tool, ToolArgs, ToolContext
 
 
 @pytest.fixture
@@ -176,3 +179,41 @@ async def test_a_paused_relay_keeps_its_turn_until_the_host_resumes(
     _, reply = await announced.first()
     assert reply.text == "Ada's turn ran out. It is Bob's turn now."
     await relay.agent.close()
+
+
+class TuneArgs(ToolArgs):
+    mode: Literal["new", "poem"] = Field("new", description="new, or set the poem in focus")
+    prompt: str = Field("", description="what to play")
+
+
+def set_to_music(args: TuneArgs, context: ToolContext) -> ArtifactDraft:
+    assert context.focus is not None and args.mode == "poem"
+    opening = (context.focus.text or "").splitlines()[0]
+    return ArtifactDraft(ArtifactKind.MUSIC, text=f"a tune for “{opening}”", from_focus=True)
+
+
+TUNE = Tool(
+    "tune",
+    "Set a poem to music.",
+    ArtifactKind.MUSIC,
+    TuneArgs,
+    set_to_music,
+    from_poem={"mode": "poem"},
+)
+
+
+async def test_the_host_ends_with_a_closing_piece_made_from_the_final_poem(
+    make_studio: MakeWorkshop,
+) -> None:
+    relay = make_studio([VERSE, TUNE])
+    await start_three(relay)
+    for person, line in (("ada", "an old silent pond"), ("bob", "a frog jumps into the pond")):
+        await relay.say(line, user=person)
+    refused = await relay.command("/session end closing=music", user="bob")
+    assert refused.text == "Only the host can end the session." and refused.private
+    ended = await relay.command("/session end closing=music")
+    assert ended.text.startswith("a tune for “an old silent pond”")
+    assert "The session on “the sea at dawn” has ended." in ended.text and ended.session_ended
+    *_, poem, tune = await relay.artifacts()
+    assert (poem.kind, tune.kind) == ("poem", "music") and tune.parent_id == poem.id
+    assert ended.artifacts[0].number == tune.id  # shown with the finale
