@@ -117,7 +117,7 @@ class Agent:
 
     async def respond(self, turn: Turn) -> Reply:
         if turn.command is not None and turn.command.name == SESSION_COMMAND:
-            if turn.command.args.get("action") in PLAYED:
+            if makes_something(turn.command):
                 return await self._session_play(turn, turn.command)
             return await self._group_sessions.run(turn)
         if turn.command is not None and not self._studio.handles(turn.command):
