@@ -167,6 +167,7 @@ def test_a_scripted_relay_and_an_image_round_across_a_restart(
     assert replies[0].endswith("2 candidates, 1 votes.")
     assert "Everyone has voted. Round 1 closed. Winner: #5." in replies[3]
     assert "Round 1 winner: #5 by cy" in replies[4] and "cy: 1 version, 1 vote" in replies[4]
+    assert replies[4].splitlines()[-1].startswith("session-2.zip (saved as ")  # the export
 
 
 def test_a_byte_that_is_not_utf8_does_not_end_the_console(
