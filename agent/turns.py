@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.account import AccountCommands
 from agent.apology import apology
+from agent.boundary import admit
 from agent.chat.replies import ChatReplies, as_chat
 from agent.chat.tool_loop import ToolLoop
 from agent.config import Settings
@@ -116,6 +117,10 @@ class Agent:
         return tuple(self._studio.tools.values())
 
     async def respond(self, turn: Turn) -> Reply:
+        admitted = admit(turn, text_limit=self._settings.max_message_chars)
+        if isinstance(admitted, Reply):  # out of bounds: refused before anything reads it
+            return admitted
+        turn = admitted  # cleaned once: what follows counts, parses and stores these texts
         if turn.command is not None and turn.command.name == SESSION_COMMAND:
             if makes_something(turn.command):
                 return await self._session_play(turn, turn.command)
