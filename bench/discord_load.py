@@ -38,19 +38,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.fake_bot import ms, p99, peak_rss_mib, ready, start_bot  # noqa: E402
+from bench.fake_bot import Timings, ms, p99, peak_rss_mib, ready, start_bot  # noqa: E402
 from tests.support.fake_discord import FakeDiscord, Payload  # noqa: E402
 
 ANSWER_TIMEOUT_S = 120.0
 SLASH_EVERY = 5
-
-
-@dataclass
-class Timings:
-    ack: list[float] = field(default_factory=list)
-    answer: list[float] = field(default_factory=list)
-    sent: int = 0
-    lost: int = 0
 
 
 @dataclass

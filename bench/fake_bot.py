@@ -9,9 +9,20 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.support.fake_discord import FakeDiscord
+
+
+@dataclass
+class Timings:
+    """One kind of turn: acknowledgement and answer times, what was sent and never answered."""
+
+    ack: list[float] = field(default_factory=list)
+    answer: list[float] = field(default_factory=list)
+    sent: int = 0
+    lost: int = 0
 
 
 def start_bot(

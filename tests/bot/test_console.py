@@ -73,17 +73,23 @@ def test_two_people_are_remembered_apart_across_restarts(smollm2_env: dict[str, 
     assert "red fox" not in ada_history
 
 
+def tiny_env(base: dict[str, str], models_cache_dir: Path, **settings: str) -> dict[str, str]:
+    """`atelier chat` on the tiny models; a random model given tools never calls one, so
+    words stay chat (ATELIER_ROUTING=tools)."""
+    return {
+        **base,
+        "ATELIER_MODELS_DIR": str(models_cache_dir),
+        "ATELIER_ROUTING": "tools",
+        **settings,
+    }
+
+
 def test_scripted_forget_and_bad_input(
     base_env: dict[str, str], models_cache_dir: Path, tiny_chat: object
 ) -> None:
-    env = {
-        **base_env,
-        "ATELIER_CHAT_MODEL": "tiny:chat",
-        "ATELIER_MODELS_DIR": str(models_cache_dir),
-        # Scored routing with random weights may send "hello" to any tool; a random model
-        # given the tools never writes a tool call, so "hello" is plain chat and is kept.
-        "ATELIER_ROUTING": "tools",
-    }
+    # Scored routing with random weights may send "hello" to any tool; with tiny_env's
+    # routing "hello" is plain chat, and is kept.
+    env = tiny_env(base_env, models_cache_dir, ATELIER_CHAT_MODEL="tiny:chat")
     chat(env, "cy", ["hello"])
     replies = chat(env, "cy", ["   ", "x" * 4001, "/forget", "/history", "/forget yes"])
     assert replies[0].startswith("Say something")
@@ -104,12 +110,7 @@ def test_parse_command_reads_a_sessions_action_first() -> None:
 def test_a_scripted_group_session_with_as(
     base_env: dict[str, str], models_cache_dir: Path, tiny_chat: object
 ) -> None:
-    env = {
-        **base_env,
-        "ATELIER_CHAT_MODEL": "tiny:chat",
-        "ATELIER_MODELS_DIR": str(models_cache_dir),
-        "ATELIER_ROUTING": "tools",  # a random model given tools never calls one: chat
-    }
+    env = tiny_env(base_env, models_cache_dir, ATELIER_CHAT_MODEL="tiny:chat")
     script = [
         "/session start mode=free a night market",
         "/as bob",
@@ -130,12 +131,7 @@ def test_a_scripted_group_session_with_as(
 def test_a_scripted_relay_and_an_image_round_across_a_restart(
     base_env: dict[str, str], models_cache_dir: Path, tiny_chat: object
 ) -> None:
-    env = {
-        **base_env,
-        "ATELIER_PROFILE": "tiny",
-        "ATELIER_MODELS_DIR": str(models_cache_dir),
-        "ATELIER_ROUTING": "tools",  # a random model given tools never calls one: chat
-    }
+    env = tiny_env(base_env, models_cache_dir, ATELIER_PROFILE="tiny")
     relay = [
         "/session start mode=relay form=haiku the sea at dawn",
         *("/as bob", "/session join", "/as cy", "/session join", "/as ada"),
@@ -145,8 +141,9 @@ def test_a_scripted_relay_and_an_image_round_across_a_restart(
     replies = chat(env, "ada", relay)
     assert replies[6].startswith("Line 1 by ada is in (haiku ✓). Next: bob.")
     assert "The poem is complete (#3)" in replies[10]
-    assert "Relay poem 1:\nan old silent pond  — ada\na frog jumps into the pond  — bob" in (
-        replies[12]
+    assert (
+        "Relay poem 1:\nan old silent pond  — ada\na frog jumps into the pond  — bob"
+        in (replies[12])
     )
     rounds = [
         "/session start mode=rounds a harbour",
@@ -173,16 +170,15 @@ def test_a_scripted_relay_and_an_image_round_across_a_restart(
 def test_a_byte_that_is_not_utf8_does_not_end_the_console(
     base_env: dict[str, str], models_cache_dir: Path, tiny_chat: object
 ) -> None:
-    env = {
-        **base_env,
-        "ATELIER_CHAT_MODEL": "tiny:chat",
-        "ATELIER_MODELS_DIR": str(models_cache_dir),
-        "ATELIER_ROUTING": "tools",  # a random model given tools never calls one: chat
-        "ATELIER_MAX_NEW_TOKENS": "4",
+    env = tiny_env(
+        base_env,
+        models_cache_dir,
+        ATELIER_CHAT_MODEL="tiny:chat",
+        ATELIER_MAX_NEW_TOKENS="4",
         # As a UTF-8 locale (en_US.UTF-8) sets it; under C and C.UTF-8 Python reads stdin
         # with surrogateescape, and the boundary cleans the surrogate it makes.
-        "PYTHONIOENCODING": "utf-8:strict",
-    }
+        PYTHONIOENCODING="utf-8:strict",
+    )
     # printf 'caf\xe9 au lait\nstill here?\n' | atelier chat: Latin-1 for "café" on line one.
     result = subprocess.run(
         [sys.executable, "-m", "bot.cli", "chat", "--user", "ada"],
