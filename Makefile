@@ -33,6 +33,7 @@ bench: $(VENV)/.installed
 	$(TEST_ENV) $(BIN)/python bench/music.py
 	$(TEST_ENV) $(BIN)/python bench/critique.py
 	$(TEST_ENV) $(BIN)/python bench/discord_load.py
+	$(TEST_ENV) $(BIN)/python bench/session_load.py
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
