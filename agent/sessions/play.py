@@ -9,6 +9,7 @@ with its place in the round, in one (agent/writes.py).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 
@@ -58,6 +59,7 @@ from tools.contract import ArtifactDraft, ArtifactKind, Tool
 LINE = "line"  # /session line TEXT: a relay line as a command
 CLOSING = "closing"  # /session end closing=music|picture: a last piece from the final poem
 Run = Callable[[Turn], Awaitable[Reply]]
+COUNT = re.compile(r"[0-9]{1,2}")
 
 
 def makes_something(command: Command) -> bool:
@@ -100,8 +102,8 @@ class SessionPlay:
             return await self.line(scope, command.text)
         if action == "end":
             return await self._end_with(turn, scope, str(command.args[CLOSING]), end)
-        count = command.args.get("count") or (command.text.strip() or "2")
-        if not str(count).isdigit():
+        count = str(command.args.get("count") or command.text.strip() or "2")
+        if not COUNT.fullmatch(count):  # ASCII digits: "²" is a digit to str.isdigit
             return Reply("How many? /session candidates 2", stored=False, private=True)
         return await self.candidates(turn, scope, int(count))
 

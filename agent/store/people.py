@@ -97,5 +97,6 @@ def conversation_kind(place: Place) -> ConversationKind:
 def same_or_null(
     column: InstrumentedAttribute[str | None], value: str | None
 ) -> ColumnElement[bool]:
-    """`column = value`, or `column IS NULL` when there is no value (a DM has no guild)."""
-    return column.is_(None) if value is None else column == value
+    """`column = value`, or `column IS NULL` when there is no value (a DM has no guild). An
+    empty id is no value, as the unique rule on a person's place has it."""
+    return column == value if value else column.is_(None)

@@ -163,3 +163,11 @@ async def test_a_jury_critiques_each_candidate_as_it_is_posted(make_studio: Make
     critique = (await jury.artifacts())[-1]
     assert critique.parent_id == number and critique.kind == "critique"
     assert proposed.ballot == (number,)  # the critique is not up for a vote
+
+
+async def test_a_count_that_is_not_plain_digits_is_asked_again(rounds: Workshop) -> None:
+    await open_image_round(rounds)
+    for count in ("²", "two", "99"):
+        asked = await rounds.command(f"/session candidates {count}", user="bob")
+        assert asked.text in ("How many? /session candidates 2", "Ask for 1 to 4 candidates.")
+    assert await rounds.artifacts() == []
