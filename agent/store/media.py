@@ -12,8 +12,11 @@ import hashlib
 import mimetypes
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 # mimetypes knows these, but not always with the extension people expect.
 _EXTENSIONS = {
@@ -86,11 +89,19 @@ def extension_for(mime_type: str) -> str:
 
 
 def _write_atomically(target: Path, data: bytes) -> None:
+    with atomic_file(target, TEMPORARY_PREFIX) as file:
+        file.write(data)
+
+
+@contextmanager
+def atomic_file(target: Path, prefix: str) -> Iterator[BinaryIO]:
+    """A file written under a temporary name beside `target`, flushed to disk and renamed
+    into place only when the block completes: never seen half-written."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=TEMPORARY_PREFIX)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=prefix)
     try:
         with os.fdopen(handle, "wb") as file:
-            file.write(data)
+            yield file
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, target)

@@ -7,8 +7,6 @@ already, and a stored member's size is known exactly, which is what fitting a li
 
 from __future__ import annotations
 
-import os
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Mapping, Sequence
@@ -16,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from agent.sessions.export.files import MediaFile, read_intact
-from agent.store.media import MediaStore
+from agent.store.media import MediaStore, atomic_file
 
 # The fixed parts of a zip: a member's local header and central directory record (each also
 # holds its name), and the end-of-central-directory record (APPNOTE 4.3.7, 4.3.12, 4.3.16).
@@ -45,22 +43,12 @@ def write_zip(
     when: datetime,
 ) -> None:
     """Write the zip at `target` (blocking: call it from a worker thread)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}-")
-    try:
-        with os.fdopen(handle, "wb") as raw:
-            with zipfile.ZipFile(raw, "w") as archive:
-                for name, text in texts.items():
-                    archive.writestr(_info(name, when, zipfile.ZIP_DEFLATED), text)
-                for file in media:
-                    data = read_intact(file, store)  # FileVanished: the caller re-plans
-                    archive.writestr(_info(file.zip_name, when, zipfile.ZIP_STORED), data)
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_file(target, f".{target.name}-") as raw, zipfile.ZipFile(raw, "w") as archive:
+        for name, text in texts.items():
+            archive.writestr(_info(name, when, zipfile.ZIP_DEFLATED), text)
+        for file in media:
+            data = read_intact(file, store)  # FileVanished: the caller re-plans
+            archive.writestr(_info(file.zip_name, when, zipfile.ZIP_STORED), data)
 
 
 def _member(name: str) -> int:
