@@ -64,7 +64,8 @@ COUNT = re.compile(r"[0-9]{1,2}")
 
 def makes_something(command: Command) -> bool:
     """The /session commands a tool or the relay serves (the others are the database's)."""
-    return command.args.get("action") in PLAYED or bool(command.args.get(CLOSING))
+    action = command.args.get("action")
+    return action in PLAYED or (action == "end" and bool(command.args.get(CLOSING)))
 
 
 class SessionPlay:

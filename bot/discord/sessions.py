@@ -123,7 +123,19 @@ ACTIONS: tuple[SessionAction, ...] = (
         "The session so far as a zip: every piece, who made what, a page to open offline",
         counted=True,
     ),
-    SessionAction("end", "End the session (host): the finale, the credits and the export"),
+    SessionAction(
+        "end",
+        "End the session (host): the finale, the credits and the export",
+        (
+            _option(
+                "closing",
+                Literal["music", "picture"],
+                "first, a closing piece made from the final poem",
+                required=False,
+            ),
+        ),
+        counted=True,
+    ),
     SessionAction("pause", "Pause the session: nothing is made until it resumes (host)"),
     SessionAction("resume", "Resume the paused session (host)"),
     SessionAction("lock", "Lock the session: members carry on, nobody new may join (host)"),
