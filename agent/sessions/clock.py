@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.sessions.exporting import SessionExports
 from agent.sessions.finale import end_session
-from agent.sessions.relay import pass_turn
+from agent.sessions.relay import pass_turn, whose_turn
 from agent.sessions.rounds import closed_reply, open_round
 from agent.store.db import (
     Conversation,
@@ -149,7 +149,7 @@ def _pass_late_turn(group: GroupSession) -> Reply | None:
     due = group.turn_due_at
     if due is None or due > utcnow():
         return None
-    late = next((m for m in group.members if m.user_id == group.turn_user_id), None)
+    late = whose_turn(group)
     following = pass_turn(group)
     name = "The member" if late is None else late.user.display_name
     if following is None:

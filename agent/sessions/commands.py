@@ -23,7 +23,7 @@ from agent.sessions.clock import SessionClock
 from agent.sessions.exporting import SessionExports
 from agent.sessions.finale import end_session
 from agent.sessions.hosting import host_control
-from agent.sessions.relay import give_turn, pass_turn, whose_turn
+from agent.sessions.relay import give_turn, pass_from, pass_turn, whose_turn
 from agent.sessions.rounds import (
     RoundArgs,
     RoundRefused,
@@ -153,10 +153,10 @@ class SessionCommands:
                 touched = group or await session_at(session, turn.platform, turn.place)
         except (SessionRefused, RoundRefused) as refused:
             return Reply(str(refused), stored=False, private=True)
-        if touched is None:
-            return said if isinstance(said, Reply) else Reply(said, stored=False)
-        await self._clock.sync(touched.id)
         reply = said if isinstance(said, Reply) else Reply(said, stored=False)
+        if touched is None:
+            return reply
+        await self._clock.sync(touched.id)
         # Written after the transaction, from what it committed (the finale's final state).
         return await self._exports.attach(reply, touched.id) if action in EXPORTED else reply
 
@@ -217,10 +217,7 @@ class SessionCommands:
             group.state, group.ended_at = SessionState.ENDED, utcnow()
             said += " Nobody is left, so the session has ended."
             return Reply(said, stored=False, session_ended=True)
-        if group.turn_user_id == user.id:
-            following = pass_turn(group)
-            said += f" It is {following.user.display_name}'s turn." if following else ""
-        return said
+        return said + pass_from(group, user.id)
 
     async def _status(
         self, session: AsyncSession, turn: Turn, user: User, group: GroupSession | None

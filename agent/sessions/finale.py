@@ -4,12 +4,14 @@ round's winner, and the credits per member (versions made, relay lines written, 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.sessions.canvas import canvas_text, session_pieces
 from agent.sessions.relay import poem_with_authors, session_relay_poems
+from agent.sessions.relay_lines import RelayPoem
 from agent.sessions.rounds import closed_reply, open_round
 from agent.store.db import GroupSession, RoundVote, SessionRound, SessionState, User, utcnow
 from agent.store.media import MediaStore
@@ -34,15 +36,17 @@ async def finale_text(session: AsyncSession, group: GroupSession) -> str:
         f"The session on “{group.theme}” has ended.",
         await canvas_text(session, group),
         *relay,
-        await credits_text(session, group),
+        await credits_text(session, group, poems),
     ]
     return "\n".join(parts)
 
 
-async def credits_text(session: AsyncSession, group: GroupSession) -> str:
-    """What each member contributed: versions made, relay lines written, votes cast."""
+async def credits_text(
+    session: AsyncSession, group: GroupSession, poems: Sequence[RelayPoem]
+) -> str:
+    """What each member contributed: versions made, relay lines written (in `poems`, the
+    session's relay poems), votes cast."""
     versions = Counter(name for _, name in await session_pieces(session, group))
-    poems = await session_relay_poems(session, group)
     lines = Counter(line.author for poem in poems for line in poem.lines)
     votes = await _votes_cast(session, group)
     total = versions + lines + votes

@@ -12,7 +12,7 @@ from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from agent.sessions.relay import pass_turn
+from agent.sessions.relay import pass_from
 from agent.sessions.store import leave
 from agent.store.db import (
     Artifact,
@@ -52,8 +52,7 @@ async def _leave_every_session(session: AsyncSession, user_id: int) -> int:
         mine = next(member for member in group.members if member.user_id == user_id)
         if mine.present:
             leave(group, mine)  # a host hands over to the longest-standing member
-        if group.turn_user_id == user_id:
-            pass_turn(group)  # a relay goes on with the next member
+        pass_from(group, user_id)  # a relay goes on with the next member
         group.members.remove(mine)
     await session.flush()
     return len(groups)

@@ -4,7 +4,7 @@ nothing."""
 
 from __future__ import annotations
 
-from agent.sessions.relay import pass_turn
+from agent.sessions.relay import pass_from, pass_turn, whose_turn
 from agent.sessions.store import SessionRefused, present
 from agent.store.db import (
     GroupSession,
@@ -43,11 +43,9 @@ def host_control(group: GroupSession, host: SessionMember, action: str, text: st
         )
     if action == "kick":
         member.left_at = utcnow()
-        said = f"{member.user.display_name} is no longer in the session."
-        if group.turn_user_id == member.user_id:
-            following = pass_turn(group)
-            said += f" It is {following.user.display_name}'s turn." if following else ""
-        return said
+        return f"{member.user.display_name} is no longer in the session." + pass_from(
+            group, member.user_id
+        )
     host.role, member.role = MemberRole.MEMBER, MemberRole.HOST
     return f"{member.user.display_name} is the host now."
 
@@ -55,7 +53,7 @@ def host_control(group: GroupSession, host: SessionMember, action: str, text: st
 def _skip(group: GroupSession) -> str:
     if group.mode != SessionMode.RELAY:
         raise SessionRefused("Only a relay has turns to skip.")
-    skipped = next((m for m in present(group) if m.user_id == group.turn_user_id), None)
+    skipped = whose_turn(group)
     following = pass_turn(group)
     name = "Nobody" if skipped is None else skipped.user.display_name
     if following is None:

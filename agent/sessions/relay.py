@@ -128,6 +128,15 @@ def pass_turn(group: GroupSession) -> SessionMember | None:
     return following
 
 
+def pass_from(group: GroupSession, user_id: int) -> str:
+    """If `user_id` holds the turn (leaving, kicked, forgotten), it passes to the next member;
+    what to tell the session of it ("" when it was not theirs)."""
+    if group.turn_user_id != user_id:
+        return ""
+    following = pass_turn(group)
+    return "" if following is None else f" It is {following.user.display_name}'s turn."
+
+
 def whose_turn(group: GroupSession) -> SessionMember | None:
     return next((m for m in present(group) if m.user_id == group.turn_user_id), None)
 
