@@ -355,6 +355,41 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+
+# The job ledger (agent/ledger/): one row per tool run, for quotas and crash reports.
+class JobState(enum.StrEnum):
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"  # still running when its process ended
+
+
+class Job(Base):
+    """One tool run: who asked, where, what (a short summary), and how it ended."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        # The quotas count a person's and a server's recent jobs.
+        Index("ix_jobs_user_id_started_at", "user_id", "started_at"),
+        Index("ix_jobs_guild_id_started_at", "guild_id", "started_at"),
+        # At start-up: the jobs left running, and those interrupted but not yet told.
+        Index("ix_jobs_state_platform", "state", "platform"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(String(32))
+    guild_id: Mapped[str | None] = mapped_column(String(64))
+    channel_id: Mapped[str | None] = mapped_column(String(64))
+    thread_id: Mapped[str | None] = mapped_column(String(64))
+    tool: Mapped[str] = mapped_column(String(64))
+    summary: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(16), default=JobState.RUNNING)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    tool_seconds: Mapped[float] = mapped_column(default=0.0)
+    reported_at: Mapped[datetime | None] = mapped_column(default=None)
+
 def create_engine(url: str) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
