@@ -14,6 +14,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -355,7 +356,6 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-
 # The job ledger (agent/ledger/): one row per tool run, for quotas and crash reports.
 class JobState(enum.StrEnum):
     RUNNING = "running"
@@ -387,8 +387,9 @@ class Job(Base):
     state: Mapped[str] = mapped_column(String(16), default=JobState.RUNNING)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
-    tool_seconds: Mapped[float] = mapped_column(default=0.0)
+    tool_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     reported_at: Mapped[datetime | None] = mapped_column(default=None)
+
 
 def create_engine(url: str) -> AsyncEngine:
     parsed = make_url(url)
