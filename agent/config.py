@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     jobs_running: int = Field(1, ge=1, le=16, description="tool runs per person at a time")
     jobs_queued: int = Field(2, ge=0, le=64, description="tool runs per person waiting their turn")
     tool_workers: int = Field(2, ge=1, le=64, description="threads running tools, for everyone")
+    # The global queue cap (agent/jobs.py): past it, "busy, try again in about N s".
+    jobs_queue_cap: int = Field(
+        50, ge=1, le=10_000, description="tool runs in the works for everyone, running or waiting"
+    )
     routing: Literal["auto", "tools", "constrained"] = Field(
         "auto",
         description="how free text reaches a tool: the chat model calls tools itself, or "

@@ -74,7 +74,7 @@ async def open_agent(settings: Settings, *, upgrade_database: bool = True) -> As
         raise StartupError(f"the chat model {loaded.spec!r} is not a text model")
     engine = create_engine(url)
     sessions = session_factory(engine)
-    jobs = Jobs(JobLimits(settings.jobs_running, settings.jobs_queued, settings.tool_workers))
+    jobs = Jobs(job_limits(settings))
     try:
         agent = assemble_agent(
             settings,
@@ -127,6 +127,15 @@ def assemble_agent(
         replies=replies,
         router=router,
         tool_loop=loop,
+    )
+
+
+def job_limits(settings: Settings) -> JobLimits:
+    return JobLimits(
+        running=settings.jobs_running,
+        queued=settings.jobs_queued,
+        workers=settings.tool_workers,
+        queue_cap=settings.jobs_queue_cap,
     )
 
 

@@ -9,6 +9,11 @@ tool stops at its next check, and its result, if it ever comes, is dropped. A ru
 wait (behind the person's own, or for a free thread) says so through its progress callback,
 with its place in the line, so a transport can show it.
 
+Everyone together may have `queue_cap` runs in the works (running or waiting). Past that a
+request is refused at once with Busy, which says when to try again from the measured durations
+of the runs ahead (agent/busy.py): work nobody can wait for is never queued, and memory stays
+bounded however many people ask at once.
+
 Fairness comes from the same limit: a person's next run joins the pool's line only when their
 previous one ends, so people asking at once are served in turn (round-robin) and one person's
 pile of requests never holds up another's, as in a group session where everyone asks at once.
@@ -20,7 +25,8 @@ import asyncio
 import gc
 import logging
 import threading
-from collections import defaultdict
+import time
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -28,6 +34,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from agent.busy import Busy, Throughput
 from tools.contract import ArtifactDraft, Tool, ToolArgs, ToolContext
 
 logger = logging.getLogger(__name__)
@@ -54,13 +61,18 @@ class JobLimits:
     running: int = 1
     queued: int = 2
     workers: int = 2  # tool threads for the whole bot
+    queue_cap: int = 50  # runs in the works for everyone, running or waiting
 
 
 class Jobs:
-    def __init__(self, limits: JobLimits) -> None:
+    def __init__(self, limits: JobLimits, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._limits = limits
         self._executor = ThreadPoolExecutor(limits.workers, thread_name_prefix="atelier-tool")
         self._active: dict[int, int] = defaultdict(int)
+        # Everyone's runs in the works, by tool: the global cap, and what the wait is made of.
+        self._everyone: Counter[str] = Counter()
+        self._throughput = Throughput()
+        self._clock = clock
         self._running: dict[int, asyncio.Semaphore] = {}
         # Runs handed to the pool: all of them, those a thread has started, those done.
         self._submitted = 0
@@ -71,8 +83,9 @@ class Jobs:
     async def run(
         self, user_id: int, tool: Tool, args: ToolArgs, context: ToolContext
     ) -> ArtifactDraft:
-        """Run `tool` for `user_id`, raising TooManyJobs, ToolTimedOut or the tool's error."""
-        with self._slot(user_id):
+        """Run `tool` for `user_id`, raising TooManyJobs, Busy, ToolTimedOut or the tool's
+        error."""
+        with self._slot(user_id, tool):
             own = self._running.setdefault(user_id, asyncio.Semaphore(self._limits.running))
             if own.locked():
                 context.progress(0.0, "waiting for your other piece to finish")
@@ -83,18 +96,32 @@ class Jobs:
         """The person's jobs running or queued."""
         return self._active.get(user_id, 0)
 
+    def in_the_works_for_everyone(self) -> int:
+        """Everyone's jobs running or queued: at most the queue cap."""
+        return self._everyone.total()
+
+    def expected_wait_s(self) -> float:
+        """How long the runs in the works will take, from their tools' measured durations."""
+        return self._throughput.wait_s(self._everyone, self._limits.workers)
+
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     @contextmanager
-    def _slot(self, user_id: int) -> Iterator[None]:
+    def _slot(self, user_id: int, tool: Tool) -> Iterator[None]:
         limit = self._limits.running + self._limits.queued
-        if self._active[user_id] >= limit:
+        if self._active.get(user_id, 0) >= limit:
             raise TooManyJobs(limit)
+        if self.in_the_works_for_everyone() >= self._limits.queue_cap:
+            raise Busy(self.expected_wait_s())
         self._active[user_id] += 1
+        self._everyone[tool.name] += 1
         try:
             yield
         finally:
+            self._everyone[tool.name] -= 1
+            if not self._everyone[tool.name]:
+                del self._everyone[tool.name]
             self._active[user_id] -= 1
             if not self._active[user_id]:
                 del self._active[user_id]
@@ -111,7 +138,7 @@ class Jobs:
             context.progress(0.0, f"queued: {ahead + 1} in line")
         with self._count_lock:
             self._submitted += 1
-        work = loop.run_in_executor(self._executor, self._started_run, tool.run, args, context)
+        work = loop.run_in_executor(self._executor, self._started_run, tool, args, context)
         try:
             return await asyncio.wait_for(work, tool.timeout_s)
         except TimeoutError:
@@ -128,19 +155,19 @@ class Jobs:
             waiting = self._submitted - self._started
         return waiting if busy_or_waiting >= self._limits.workers else -1
 
-    def _started_run(
-        self,
-        run: Callable[[ToolArgs, ToolContext], ArtifactDraft],
-        args: ToolArgs,
-        context: ToolContext,
-    ) -> ArtifactDraft:
+    def _started_run(self, tool: Tool, args: ToolArgs, context: ToolContext) -> ArtifactDraft:
         with self._count_lock:
             self._started += 1
+        started_at = self._clock()
         try:
-            return run_with_oom_retry(run, args, context)
+            draft = run_with_oom_retry(tool.run, args, context)
         finally:
             with self._count_lock:
                 self._finished += 1
+        # Only runs that made something: a refusal at the first check takes no time and
+        # would make the wait look shorter than the work is.
+        self._throughput.record(tool.name, self._clock() - started_at)
+        return draft
 
 
 def run_with_oom_retry(

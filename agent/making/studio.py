@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.apology import apology
+from agent.busy import Busy
 from agent.jobs import Jobs, ToolTimedOut, TooManyJobs
 from agent.making.files import StoredFiles, discard_files, write_files
 from agent.scope import Scope
@@ -99,7 +100,7 @@ class Studio:
             draft = await self._jobs.run(request.scope.user_id, tool, request.args, context)
             if draft.kind is not tool.kind:
                 raise TypeError(f"the {tool.name} tool returned a {draft.kind}")
-        except (TooManyJobs, ToolTimedOut, ModelUnavailable, ToolRefused) as refusal:
+        except (TooManyJobs, Busy, ToolTimedOut, ModelUnavailable, ToolRefused) as refusal:
             return Reply(str(refusal), stored=False)
         except Exception:  # noqa: BLE001 - any tool failure becomes a message; the log keeps all
             return apology(
