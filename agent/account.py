@@ -1,5 +1,5 @@
 """Commands on a person's own history and pieces: /help, /history, /forget, /show, /versions,
-/diff.
+/diff, /keep, /export (agent/personal_export/).
 
 They bypass the chat model and reach the agent through the same Command path that
 console `/name ...` lines and Discord slash commands use.
@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.boundary import excerpt
+from agent.personal_export import EXPORT_COMMAND, PersonalExports
 from agent.sessions.forgetting import SessionTraces, forget_in_sessions
 from agent.store.artifacts import (
     ArtifactNotFound,
@@ -45,6 +46,7 @@ HELP = {
     "versions": "the versions of a piece: `/versions #12`",
     "diff": "what changed between two versions: `/diff #12 #14`",
     "keep": "keep a piece as a favourite; your next requests lean toward it: `/keep #12`",
+    "export": "a zip of your own messages and pieces: `/export me`",
 }
 
 
@@ -54,11 +56,13 @@ class AccountCommands:
         sessions: async_sessionmaker[AsyncSession],
         memory: Memory,
         media: MediaStore,
+        exports: PersonalExports,
         tools: Sequence[Tool] = (),
     ) -> None:
         self._sessions = sessions
         self._memory = memory
         self._media = media
+        self._exports = exports
         self._tools = tools
 
     async def run(self, turn: Turn) -> Reply:
@@ -76,6 +80,8 @@ class AccountCommands:
             return await self._diff(turn)
         if name == "keep":
             return await self._keep(turn)
+        if name == EXPORT_COMMAND:
+            return await self._exports.run(turn)
         # The name is at most a few words long (agent/boundary.py bounds it).
         return Reply(f"Unknown command /{excerpt(name)}. {help_text(self._tools)}", stored=False)
 
@@ -115,6 +121,8 @@ class AccountCommands:
         # After the commit: a file goes only once no remaining artifact points at it.
         for path in orphaned:
             await asyncio.to_thread(self._media.remove, path)
+        if user is not None:  # their last /export me zip holds what was just forgotten
+            await self._exports.discard(user.id)
         return Reply(_forgotten(len(ids), removed, traces), stored=False)
 
     async def _diff(self, turn: Turn) -> Reply:

@@ -36,6 +36,7 @@ from agent.making.studio import Request, Studio
 from agent.making.suggestions import WHICH_CRITIQUE, SuggestionAsk, asked_suggestion, plan_revision
 from agent.making.tool_args import BadToolArgs, usage, validate_args
 from agent.making.uploads import Upload, UploadRefused, read_uploads, write_uploads
+from agent.personal_export import PersonalExports
 from agent.scope import Scope, Scopes
 from agent.sessions.clock import SessionClock
 from agent.sessions.commands import NO_SESSION, SESSION_COMMAND, SessionCommands
@@ -96,7 +97,13 @@ class Agent:
         self._tool_loop = tool_loop
         self._scopes = Scopes(sessions, memory)
         self._writes = TurnWrites(sessions=sessions, memory=memory, studio=studio)
-        self._account = AccountCommands(sessions, memory, studio.media, self.tools)
+        personal = PersonalExports(
+            sessions,
+            studio.media,
+            settings.data_dir / "exports",
+            limit_bytes=settings.discord_file_limit_mb * MIB,
+        )
+        self._account = AccountCommands(sessions, memory, studio.media, personal, self.tools)
         self._announcers: dict[str, Announce] = {}
         exports = SessionExports(
             sessions,

@@ -1,6 +1,7 @@
 """Slash commands about a person's own history and pieces: /help, /history, /forget, /show,
-/versions, /diff, /keep. Each is the agent's command of the same name (agent/account.py);
-the answers are ephemeral, since they are about one person's conversation."""
+/versions, /diff, /keep, /export (a zip of their own messages and pieces, attached). Each is
+the agent's command of the same name (agent/account.py); the answers are ephemeral, since they
+are about one person's conversation."""
 
 from __future__ import annotations
 
@@ -71,3 +72,7 @@ class Account(commands.Cog):
     @app_commands.autocomplete(piece=piece_choices)
     async def keep(self, interaction: discord.Interaction, piece: Piece) -> None:
         await self._run(interaction, Command("keep", {"piece": piece}))
+
+    @app_commands.command(name="export", description="A zip of your own messages and pieces")
+    async def export(self, interaction: discord.Interaction) -> None:
+        await self._run(interaction, Command("export", text="me"))

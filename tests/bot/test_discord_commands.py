@@ -250,6 +250,7 @@ async def test_commands_are_registered_from_the_tools_with_typed_options(
         "versions",
         "diff",
         "keep",
+        "export",
         "session",  # a group of subcommands (tests/bot/test_discord_sessions.py)
     }
     poem, image = registered["poem"], registered["image"]

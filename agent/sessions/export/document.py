@@ -45,11 +45,11 @@ def session_document(
         "exported_at": _time(exported_at),
         "session": _session(snapshot.session),
         "members": [_member(member) for member in snapshot.members],
-        "pieces": [_piece(piece, names) for piece in snapshot.pieces],
+        "pieces": [piece_entry(piece, names) for piece in snapshot.pieces],
         "rounds": [_round(round_) for round_ in snapshot.rounds],
         "relay": [_poem(poem) for poem in poems],
         "credits": [_credit(credit) for credit in credits],
-        "left_out": [_left_out(gone) for gone in left_out],
+        "left_out": [left_out_entry(gone) for gone in left_out],
     }
 
 
@@ -78,7 +78,8 @@ def _member(member: MemberFacts) -> dict[str, Any]:
     }
 
 
-def _piece(piece: PieceFacts, names: dict[tuple[int, str | None], str]) -> dict[str, Any]:
+def piece_entry(piece: PieceFacts, names: dict[tuple[int, str | None], str]) -> dict[str, Any]:
+    """A piece as both exports describe it; `names`: (piece, file name) -> its name in the zip."""
     own = next((stored for stored in piece.files if stored.name is None), None)
     kept = [stored for stored in piece.files if stored.name is not None]
     return {
@@ -142,7 +143,8 @@ def _credit(credit: Credit) -> dict[str, Any]:
     }
 
 
-def _left_out(gone: LeftOut) -> dict[str, Any]:
+def left_out_entry(gone: LeftOut) -> dict[str, Any]:
+    """A file not in the zip, and why (both exports list them so)."""
     return {
         "file": gone.file.zip_name,
         "piece": gone.file.piece,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.sessions.canvas import FORMER_MEMBER
@@ -20,6 +20,7 @@ from agent.store.db import (
     SessionRound,
     User,
 )
+from agent.store.snapshot import hold_one_snapshot
 
 
 class SessionNotFound(LookupError):
@@ -103,7 +104,7 @@ class Snapshot:
 
 async def read_snapshot(sessions: async_sessionmaker[AsyncSession], group_id: int) -> Snapshot:
     async with sessions() as session, session.begin():
-        await _hold_one_snapshot(session)
+        await hold_one_snapshot(session)
         group = await session.get(GroupSession, group_id)
         if group is None:
             raise SessionNotFound(f"no group session {group_id}")
@@ -113,18 +114,6 @@ async def read_snapshot(sessions: async_sessionmaker[AsyncSession], group_id: in
             tuple(await _pieces(session, group)),
             tuple(await _rounds(session, group)),
         )
-
-
-async def _hold_one_snapshot(session: AsyncSession) -> None:
-    """Every statement below sees the same committed state. PostgreSQL's default (read
-    committed) takes a new snapshot per statement, so the transaction asks for repeatable
-    read; SQLite's driver begins a transaction only before a write, so a read one is begun
-    by hand (in WAL mode it then reads one snapshot until it ends)."""
-    dialect = session.bind.dialect.name if session.bind else ""
-    if dialect == "postgresql":
-        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-    elif dialect == "sqlite":
-        await session.execute(text("BEGIN"))
 
 
 def _session_facts(group: GroupSession) -> SessionFacts:
@@ -153,10 +142,12 @@ async def _pieces(session: AsyncSession, group: GroupSession) -> list[PieceFacts
         .where(Artifact.conversation_id == group.conversation_id)
         .order_by(Artifact.id)
     )
-    return [_piece_facts(artifact, name) for artifact, name in await session.execute(query)]
+    return [piece_facts(artifact, name) for artifact, name in await session.execute(query)]
 
 
-def _piece_facts(artifact: Artifact, name: str | None) -> PieceFacts:
+def piece_facts(artifact: Artifact, name: str | None) -> PieceFacts:
+    """A stored piece as plain values; `name` is its maker's (None once forgotten). The
+    personal export (agent/personal_export/) reads pieces so too."""
     return PieceFacts(
         number=artifact.id,
         kind=artifact.kind,
@@ -169,11 +160,11 @@ def _piece_facts(artifact: Artifact, name: str | None) -> PieceFacts:
         params=dict(artifact.params),
         text=artifact.text,
         created_at=artifact.created_at,
-        files=tuple(_stored_files(artifact)),
+        files=tuple(stored_files(artifact)),
     )
 
 
-def _stored_files(artifact: Artifact) -> list[StoredFile]:
+def stored_files(artifact: Artifact) -> list[StoredFile]:
     files = []
     if artifact.media_path and artifact.media_sha256:
         mime = artifact.mime_type or "application/octet-stream"
