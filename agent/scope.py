@@ -34,6 +34,7 @@ from agent.store.artifacts import (
 from agent.store.db import Artifact, GroupSession, MemberRole, SessionState
 from agent.store.memory import ContextWindow, Memory
 from agent.store.people import create_conversation, find_or_create_user
+from agent.store.retry import CommitUncertain, transaction
 from agent.types import Reply, Turn
 from tools.contract import ArtifactKind
 
@@ -120,12 +121,18 @@ class Scopes:
         files are already in the media store; they are removed again if this fails. With
         `window_tokens` None the history is not read (nothing in the turn reads it); the
         person's taste is read for the `kinds` of piece the turn may make."""
+
+        async def read(session: AsyncSession) -> Scope:
+            return await self._read(session, turn, piece, uploads, window_tokens, kinds)
+
         try:
-            async with self._sessions() as session, session.begin():
-                return await self._read(session, turn, piece, uploads, window_tokens, kinds)
+            # Retried once if the connection drops before the commit (agent/store/retry.py).
+            return await transaction(self._sessions, read, doing="reading a turn's scope")
         except (ArtifactNotFound, NotInSession, SessionPaused) as refused:
             await discard_uploads(uploads)
             return Reply(str(refused), stored=False, private=True)
+        except CommitUncertain:  # the uploads may be stored as pieces, which need their files
+            raise
         except BaseException:
             await discard_uploads(uploads)
             raise

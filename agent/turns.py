@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.account import AccountCommands
@@ -45,8 +46,10 @@ from agent.sessions.play import SessionPlay, makes_something
 from agent.sessions.store import session_at
 from agent.store.artifacts import mentioned_number, newest_pieces, shown_artifact
 from agent.store.db import Artifact
+from agent.store.media import MediaUnwritable
 from agent.store.memory import Memory
 from agent.store.people import find_user
+from agent.store.retry import DatabaseUnavailable, not_answering
 from agent.types import Announce, Command, Place, Reply, Turn
 from agent.writes import FORGOTTEN, TurnWrites
 from tools.contract import ArtifactKind, Tool, ToolArgs
@@ -124,6 +127,17 @@ class Agent:
         return tuple(self._studio.tools.values())
 
     async def respond(self, turn: Turn) -> Reply:
+        try:
+            return await self._respond(turn)
+        except (DatabaseUnavailable, MediaUnwritable) as fault:  # logged where it happened
+            return Reply(str(fault), stored=False)
+        except DBAPIError as error:  # a transaction not retried (agent/store/retry.py)
+            fault = not_answering(error, doing="answering a turn")
+            if fault is None:
+                raise
+            return Reply(str(fault), stored=False)
+
+    async def _respond(self, turn: Turn) -> Reply:
         admitted = admit(turn, text_limit=self._settings.max_message_chars)
         if isinstance(admitted, Reply):  # out of bounds: refused before anything reads it
             return admitted

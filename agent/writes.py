@@ -4,6 +4,8 @@ Media files are already in the media store when this runs (agent/making/files.py
 a thread); here only rows are written. If the transaction fails, or the conversation was
 forgotten while the tools ran, nothing of the turn is stored and the files it wrote are
 removed, so a failure never leaves an artifact row or a file that nothing points to.
+Each transaction is run once more if the database connection drops before its commit
+(agent/store/retry.py); a drop during the commit keeps the files, as the pieces may be stored.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from agent.scope import Scope
 from agent.store.artifacts import add_artifact, shown_artifact
 from agent.store.db import Artifact, Role
 from agent.store.memory import Memory, MessageDraft
+from agent.store.retry import CommitUncertain, transaction
 from agent.types import Reply
 from tools.contract import ArtifactDraft, ArtifactKind
 
@@ -44,8 +47,11 @@ class TurnWrites:
             self._memory.draft(Role.USER, said, author_id=scope.user_id),
             self._memory.draft(Role.ASSISTANT, answer, artifact_id=artifact_id),
         )
-        async with self._sessions() as session, session.begin():
+
+        async def append(session: AsyncSession) -> bool:
             return await self._memory.append(session, scope.conversation_id, *messages)
+
+        return await transaction(self._sessions, append, doing="storing a reply")
 
     async def pieces(
         self,
@@ -66,6 +72,8 @@ class TurnWrites:
             stored = await self._store(scope, said, made, *drafts, also=also)
         except IntegrityError:  # the conversation (and the piece built on) went meanwhile
             stored = None
+        except CommitUncertain:  # the pieces may be stored, and a piece needs its files
+            raise
         except BaseException:
             await self._studio.discard(made)
             raise
@@ -83,7 +91,8 @@ class TurnWrites:
             text=poem,
             params={"pasted": True, **({"form": form} if form else {})},
         )
-        async with self._sessions() as session, session.begin():
+
+        async def add(session: AsyncSession) -> Artifact:
             return await add_artifact(
                 session,
                 conversation_id=scope.conversation_id,
@@ -93,6 +102,8 @@ class TurnWrites:
                 parent=None,
                 media=None,
             )
+
+        return await transaction(self._sessions, add, doing="keeping a pasted poem")
 
     def _message_drafts(
         self, scope: Scope, said: str | None, made: Sequence[Made], closing: str | None
@@ -124,7 +135,7 @@ class TurnWrites:
         *,
         also: AlsoStore | None,
     ) -> list[Artifact] | None:
-        async with self._sessions() as session, session.begin():
+        async def write(session: AsyncSession) -> list[Artifact] | None:
             messages, artifacts, pieces = [person] if person else [], [], []
             for one, line in zip(made, presented, strict=True):
                 kept = await _add_pieces(session, scope, one, said)
@@ -137,7 +148,10 @@ class TurnWrites:
             if not await self._memory.append(session, scope.conversation_id, *messages):
                 await session.rollback()
                 return None
-        return artifacts
+            return artifacts
+
+        # Retried once if the connection drops before the commit: nothing of it was kept.
+        return await transaction(self._sessions, write, doing="storing a turn")
 
 
 async def _add_pieces(

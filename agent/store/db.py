@@ -7,6 +7,7 @@ migrations tests check that these models and the migrations agree.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -391,16 +392,34 @@ class Job(Base):
     reported_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
-def create_engine(url: str) -> AsyncEngine:
+# Faults survived (agent/store/retry.py): how long a SQLite writer waits for another's lock,
+# and how long a PostgreSQL connection may take to open, before the turn says the database
+# is not answering (asyncpg's own default is a minute).
+SQLITE_BUSY_S = 5.0
+POSTGRES_CONNECT_S = 10.0
+
+
+def create_engine(url: str, *, sqlite_busy_s: float = SQLITE_BUSY_S) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True)
+        connect = {"timeout": POSTGRES_CONNECT_S} if parsed.get_driver_name() == "asyncpg" else {}
+        return create_async_engine(url, pool_pre_ping=True, connect_args=connect)
     # Only the file path is used from a SQLite URL: see agent/store/sqlite.py for why the
     # connection is made here rather than by the dialect.
     database = parsed.database or ":memory:"
     engine = create_async_engine(url, async_creator=sqlite_connector(database))
     event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    event.listen(engine.sync_engine, "connect", _sqlite_busy_wait(sqlite_busy_s))
     return engine
+
+
+def _sqlite_busy_wait(seconds: float) -> Callable[[Any, Any], None]:
+    def wait_for_locks(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={round(seconds * 1000)}")
+        cursor.close()
+
+    return wait_for_locks
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -9,6 +9,7 @@ real name.
 from __future__ import annotations
 
 import hashlib
+import logging
 import mimetypes
 import os
 import tempfile
@@ -17,6 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+
+logger = logging.getLogger(__name__)
 
 # mimetypes knows these, but not always with the extension people expect.
 _EXTENSIONS = {
@@ -37,6 +40,29 @@ class MediaCorrupted(Exception):
     """A stored file is missing or its bytes no longer match the sha256 it was stored under."""
 
 
+MEDIA_UNWRITABLE = (
+    "I could not save the file: the media store is full or not writable. "
+    "Nothing was stored; try again later."
+)
+
+
+class MediaUnwritable(Exception):
+    """The store could not take a file (a directory that is not writable, a full disk). Its
+    text is the person's one line; `for_operator` says which directory and what to do."""
+
+    def __init__(self, directory: Path, error: OSError) -> None:
+        super().__init__(MEDIA_UNWRITABLE)
+        self.directory = directory
+        self.reason = error.strerror or type(error).__name__
+
+    @property
+    def for_operator(self) -> str:
+        return (
+            f"the media store cannot write to {self.directory} ({self.reason}): free disk "
+            "space there or make it writable by the user running atelier; nothing was stored"
+        )
+
+
 @dataclass(frozen=True)
 class StoredMedia:
     path: str  # relative to the store's root, as kept in the database
@@ -53,9 +79,14 @@ class MediaStore:
         digest = hashlib.sha256(data).hexdigest()
         relative = f"{digest[:2]}/{digest}{extension_for(mime_type)}"
         target = self.root / relative
-        created = not target.exists()
-        if created:
-            _write_atomically(target, data)
+        try:
+            created = not target.exists()
+            if created:
+                _write_atomically(target, data)
+        except OSError as error:  # the temporary file is gone already (atomic_file)
+            unwritable = MediaUnwritable(_nearest_directory(target.parent), error)
+            logger.error("%s", unwritable.for_operator)
+            raise unwritable from None
         return StoredMedia(relative, digest, mime_type, created)
 
     def read(self, relative: str, sha256: str) -> bytes:
@@ -79,9 +110,22 @@ class MediaStore:
         self.path(relative).unlink(missing_ok=True)
 
     def discard(self, stored: StoredMedia) -> None:
-        """Undo a put whose artifact was never stored (only a file this put created)."""
-        if stored.created:
+        """Undo a put whose artifact was never stored (only a file this put created). A
+        file that cannot be removed now is left to the start-up sweep (agent/store/sweep.py)
+        rather than failing the turn it is being undone for."""
+        if not stored.created:
+            return
+        try:
             self.remove(stored.path)
+        except OSError as error:
+            logger.warning("could not remove %s from the media store (%s)", stored.path, error)
+
+
+def _nearest_directory(path: Path) -> Path:
+    """The deepest path that exists on the way to `path`: the one to fix."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
 
 
 def extension_for(mime_type: str) -> str:
