@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.boundary import excerpt
+from agent.ledger.record import forget_jobs
 from agent.personal_export import EXPORT_COMMAND, PersonalExports
 from agent.sessions.forgetting import SessionTraces, forget_in_sessions
 from agent.store.artifacts import (
@@ -117,6 +118,8 @@ class AccountCommands:
             media = await media_paths(session, ids)
             removed = await forget_conversations(session, ids)
             traces = None if user is None else await forget_in_sessions(session, user.id)
+            if user is not None:
+                await forget_jobs(session, user.id)
             orphaned = await unreferenced(session, media | (traces.media if traces else set()))
         # After the commit: a file goes only once no remaining artifact points at it.
         for path in orphaned:

@@ -86,6 +86,14 @@ class Settings(BaseSettings):
     jobs_running: int = Field(1, ge=1, le=16, description="tool runs per person at a time")
     jobs_queued: int = Field(2, ge=0, le=64, description="tool runs per person waiting their turn")
     tool_workers: int = Field(2, ge=1, le=64, description="threads running tools, for everyone")
+    # Quotas counted from the job ledger (agent/ledger/quotas.py); 0: no limit.
+    quota_jobs_per_hour: int = Field(0, ge=0, description="tool runs per person per hour")
+    quota_server_jobs_per_hour: int = Field(
+        0, ge=0, description="tool runs per server (Discord guild) per hour"
+    )
+    quota_tool_seconds_per_day: int = Field(
+        0, ge=0, description="seconds tools may run per person per day (GPU time on a GPU)"
+    )
     # The global queue cap (agent/jobs.py): past it, "busy, try again in about N s".
     jobs_queue_cap: int = Field(
         50, ge=1, le=10_000, description="tool runs in the works for everyone, running or waiting"

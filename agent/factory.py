@@ -18,6 +18,9 @@ from agent.chat.routing import ConstrainedRouter
 from agent.chat.tool_loop import ToolLoop
 from agent.config import Settings, StartupError
 from agent.jobs import JobLimits, Jobs
+from agent.ledger.interrupted import mark_interrupted
+from agent.ledger.quotas import Quotas
+from agent.ledger.record import JobLedger
 from agent.making.decisions import AlwaysAnswer, Router
 from agent.making.studio import Studio
 from agent.store import migrate
@@ -86,6 +89,8 @@ async def open_agent(settings: Settings, *, upgrade_database: bool = True) -> As
         )
         # No turn runs yet: whatever a crash left in the media store can go.
         await sweep_media(sessions, media_store(settings))
+        # Nor any job: those still running were an earlier process's, stopped by its end.
+        await mark_interrupted(sessions)
         yield agent
     finally:
         jobs.shutdown()
@@ -109,6 +114,7 @@ def assemble_agent(
         models=models,
         media=media_store(settings),
         tool_settings=settings.tool_settings,
+        ledger=JobLedger(sessions, quotas(settings)),
     )
     mode = routing_mode(settings.routing, chat_model.loaded)
     constrained = mode == "constrained" and bool(tools)
@@ -136,6 +142,14 @@ def job_limits(settings: Settings) -> JobLimits:
         queued=settings.jobs_queued,
         workers=settings.tool_workers,
         queue_cap=settings.jobs_queue_cap,
+    )
+
+
+def quotas(settings: Settings) -> Quotas:
+    return Quotas(
+        person_jobs_per_hour=settings.quota_jobs_per_hour,
+        server_jobs_per_hour=settings.quota_server_jobs_per_hour,
+        person_tool_seconds_per_day=settings.quota_tool_seconds_per_day,
     )
 
 

@@ -35,7 +35,7 @@ from agent.store.db import Artifact, GroupSession, MemberRole, SessionState
 from agent.store.memory import ContextWindow, Memory
 from agent.store.people import create_conversation, find_or_create_user
 from agent.store.retry import CommitUncertain, transaction
-from agent.types import Reply, Turn
+from agent.types import Place, Reply, Turn
 from tools.contract import ArtifactKind
 
 NO_HISTORY = ContextWindow(None, (), 0)
@@ -93,6 +93,9 @@ class Scope:
     taste: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
     # The group session the turn is in; None in a private conversation.
     shared: SharedSession | None = None
+    # Where the turn is, as the job ledger keeps a tool run's place (agent/ledger/).
+    platform: str = ""
+    place: Place = Place()
 
     def kept(self, kind: ArtifactKind) -> tuple[Mapping[str, Any], ...]:
         return self.taste.get(kind.value, ())
@@ -187,6 +190,8 @@ class Scopes:
             # In a session a member's own taste shapes its pieces only if they opted in.
             taste={} if shared and not shared.taste else await _taste(session, user.id, kinds),
             shared=shared,
+            platform=turn.platform,
+            place=turn.place,
         )
 
 

@@ -31,6 +31,7 @@ from agent.boundary import admit
 from agent.chat.replies import ChatReplies, as_chat
 from agent.chat.tool_loop import ToolLoop
 from agent.config import Settings
+from agent.ledger.interrupted import InterruptedReports
 from agent.making.decisions import ANSWER, REVISE, Router
 from agent.making.revisions import CannotRevise, piece_to_revise, revising
 from agent.making.studio import Request, Studio
@@ -120,6 +121,7 @@ class Agent:
             sessions=sessions, memory=memory, studio=studio, writes=self._writes, clock=self._clock
         )
         self._rearming: set[asyncio.Task[int]] = set()
+        self._interrupted = InterruptedReports(sessions)
 
     @property
     def tools(self) -> tuple[Tool, ...]:
@@ -198,9 +200,12 @@ class Agent:
         transport starts: the deadlines of the platform's sessions are re-armed then, so a
         restart keeps them (those that passed meanwhile fire at once)."""
         self._announcers[platform] = announce
-        task = asyncio.get_running_loop().create_task(self._clock.rearm(platform))
-        self._rearming.add(task)
-        task.add_done_callback(self._rearming.discard)
+        loop = asyncio.get_running_loop()
+        # Jobs a crash interrupted are told to their owners then too (agent/ledger/).
+        interrupted = self._interrupted.announce(platform, announce)
+        for task in (loop.create_task(self._clock.rearm(platform)), loop.create_task(interrupted)):
+            self._rearming.add(task)
+            task.add_done_callback(self._rearming.discard)
 
     async def close(self) -> None:
         """Stop the session timers (the deadlines stay stored)."""

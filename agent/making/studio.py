@@ -19,6 +19,8 @@ from typing import Any
 from agent.apology import apology
 from agent.busy import Busy
 from agent.jobs import Jobs, ToolTimedOut, TooManyJobs
+from agent.ledger.record import JobLedger
+from agent.ledger.timing import RunClock
 from agent.making.files import StoredFiles, discard_files, write_files
 from agent.scope import Scope
 from agent.store.db import Artifact
@@ -82,8 +84,10 @@ class Studio:
         models: ModelSource,
         media: MediaStore,
         tool_settings: Mapping[str, Mapping[str, Any]] | None = None,
+        ledger: JobLedger | None = None,
     ) -> None:
         self.tools = {tool.name: tool for tool in tools}
+        self._ledger = ledger  # records each run as a job and checks the quotas first
         self.media = media
         self._jobs = jobs
         self._models = models
@@ -93,11 +97,28 @@ class Studio:
         return command.name in self.tools
 
     async def run(self, request: Request) -> Made | Reply:
-        """The tool's draft with its files written, or a one-line Reply saying why not."""
+        """The tool's draft with its files written, or a one-line Reply saying why not (a
+        quota reached among them). With a ledger the run is a job on disk meanwhile."""
+        if self._ledger is None:
+            return await self._run(request, RunClock())
+        job = await self._ledger.start(request.scope, request.tool, request.args)
+        if isinstance(job, Reply):  # over a quota: nothing started, nothing stored
+            return job
+        clock = RunClock()
+        outcome: Made | Reply | None = None
+        try:
+            outcome = await self._run(request, clock)
+            return outcome
+        finally:
+            await self._ledger.finish(job, made=isinstance(outcome, Made), run=clock)
+
+    async def _run(self, request: Request, clock: RunClock) -> Made | Reply:
         tool = request.tool
         context = self._context(request)
         try:
-            draft = await self._jobs.run(request.scope.user_id, tool, request.args, context)
+            draft = await self._jobs.run(
+                request.scope.user_id, clock.timing(tool), request.args, context
+            )
             if draft.kind is not tool.kind:
                 raise TypeError(f"the {tool.name} tool returned a {draft.kind}")
         except (TooManyJobs, Busy, ToolTimedOut, ModelUnavailable, ToolRefused) as refusal:

@@ -7,6 +7,7 @@ choosing its tools, its router or tool-calling chat model, and its job limits.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -19,9 +20,11 @@ from agent.chat.replies import ChatReplies
 from agent.chat.tool_loop import ToolLoop
 from agent.config import Settings
 from agent.jobs import JobLimits, Jobs
+from agent.ledger.quotas import Quotas
+from agent.ledger.record import JobLedger
 from agent.making.decisions import AlwaysAnswer, Router
 from agent.making.studio import Studio
-from agent.store.db import Artifact, Message
+from agent.store.db import Artifact, Message, utcnow
 from agent.store.media import MediaStore
 from agent.store.memory import Memory
 from agent.turns import Agent
@@ -48,13 +51,21 @@ class Workshop:
         max_tool_calls: int = 3,
         models: ModelSource | None = None,
         chat_model: BaseChatModel | None = None,
+        quotas: Quotas | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         settings = Settings(data_dir=tmp_path, max_new_tokens=4, temperature=0.0)
         memory = Memory(tiny_chat.count_tokens)
         self.media = MediaStore(tmp_path / "media")
         self.jobs = Jobs(limits or JobLimits())
+        # Every run is a job in the ledger, as in the app (quotas and clock: the ledger's).
+        self.ledger = JobLedger(sessions, quotas, clock=clock)
         self.studio = Studio(
-            tools=tools, jobs=self.jobs, models=models or NoModels(), media=self.media
+            tools=tools,
+            jobs=self.jobs,
+            models=models or NoModels(),
+            media=self.media,
+            ledger=self.ledger,
         )
         chat = tool_chat or chat_model or build_chat_model(settings, tiny_chat)
         loop = (

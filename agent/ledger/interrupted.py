@@ -1,0 +1,104 @@
+"""After a crash: the jobs an earlier process left running, marked interrupted at start-up and
+told to their owners, at their place, once the platform's transport is back.
+
+One bot process per database is assumed (the embedded default, as for the media sweep): at
+start every running row is an earlier process's, since this one has run nothing yet. Several
+processes sharing a database would mark each other's live jobs; scaling out changes this.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agent.boundary import excerpt
+from agent.ledger.summary import QUOTED_CHARS
+from agent.store.db import Job, JobState, User, utcnow
+from agent.types import Announce, Place, Reply
+
+logger = logging.getLogger(__name__)
+
+
+async def mark_interrupted(sessions: async_sessionmaker[AsyncSession]) -> int:
+    """Every job still running becomes interrupted; call before the first turn runs. Returns
+    how many."""
+    async with sessions() as session, session.begin():
+        result = await session.execute(
+            update(Job)
+            .where(Job.state == JobState.RUNNING)
+            .values(state=JobState.INTERRUPTED, finished_at=utcnow())
+        )
+    count = result.rowcount or 0
+    if count:
+        logger.info("%d jobs were interrupted by an earlier stop; their owners will be told", count)
+    return count
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    """One interrupted job, as its owner is told of it."""
+
+    place: Place
+    owner: str  # their display name
+    tool: str
+    summary: str
+
+    @property
+    def reply(self) -> Reply:
+        asked = f" ('{excerpt(self.summary, QUOTED_CHARS)}')" if self.summary else ""
+        return Reply(
+            f"{self.owner}, your {self.tool}{asked} was interrupted when atelier stopped; "
+            "nothing was stored. Ask again when you like.",
+            stored=False,
+        )
+
+
+class InterruptedReports:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def announce(self, platform: str, announce: Announce) -> int:
+        """Tell each owner of an unreported interrupted job of `platform`, at its place; the
+        jobs are marked reported first, so no restart says it twice (at most once: one whose
+        announcement fails is logged, not retried). Returns how many were told."""
+        told = 0
+        for job in await self._claim(platform):
+            try:
+                await announce(job.place, job.reply)
+            except Exception as error:  # noqa: BLE001 - a place gone or unreachable: the rest go on
+                logger.warning(
+                    "telling of an interrupted %s at %s failed: %r", job.tool, job.place, error
+                )
+                continue
+            told += 1
+        return told
+
+    async def _claim(self, platform: str) -> list[Interrupted]:
+        query = (
+            select(Job, User.display_name)
+            .join(User, Job.user_id == User.id)
+            .where(
+                Job.state == JobState.INTERRUPTED,
+                Job.platform == platform,
+                Job.reported_at.is_(None),
+            )
+            .order_by(Job.id)
+        )
+        async with self._sessions() as session, session.begin():
+            rows = (await session.execute(query)).all()
+            now = utcnow()
+            for job, _ in rows:
+                job.reported_at = now
+        return [Interrupted(_place(job), name, job.tool, job.summary) for job, name in rows]
+
+
+def _place(job: Job) -> Place:
+    return Place(
+        channel_id=job.channel_id,
+        guild_id=job.guild_id,
+        thread_id=job.thread_id,
+        is_direct=job.guild_id is None,
+    )

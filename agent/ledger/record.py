@@ -1,0 +1,84 @@
+"""Writing the ledger: a job's row before its tool runs, and how the run ended."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import delete, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agent.ledger.quotas import Quotas, over_quota
+from agent.ledger.summary import job_summary
+from agent.ledger.timing import RunClock
+from agent.scope import Scope
+from agent.store.db import Job, JobState, utcnow
+from agent.types import Reply
+from tools.contract import Tool, ToolArgs
+
+logger = logging.getLogger(__name__)
+
+
+class JobLedger:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        quotas: Quotas | None = None,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessions = sessions
+        self._quotas = quotas or Quotas()
+        self._clock = clock
+
+    async def start(self, scope: Scope, tool: Tool, args: ToolArgs) -> int | Reply:
+        """The new job's id, its row committed before the tool runs (so a kill mid-run leaves
+        a trace); or, over a quota, a one-line Reply saying when it resets, nothing written."""
+        now, place = self._clock(), scope.place
+        async with self._sessions() as session, session.begin():
+            refused = await over_quota(session, self._quotas, scope, now)
+            if refused is not None:
+                return Reply(refused, stored=False)
+            job = Job(
+                user_id=scope.user_id,
+                platform=scope.platform,
+                guild_id=place.guild_id,
+                channel_id=place.channel_id,
+                thread_id=place.thread_id,
+                tool=tool.name,
+                summary=job_summary(tool, args),
+                state=JobState.RUNNING,
+                started_at=now,
+            )
+            session.add(job)
+            await session.flush()
+            return job.id
+
+    async def finish(self, job_id: int, *, made: bool, run: RunClock) -> None:
+        """Done when the run made its piece, failed when not; a job whose tool never began
+        (refused while in line) is no job: its row goes, and no quota counts it. A ledger
+        that cannot be written loses no piece: the row stays running, and the next start
+        marks it interrupted."""
+        if not run.started:
+            change = delete(Job).where(Job.id == job_id)
+        else:
+            state = JobState.DONE if made else JobState.FAILED
+            change = (
+                update(Job)
+                .where(Job.id == job_id)
+                .values(state=state, finished_at=self._clock(), tool_seconds=run.seconds())
+            )
+        try:
+            async with self._sessions() as session, session.begin():
+                await session.execute(change)
+        except SQLAlchemyError as error:
+            logger.warning(
+                "job %d: its end could not be recorded: %s", job_id, type(error).__name__
+            )
+
+
+async def forget_jobs(session: AsyncSession, user_id: int) -> None:
+    """The person's jobs go with the rest of what /forget deletes (so do their quotas' counts)."""
+    await session.execute(delete(Job).where(Job.user_id == user_id))
