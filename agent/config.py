@@ -199,7 +199,23 @@ class _SecretFreeToml(TomlConfigSettingsSource):
 
     def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
         self._path = path
-        super().__init__(settings_cls, toml_file=path)
+        try:
+            if path.exists() and not path.is_file():  # pydantic would skip it without a word
+                raise SettingsError(
+                    f"the settings file {path} is not a file: point {CONFIG_FILE_ENV} at a "
+                    "TOML file, or move it away"
+                )
+            super().__init__(settings_cls, toml_file=path)
+        except OSError as exc:
+            raise SettingsError(
+                f"cannot read the settings file {path} ({exc.strerror or exc}): make it "
+                "readable by the user running atelier"
+            ) from None
+        except UnicodeDecodeError as exc:
+            raise SettingsError(
+                f"the settings file {path} is not UTF-8 text (byte {exc.object[exc.start]:#04x} "
+                f"at position {exc.start}): save it as UTF-8"
+            ) from None
 
     def __call__(self) -> dict[str, Any]:
         values = super().__call__()

@@ -28,6 +28,7 @@ from agent.store.db import create_engine, session_factory
 from agent.store.media import MediaStore
 from agent.store.memory import Memory
 from agent.store.sweep import sweep_media
+from agent.store.writable import check_writable_directories
 from agent.turns import Agent
 from tools.contract import ModelSource, Tool
 from tools.lineup import creative_tools
@@ -65,6 +66,7 @@ async def open_agent(settings: Settings, *, upgrade_database: bool = True) -> As
     Raises StartupError with a one-line reason when the database or the model cannot be had.
     """
     url = settings.effective_database_url
+    await asyncio.to_thread(check_writable_directories, settings)
     if upgrade_database:
         await asyncio.to_thread(migrate.upgrade, url)
     models = build_model_registry(settings)
