@@ -5,10 +5,11 @@ and its calls run through the same Studio.run path as explicit commands: validat
 arguments, the per-person job limit, the piece in focus. Who asked and where (the turn's
 Scope) travel in the agent's runtime context, never in the tool arguments, so model output
 cannot make a piece on someone else's behalf: keys the model adds beyond a tool's Args are
-dropped. Nothing is stored while the loop runs: what the tools made comes back in the
-outcome, and the turn stores it with the person's message and the model's last words in one
-transaction. What the model reads of a result names the kind and the first line of a text,
-never a file's path.
+dropped, and a `piece` it names other than the one in focus is used only when the asker made
+it or named it (#N) in their own message. Nothing is stored while the loop runs: what the
+tools made comes back in the outcome, and the turn stores it with the person's message and the
+model's last words in one transaction. What the model reads of a result names the kind and the
+first line of a text, never a file's path.
 """
 
 from __future__ import annotations
@@ -29,11 +30,15 @@ from agent.scope import Scope
 from agent.store.artifacts import ArtifactNotFound
 from agent.store.db import Artifact
 from agent.types import Turn
-from tools.contract import Tool
+from tools.contract import PIECE_MENTION, Tool
 
 # The piece a call names (its `piece`), when it is not the one in focus: looked up for the
 # person who asked, so a model can only name pieces that person may see.
 NamedPiece = Callable[[Scope, int], Awaitable[Artifact]]
+NOT_NAMED = (
+    "#{number} is not yours, and the person asking did not name it: I build on another "
+    "person's piece only when the asker names it (#{number})."
+)
 
 
 @dataclass
@@ -90,6 +95,8 @@ def _as_langchain_tool(tool: Tool, studio: Studio) -> StructuredTool:
                 focus = await runtime.context.named_piece(scope, args.piece)
             except ArtifactNotFound as missing:
                 return str(missing)
+            if not _theirs_to_name(focus, scope, turn):
+                return NOT_NAMED.format(number=args.piece)
         request = Request(tool=tool, args=args, scope=scope, focus=focus, progress=turn.progress)
         made = await studio.run(request)
         if not isinstance(made, Made):
@@ -100,3 +107,12 @@ def _as_langchain_tool(tool: Tool, studio: Studio) -> StructuredTool:
     return StructuredTool.from_function(
         coroutine=make, name=tool.name, description=tool.description, args_schema=model_args
     )
+
+
+def _theirs_to_name(piece: Artifact, scope: Scope, turn: Turn) -> bool:
+    """Whether the model may build on `piece`, which is not the one in focus: the asker made
+    it, or named it (#N) in their own message. A piece another member made is on a session's
+    shared canvas, but words in the history (another member's, a quoted poem's) must not
+    steer the asker's turn onto it."""
+    named = {int(number) for number in PIECE_MENTION.findall(turn.text)}
+    return piece.creator_id == scope.user_id or piece.id in named
