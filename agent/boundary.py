@@ -22,7 +22,7 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
-from agent.types import Attachment, Command, Place, Reply, Turn, UserRef
+from agent.types import Attachment, Command, Place, Reply, Turn
 
 MAX_VALUE_CHARS = 4_000  # an option's value, or a command's text (Discord allows 6,000 in all)
 MAX_OPTIONS = 32
@@ -134,7 +134,8 @@ def clean_turn(turn: Turn) -> Turn:
     string options, the files' names and types, who is speaking and the place's ids."""
     return dataclasses.replace(
         turn,
-        user=UserRef(
+        user=dataclasses.replace(  # the transport's typed fields (manages_server) kept
+            turn.user,
             external_id=_clean_id(turn.user.external_id),
             display_name=clipped(clean_text(turn.user.display_name), MAX_DISPLAY_NAME),
         ),

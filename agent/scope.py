@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.making.uploads import WrittenUpload, add_uploads, discard_uploads
+from agent.policy.rules import NO_RULES, PlaceRules
 from agent.sessions.store import (
     NotInSession,
     SessionPaused,
@@ -93,6 +94,8 @@ class Scope:
     taste: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
     # The group session the turn is in; None in a private conversation.
     shared: SharedSession | None = None
+    # What the server's policy asks of the tools here (agent/policy/); set by the agent.
+    rules: PlaceRules = NO_RULES
     # Where the turn is, as the job ledger keeps a tool run's place (agent/ledger/).
     platform: str = ""
     place: Place = Place()

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 from sqlalchemy.exc import DBAPIError
@@ -39,6 +39,9 @@ from agent.making.suggestions import WHICH_CRITIQUE, SuggestionAsk, asked_sugges
 from agent.making.tool_args import BadToolArgs, usage, validate_args
 from agent.making.uploads import Upload, UploadRefused, read_uploads, write_uploads
 from agent.personal_export import PersonalExports
+from agent.policy.commands import SETTINGS_COMMAND, SettingsCommands
+from agent.policy.gate import Policies
+from agent.policy.rules import PlaceRules
 from agent.scope import Scope, Scopes
 from agent.sessions.clock import SessionClock
 from agent.sessions.commands import NO_SESSION, SESSION_COMMAND, SessionCommands
@@ -100,6 +103,9 @@ class Agent:
         self._router = router
         self._tool_loop = tool_loop
         self._scopes = Scopes(sessions, memory)
+        # The servers' /settings: asked by every turn here and by transports (agent/policy/).
+        self.policy = Policies(sessions)
+        self._server_settings = SettingsCommands(sessions, self.policy)
         self._writes = TurnWrites(sessions=sessions, memory=memory, studio=studio)
         personal = PersonalExports(
             sessions,
@@ -144,9 +150,14 @@ class Agent:
         if isinstance(admitted, Reply):  # out of bounds: refused before anything reads it
             return admitted
         turn = admitted  # cleaned once: what follows counts, parses and stores these texts
+        if turn.command is not None and turn.command.name == SETTINGS_COMMAND:
+            return await self._server_settings.run(turn)  # an admin's, in any channel
+        rules = await self.policy.for_turn(turn)
+        if isinstance(rules, str):  # a blocked person, a channel the server left out
+            return Reply(rules, stored=False, private=True)
         if turn.command is not None and turn.command.name == SESSION_COMMAND:
             if makes_something(turn.command):
-                return await self._session_play(turn, turn.command)
+                return await self._session_play(turn, turn.command, rules)
             return await self._group_sessions.run(turn)
         if turn.command is not None and not self._studio.handles(turn.command):
             return await self._account.run(turn)
@@ -164,6 +175,7 @@ class Agent:
         )
         if isinstance(scope, Reply):
             return scope
+        scope = replace(scope, rules=rules)
         if plan.tool is not None and plan.args is not None:
             return await self._make(turn, scope, plan.tool, plan.args, said=plan.said)
         if scope.shared is not None and plan.text and plan.suggestion is None:
@@ -221,12 +233,13 @@ class Agent:
         async with self._sessions() as session, session.begin():
             await self._memory.mark_shown(session, artifact_numbers, platform_message_id)
 
-    async def _session_play(self, turn: Turn, command: Command) -> Reply:
+    async def _session_play(self, turn: Turn, command: Command, rules: PlaceRules) -> Reply:
         """The /session actions that make something (agent/sessions/play.py), with the
         turn's scope."""
         scope = await self._scopes.resolve(turn, piece=None, uploads=(), window_tokens=None)
         if isinstance(scope, Reply):
             return scope
+        scope = replace(scope, rules=rules)
         if scope.shared is None:
             return Reply(NO_SESSION, stored=False, private=True)
         return await self._play.command(turn, scope, command, end=self._group_sessions.run)

@@ -20,6 +20,10 @@ class UserRef:
 
     external_id: str
     display_name: str
+    # Set by the transport from the platform's permission bits for this member where the
+    # turn happens (Discord's Manage Server): who may change the server's /settings. Never
+    # read from words, so no text can grant it.
+    manages_server: bool = False
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,9 @@ class Place:
     guild_id: str | None = None
     thread_id: str | None = None
     is_direct: bool = True
+    # The channel is age-restricted (Discord's nsfw flag): where a server may allow
+    # unfiltered images (agent/policy/).
+    age_restricted: bool = False
 
 
 @dataclass(frozen=True)

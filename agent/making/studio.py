@@ -99,6 +99,9 @@ class Studio:
     async def run(self, request: Request) -> Made | Reply:
         """The tool's draft with its files written, or a one-line Reply saying why not (a
         quota reached among them). With a ledger the run is a job on disk meanwhile."""
+        refused = request.scope.rules.refusal(request.args, request.scope.style)
+        if refused is not None:  # the server's blocklist (agent/policy/), before any job counts
+            return Reply(refused, stored=False)
         if self._ledger is None:
             return await self._run(request, RunClock())
         job = await self._ledger.start(request.scope, request.tool, request.args)
@@ -141,7 +144,10 @@ class Studio:
         tool, focus = request.tool, request.focus
         return ToolContext(
             models=self._models,
-            settings=self._tool_settings.get(tool.name, {}),
+            # With what the server's policy adds here (an image tool's strict rule).
+            settings=request.scope.rules.tool_settings(
+                tool, self._tool_settings.get(tool.name, {})
+            ),
             progress=_on_event_loop(request.progress),
             focus=None if focus is None else focus_view(focus, self.media),
             kept=request.scope.kept(tool.kind),

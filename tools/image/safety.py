@@ -76,6 +76,11 @@ MINORS_REFUSAL = (
     "I can't make that image: it asks for sexual content involving minors, which atelier never "
     "makes. Nothing was stored."
 )
+# Where a server's policy keeps pictures strict (a channel that is not age-restricted).
+EXPLICIT_REFUSAL = (
+    "I can't make that image here: explicit pictures are made only in age-restricted channels "
+    "whose server allows them. Nothing was stored."
+)
 
 
 class ImageRefused(ToolRefused):
@@ -94,18 +99,21 @@ class OutputFlagged(ImageRefused):
 @dataclass(frozen=True)
 class SafetyPolicy:
     blocklist: tuple[str, ...] = ()  # the operator's terms, on top of the built-in rule
+    strict: bool = False  # sexual words refused too (a server's policy sets it per channel)
     safety_checker: bool = False
     checker_model: str = DEFAULT_CHECKER_MODEL
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> SafetyPolicy:
         """Settings keys: `blocklist` (a list of terms, or one comma-separated string),
-        `safety_checker` (bool), `safety_checker_model` (a hub id or local directory)."""
+        `safety_checker` (bool), `safety_checker_model` (a hub id or local directory),
+        `strict` (bool)."""
         raw = settings.get("blocklist") or ()
         terms = raw.split(",") if isinstance(raw, str) else list(raw)
         return cls(
             blocklist=tuple(term.strip() for term in terms if term.strip()),
             safety_checker=bool(settings.get("safety_checker", False)),
+            strict=bool(settings.get("strict", False)),
             checker_model=str(settings.get("safety_checker_model") or DEFAULT_CHECKER_MODEL),
         )
 
@@ -114,6 +122,8 @@ class SafetyPolicy:
         builtin = minors_refusal(prompt)
         if builtin is not None:
             return builtin
+        if self.strict and _mentions(prompt, _SEXUAL):
+            return EXPLICIT_REFUSAL
         for term in self.blocklist:
             if _mentions(prompt, (term,)):
                 return (
