@@ -36,6 +36,8 @@ DEFAULT_SYSTEM_PROMPT = (
 class StartupError(Exception):
     """atelier cannot start; the message is one line an operator can act on (no traceback)."""
 
+    exit_code = 2  # the `atelier` process's exit status (README: Exit codes)
+
 
 class SettingsError(StartupError):
     """A setting has a value atelier cannot use."""
@@ -141,6 +143,13 @@ class Settings(BaseSettings):
     )
     discord_rate_per_minute: int = Field(
         10, ge=1, le=1000, description="messages, commands and buttons per person per minute"
+    )
+    # Discord unreachable at start-up (bot/discord/reaching.py): tries, the first wait (doubling).
+    discord_connect_attempts: int = Field(
+        5, ge=1, le=100, description="tries to reach Discord at start-up before giving up"
+    )
+    discord_connect_delay_s: float = Field(
+        2.0, ge=0.0, le=60.0, description="seconds before the second try; doubles, up to 60"
     )
 
     @classmethod

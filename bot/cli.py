@@ -1,7 +1,8 @@
 """The `atelier` command: run, chat, models, db upgrade/downgrade.
 
 Start-up problems an operator can fix (a bad setting, an unreachable database, a missing
-model) end the process with one line on stderr and exit code 2, never a traceback.
+model, a directory it cannot write) end the process with one line on stderr and exit code 2,
+never a traceback; Discord unreachable after every try is exit code 3 (README: Exit codes).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from agent.store import migrate
 if TYPE_CHECKING:
     from tools.models.registry import RoleStatus
 
-EXIT_CONFIG = 2
+EXIT_CONFIG = 2  # StartupError.exit_code; 3: Discord unreachable (bot/discord/reaching.py)
 TOKEN_ENV = "ATELIER_DISCORD_TOKEN"
 FALLBACK_TOKEN_ENV = "DISCORD_TOKEN"
 
@@ -44,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.handler(settings, args)
     except StartupError as exc:
         print(f"atelier: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        return exc.exit_code
     except KeyboardInterrupt:
         return 130
 
@@ -123,7 +124,11 @@ async def _run_discord(settings: Settings, token: str) -> None:
     print("atelier: loading the chat model...", file=sys.stderr)
     async with open_agent(settings) as agent:
         print("atelier: connecting to Discord (Ctrl-C stops)", file=sys.stderr)
-        await run_bot(agent, settings, token)
+        await run_bot(agent, settings, token, say=_say)
+
+
+def _say(line: str) -> None:
+    print(f"atelier: {line}", file=sys.stderr)
 
 
 def _stop_on_sigterm() -> None:

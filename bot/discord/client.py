@@ -14,7 +14,10 @@ content is a privileged intent: it must also be switched on in the Developer Por
 from __future__ import annotations
 
 import logging
+import sys
+from collections.abc import Callable
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -31,6 +34,7 @@ from bot.discord.endpoints import pointed_at
 from bot.discord.interactions import InteractionTurns
 from bot.discord.limits import RateLimiter
 from bot.discord.posting import PlacePoster
+from bot.discord.reaching import Patience
 from bot.discord.session_buttons import EntryButton, SessionPresses, VoteButton
 from bot.discord.session_turns import SessionTurns
 from bot.discord.sessions import Sessions
@@ -75,6 +79,9 @@ class AtelierBot(commands.Bot):
         self, *, agent: Agent, settings: Settings, guild_ready_timeout: float = 2.0
     ) -> None:
         # guild_ready_timeout: how long after the last GUILD_CREATE on_ready waits for more.
+        # atelier has no voice: discord.py's warnings that voice needs PyNaCl and davey would
+        # be two lines at every start that the operator can do nothing about.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=atelier_intents(),
@@ -117,7 +124,7 @@ class AtelierBot(commands.Bot):
         gone disappear). A failure leaves the ones registered before and is logged."""
         try:
             synced = await self.tree.sync()
-        except discord.HTTPException:
+        except (discord.HTTPException, aiohttp.ClientError, OSError):
             logger.exception("registering slash commands failed; the previous ones stay")
             return
         logger.info("slash commands: %s", ", ".join(sorted(c.name for c in synced)))
@@ -134,13 +141,16 @@ class AtelierBot(commands.Bot):
             await super().start(token, reconnect=reconnect)
 
 
-async def run_bot(agent: Agent, settings: Settings, token: str) -> None:
-    """Run the bot until it is closed or cancelled (Ctrl-C). Problems the operator must fix
-    in the Developer Portal become StartupError with one line saying what to do."""
-    bot = AtelierBot(agent=agent, settings=settings)
+async def run_bot(
+    agent: Agent, settings: Settings, token: str, *, say: Callable[[str], None] | None = None
+) -> None:
+    """Run the bot until it is closed or cancelled (Ctrl-C). An unreachable Discord is tried
+    again (bot/discord/reaching.py), each try a line given to `say` (default: stderr);
+    problems the operator must fix in the Developer Portal become StartupError with one line
+    saying what to do."""
+    patience = Patience(settings.discord_connect_attempts, settings.discord_connect_delay_s)
     try:
-        async with bot:
-            await bot.start(token)
+        await patience.keep_trying(lambda: _run_once(agent, settings, token), say or _on_stderr)
     except discord.LoginFailure:
         raise StartupError(
             "Discord refused the bot token: copy it again from the Developer Portal "
@@ -151,3 +161,19 @@ async def run_bot(agent: Agent, settings: Settings, token: str) -> None:
             "Discord refused the Message Content intent: switch on 'Message Content Intent' "
             "in the Developer Portal (your application > Bot > Privileged Gateway Intents)"
         ) from None
+    except discord.HTTPException as exc:  # another refusal of the login (a 4xx)
+        raise StartupError(
+            f"Discord refused the login (HTTP {exc.status}: {exc.text[:100]}); check the "
+            "bot token and ATELIER_DISCORD_API_BASE"
+        ) from None
+
+
+async def _run_once(agent: Agent, settings: Settings, token: str) -> None:
+    # A fresh client per try: a failed login leaves discord.py's HTTP session half made.
+    bot = AtelierBot(agent=agent, settings=settings)
+    async with bot:
+        await bot.start(token)
+
+
+def _on_stderr(line: str) -> None:
+    print(f"atelier: {line}", file=sys.stderr)

@@ -140,3 +140,20 @@ def test_make_run_without_a_token_chats_in_the_terminal(
         "your bot's token from the Discord Developer Portal"
     ]
     assert result.stdout.strip()  # the chat model's answer to "hello there"
+
+
+async def test_run_with_a_refused_token_is_one_line_and_exit_2(
+    bot_env: dict[str, str], fake: FakeDiscord
+) -> None:
+    """A bad token is no outage: not tried again, and exit 2 (fix the configuration)."""
+    process = await asyncio.create_subprocess_exec(
+        *RUN, env={**bot_env, "ATELIER_DISCORD_TOKEN": "not-the-token"}, stderr=subprocess.PIPE
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), 120)
+    lines = stderr.decode().strip().splitlines()
+    assert process.returncode == 2
+    assert lines[-1].startswith("atelier: Discord refused the bot token"), lines
+    assert not [line for line in lines if "cannot reach Discord" in line]
+    assert fake.requests.count(("GET", "/users/@me")) == 1
+    assert "Traceback" not in stderr.decode()
+
