@@ -3,6 +3,7 @@
 Start-up problems an operator can fix (a bad setting, an unreachable database, a missing
 model, a directory it cannot write) end the process with one line on stderr and exit code 2,
 never a traceback; Discord unreachable after every try is exit code 3 (README: Exit codes).
+Logs go to stderr through bot/log_redaction.py: no token or password reaches them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from agent.config import Settings, StartupError, load_settings
 from agent.store import migrate
+from bot.log_redaction import redacting_handler
 
 if TYPE_CHECKING:
     from tools.models.registry import RoleStatus
@@ -37,17 +39,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
-        logging.basicConfig(
-            level=settings.log_level,
-            stream=sys.stderr,
-            format="%(levelname)s %(name)s: %(message)s",
-        )
+        _log_to_stderr(settings)
         return args.handler(settings, args)
     except StartupError as exc:
         print(f"atelier: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+
+
+def _log_to_stderr(settings: Settings) -> None:
+    """Every record through the redacting handler. Like basicConfig (which this is), it
+    leaves alone a logging set-up it finds already there."""
+    secrets = [discord_token(settings) or ""]
+    handler = redacting_handler(sys.stderr, secrets)
+    logging.basicConfig(level=settings.log_level, handlers=[handler])
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -137,7 +137,9 @@ class SessionClock:
     async def _announce(self, platform: str, place: Place, reply: Reply) -> None:
         announce = self._announcers.get(platform)
         if announce is None:
-            logger.warning("no transport to announce on %s: %s", platform, reply.text)
+            # What people wrote (a relay's lines, a finale) is logged at DEBUG only.
+            logger.warning("no transport to announce on %s at %s", platform, place)
+            logger.debug("the announcement not made: %s", reply.text)
             return
         try:
             await announce(place, reply)

@@ -37,7 +37,9 @@ class PlacePoster:
         pieces (nobody asked). Raises as discord.py does; the agent's clock logs it."""
         channel = await self.channel_at(place)
         if channel is None:
-            logger.warning("no channel for %s to announce in: %s", place, reply.text[:200])
+            # What people wrote (a relay's lines, a finale) is logged at DEBUG only.
+            logger.warning("no channel for %s to announce in", place)
+            logger.debug("the announcement not made: %s", reply.text[:200])
             return
         await self.post(channel, reply, owner=None)
 

@@ -157,3 +157,30 @@ async def test_run_with_a_refused_token_is_one_line_and_exit_2(
     assert fake.requests.count(("GET", "/users/@me")) == 1
     assert "Traceback" not in stderr.decode()
 
+
+async def test_run_at_debug_logs_no_token(bot_env: dict[str, str], fake: FakeDiscord) -> None:
+    """`atelier run` logs through the redacting handler: at DEBUG discord.py logs each
+    interaction's callback URL, and the token in it is redacted, as is the bot's."""
+    process = await asyncio.create_subprocess_exec(
+        *RUN,
+        env={**bot_env, "ATELIER_DISCORD_TOKEN": fake.token, "ATELIER_LOG_LEVEL": "DEBUG"},
+        stderr=subprocess.PIPE,
+        preexec_fn=_default_signals,
+    )
+    assert process.stderr is not None
+    reading = asyncio.create_task(process.stderr.read())  # DEBUG fills a pipe: drain it
+    try:
+        await fake.wait_until_identified(timeout=60)
+        await fake.wait_for(lambda: "help" in fake.commands, 60)
+        guild = fake.guilds[0]
+        helped = await fake.slash(
+            fake.user("ada"), "help", channel_id=guild.channel_ids[0], guild_id=guild.id
+        )
+        await fake.wait_for_interaction(helped, lambda log: bool(log.said), 60)
+    finally:
+        process.send_signal(signal.SIGINT)
+        await asyncio.wait_for(process.wait(), 60)
+    logs = (await reading).decode()
+    assert f"/interactions/{helped.id}/<redacted>/callback" in logs
+    assert helped.token not in logs and fake.token not in logs
+    assert "Traceback" not in logs
