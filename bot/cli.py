@@ -1,4 +1,4 @@
-"""The `atelier` command: run, chat, models, db upgrade/downgrade.
+"""The `atelier` command: run, chat, models, db upgrade/downgrade/backup/restore.
 
 Start-up problems an operator can fix (a bad setting, an unreachable database, a missing
 model, a directory it cannot write) end the process with one line on stderr and exit code 2,
@@ -17,10 +17,11 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent.config import Settings, StartupError, load_settings
-from agent.store import migrate
+from agent.store import backup, migrate
 from bot.log_redaction import redacting_handler
 
 if TYPE_CHECKING:
@@ -83,6 +84,14 @@ def _parser() -> argparse.ArgumentParser:
     down = db.add_parser("downgrade", help="migrate back to a revision ('base' empties it)")
     down.add_argument("revision")
     down.set_defaults(handler=_db_downgrade)
+    save = db.add_parser("backup", help="copy the database to PATH (safe while the bot runs)")
+    save.add_argument("path", type=Path)
+    save.set_defaults(handler=_db_backup)
+    load = db.add_parser(
+        "restore", help="replace the database with the backup at PATH (stop the bot first)"
+    )
+    load.add_argument("path", type=Path)
+    load.set_defaults(handler=_db_restore)
     return parser
 
 
@@ -223,6 +232,16 @@ def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
 
 def _db_downgrade(settings: Settings, args: argparse.Namespace) -> int:
     migrate.downgrade(settings.effective_database_url, args.revision)
+    return 0
+
+
+def _db_backup(settings: Settings, args: argparse.Namespace) -> int:
+    print(f"atelier: {backup.backup(settings.effective_database_url, args.path)}")
+    return 0
+
+
+def _db_restore(settings: Settings, args: argparse.Namespace) -> int:
+    print(f"atelier: {backup.restore(settings.effective_database_url, args.path)}")
     return 0
 
 
