@@ -120,14 +120,16 @@ class Chat(commands.Cog):
         references = [message.to_reference(fail_if_not_exists=False)] if message.guild else []
 
         async def send(out: OutMessage, view: discord.ui.View | None) -> discord.Message:
-            return await message.channel.send(
+            sent = await message.channel.send(
                 out.content or None,
                 files=await files_of(out),
                 allowed_mentions=NO_MENTIONS,
-                reference=references.pop() if references else None,  # type: ignore[arg-type]
+                reference=references[0] if references else None,  # type: ignore[arg-type]
                 mention_author=False,
                 **with_view(view),
             )
+            references.clear()  # only once sent: a part sent again still answers the message
+            return sent
 
         try:
             await deliver(self._agent, reply, parts, owner=message.author.id, send=send)

@@ -21,6 +21,7 @@ import discord
 from agent.turns import Agent
 from agent.types import Reply
 from bot.discord.buttons import message_buttons
+from bot.discord.outages import through_outages
 from bot.discord.render import OutMessage
 from bot.discord.session_buttons import vote_buttons
 
@@ -54,7 +55,8 @@ async def deliver(
             items += message_buttons(out, reply, owner, agent.tools)
         if index == len(parts) - 1:
             items += vote_buttons(reply.ballot, first_row=math.ceil(len(items) / ROW_WIDTH))
-        message = await send(out, persistent_view(items))
+        view = persistent_view(items)
+        message = await through_outages(lambda: send(out, view))  # noqa: B023 - awaited here
         sent.append(message)
         if out.artifacts:
             await agent.record_delivery(str(message.id), out.artifacts)

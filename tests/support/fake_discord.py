@@ -35,6 +35,16 @@ exactly `application/json` (discord.py parses nothing else); the client connects
 path with a trailing `/`; frames are sent as text (discord.py only decompresses binary ones);
 every heartbeat is acknowledged; a 429 carries a `Via` header, without which discord.py takes
 it for a Cloudflare ban and does not retry.
+
+Faults (tests/bot/test_discord_faults.py): a route answers a burst of 429s (`inject_429`) or
+5xx errors (`inject_5xx`) before it works again, each injected answer queued behind the last.
+The gateway keeps every event it dispatched in the session, with its sequence number, as
+Discord does for a resume: `drop_connection()` closes the websocket (discord.py reconnects
+and sends RESUME with its session id and the last sequence it saw), and the fake replays
+what the client missed, events dispatched while it was away included, then RESUMED.
+`invalidate_session()` sends INVALID_SESSION (op 9, not resumable): the client identifies
+again and gets a new session, as it would on Discord; what was dispatched to the old one is
+not replayed. Events go only to connections that identified or resumed.
 """
 
 from __future__ import annotations
@@ -43,6 +53,7 @@ import asyncio
 import itertools
 import json
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,7 +65,9 @@ TOKEN = "fake-token"
 Payload = dict[str, Any]
 
 # Gateway opcodes (https://discord.com/developers/docs/topics/opcodes-and-status-codes).
-DISPATCH, HEARTBEAT, IDENTIFY, RESUME, HELLO, HEARTBEAT_ACK = 0, 1, 2, 6, 10, 11
+DISPATCH, HEARTBEAT, IDENTIFY, RESUME, INVALID_SESSION, HELLO, HEARTBEAT_ACK = 0, 1, 2, 6, 9, 10, 11
+# A close code after which a client may resume (4000: "unknown error, reconnect").
+RESUMABLE_CLOSE = 4000
 TIMESTAMP = "2026-11-01T12:00:00.000000+00:00"
 # Interaction types, and the callback types the bot answers with.
 APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE, MODAL_SUBMIT = 2, 3, 4, 5
@@ -261,11 +274,17 @@ class FakeDiscord:
         self.typing: list[str] = []
         self.typing_at: list[tuple[str, float]] = []  # (channel id, perf_counter())
         self.heartbeats: list[float] = []  # perf_counter() of each heartbeat received
-        self.identify: Payload | None = None
+        self.identify: Payload | None = None  # the last IDENTIFY
+        self.identifies: list[Payload] = []  # every IDENTIFY, in order
+        self.resumes: list[Payload] = []
         self.requests: list[tuple[str, str]] = []  # (method, path) of every REST call
-        self._injected: dict[tuple[str, str], Injected] = {}
+        self._injected: dict[tuple[str, str], deque[Injected]] = {}
         self._sockets: set[web.WebSocketResponse] = set()
+        # Connections that identified or resumed: only they are sent events.
+        self._live: set[web.WebSocketResponse] = set()
+        self.session_id = ""
         self._seq = 0
+        self._dispatched: list[Payload] = []  # this session's events, for a resume to replay
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -309,20 +328,37 @@ class FakeDiscord:
         self.guilds.append(guild)
         return guild
 
-    def inject(self, method: str, path: str, status: int, body: Payload, **headers: str) -> None:
-        """Answer the next call of `method path` (path after /api/v10) with this instead."""
-        self._injected[(method, path)] = Injected(status, body, headers)
+    def inject(
+        self, method: str, path: str, status: int, body: Payload, times: int = 1, **headers: str
+    ) -> None:
+        """Answer the next `times` calls of `method path` (path after /api/v10) with this
+        instead, after any answers injected before it."""
+        queued = self._injected.setdefault((method, path), deque())
+        queued.append(Injected(status, body, headers, times))
 
-    def inject_429(self, channel_id: str, retry_after: float = 0.2) -> None:
-        """The next message sent to the channel is rate limited, as Discord would answer."""
+    def inject_429(self, channel_id: str, retry_after: float = 0.2, times: int = 1) -> None:
+        """The next `times` messages sent to the channel are rate limited, as Discord would
+        answer."""
         self.inject(
             "POST",
             f"/channels/{channel_id}/messages",
             429,
             {"message": "You are being rate limited.", "retry_after": retry_after, "global": False},
+            times,
             Via="1.1 google",
             **{"Retry-After": str(retry_after), "X-RateLimit-Scope": "user"},
         )
+
+    def inject_5xx(self, channel_id: str, *statuses: int) -> None:
+        """The next messages sent to the channel fail with these server errors, in order, as
+        Discord's edge answers when it is having trouble."""
+        for status in statuses:
+            body = {"message": f"{status}: Server Error", "code": 0}
+            self.inject("POST", f"/channels/{channel_id}/messages", status, body)
+
+    def injected_left(self) -> int:
+        """Injected answers not given yet."""
+        return sum(one.times for queued in self._injected.values() for one in queued)
 
     @property
     def base_url(self) -> str:
@@ -439,10 +475,37 @@ class FakeDiscord:
         await self.dispatch("MESSAGE_CREATE", payload)
 
     async def dispatch(self, event: str, data: Payload) -> None:
+        """Send an event to the connected client, or keep it for the client's resume."""
         self._seq += 1
         frame = {"op": DISPATCH, "t": event, "s": self._seq, "d": data}
-        for socket in list(self._sockets):
-            await socket.send_str(json.dumps(frame))
+        self._dispatched.append(frame)
+        for socket in list(self._live):
+            await _send(socket, frame)
+
+    @property
+    def sequence(self) -> int:
+        """The sequence number of the last event dispatched in this session."""
+        return self._seq
+
+    async def drop_connection(self, code: int = RESUMABLE_CLOSE) -> None:
+        """Close the gateway connection, as Discord does now and then: the client reconnects
+        and resumes; events dispatched until then are kept for it."""
+        live, self._live = list(self._live), set()
+        for socket in live:
+            await socket.close(code=code)
+
+    async def invalidate_session(self) -> None:
+        """INVALID_SESSION (not resumable): the client must identify again."""
+        live, self._live = list(self._live), set()
+        for socket in live:
+            await _send(socket, {"op": INVALID_SESSION, "d": False})
+
+    async def wait_until_resumed(self, count: int = 1, timeout: float = 10.0) -> None:
+        await self.wait_for(lambda: len(self.resumes) >= count and bool(self._live), timeout)
+
+    async def wait_until_identified_again(self, count: int, timeout: float = 10.0) -> None:
+        """Until the client has identified `count` times in all, and is connected."""
+        await self.wait_for(lambda: len(self.identifies) >= count and bool(self._live), timeout)
 
     async def wait_for(self, condition: Any, timeout: float = 10.0) -> None:
         """Wait until `condition()` holds (checked after each thing the bot does)."""
@@ -631,11 +694,12 @@ class FakeDiscord:
         by_token = path.startswith(("/interactions/", "/webhooks/"))
         if not by_token and request.headers.get("Authorization") != f"Bot {self.token}":
             return json_response({"message": "401: Unauthorized", "code": 0}, status=401)
-        injected = self._injected.get((request.method, path))
-        if injected is not None:
+        queued = self._injected.get((request.method, path))
+        if queued:
+            injected = queued[0]
             injected.times -= 1
             if injected.times <= 0:
-                del self._injected[(request.method, path)]
+                queued.popleft()
             await request.read()
             await self._notify()
             return json_response(injected.body, injected.status, injected.headers)
@@ -951,6 +1015,7 @@ class FakeDiscord:
                 await self._on_frame(socket, json.loads(frame.data))
         finally:
             self._sockets.discard(socket)
+            self._live.discard(socket)
         return socket
 
     async def _on_frame(self, socket: web.WebSocketResponse, frame: Payload) -> None:
@@ -960,11 +1025,36 @@ class FakeDiscord:
             await socket.send_str(json.dumps({"op": HEARTBEAT_ACK}))
         elif op == IDENTIFY:
             self.identify = frame["d"]
+            self.identifies.append(frame["d"])
             if self.close_code_on_identify is not None:
                 await socket.close(code=self.close_code_on_identify)
                 return
+            self._new_session()
+            self._live.add(socket)
             await self._ready()
+        elif op == RESUME:
+            await self._resume(socket, frame["d"])
         await self._notify()
+
+    def _new_session(self) -> None:
+        """A session starts its sequence numbers again; the last one's events are gone."""
+        self.session_id = f"fake-session-{len(self.identifies)}"
+        self._seq = 0
+        self._dispatched = []
+
+    async def _resume(self, socket: web.WebSocketResponse, resume: Payload) -> None:
+        """Replay what the client missed since the sequence it last saw, then RESUMED; a
+        session that is not the current one is invalid, as on Discord."""
+        self.resumes.append(resume)
+        if resume.get("session_id") != self.session_id or resume.get("token") != self.token:
+            await _send(socket, {"op": INVALID_SESSION, "d": False})
+            return
+        seen = int(resume.get("seq") or 0)
+        for frame in self._dispatched:
+            if frame["s"] > seen:
+                await _send(socket, frame)
+        self._live.add(socket)
+        await self.dispatch("RESUMED", {})
 
     async def _ready(self) -> None:
         await self.dispatch(
@@ -973,7 +1063,7 @@ class FakeDiscord:
                 "v": 10,
                 "user": self.bot_user,
                 "guilds": [{"id": guild.id, "unavailable": True} for guild in self.guilds],
-                "session_id": "fake-session",
+                "session_id": self.session_id,
                 "resume_gateway_url": self.gateway_url,
                 "application": {"id": self.application_id, "flags": 0},
                 "shard": [0, 1],
@@ -1017,6 +1107,12 @@ class FakeDiscord:
     async def _notify(self) -> None:
         async with self._changed:
             self._changed.notify_all()
+
+
+async def _send(socket: web.WebSocketResponse, frame: Payload) -> None:
+    """A frame to a client, unless its connection is already going (it resumes from there)."""
+    if not socket.closed:
+        await socket.send_str(json.dumps(frame))
 
 
 async def _read_message_body(request: web.Request) -> tuple[Payload, tuple[SentFile, ...]]:
