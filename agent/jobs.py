@@ -12,7 +12,9 @@ with its place in the line, so a transport can show it.
 Everyone together may have `queue_cap` runs in the works (running or waiting). Past that a
 request is refused at once with Busy, which says when to try again from the measured durations
 of the runs ahead (agent/busy.py): work nobody can wait for is never queued, and memory stays
-bounded however many people ask at once.
+bounded however many people ask at once. A turn that is a tool command takes its place when it
+starts (`place_for`), before its database work: in a burst, those past the cap are told at once
+rather than after every turn ahead of them has read and written the database.
 
 Fairness comes from the same limit: a person's next run joins the pool's line only when their
 previous one ends, so people asking at once are served in turn (round-robin) and one person's
@@ -30,6 +32,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 
 import torch
@@ -62,6 +65,18 @@ class JobLimits:
     queued: int = 2
     workers: int = 2  # tool threads for the whole bot
     queue_cap: int = 50  # runs in the works for everyone, running or waiting
+
+
+@dataclass
+class _Place:
+    """A place in everyone's queue held by a turn for its run of `tool`."""
+
+    tool: str
+    taken: bool = False  # by a run of the turn, going on now
+
+
+# The place the current turn holds, seen by its runs (they await in the turn's own task).
+_held: ContextVar[_Place | None] = ContextVar("atelier_held_place", default=None)
 
 
 class Jobs:
@@ -100,9 +115,32 @@ class Jobs:
         """Everyone's jobs running or queued: at most the queue cap."""
         return self._everyone.total()
 
+    def busy(self) -> Busy | None:
+        """Busy when everyone's queue is full now, so a turn can be refused before it does
+        any other work; None when there is room."""
+        if self.in_the_works_for_everyone() < self._limits.queue_cap:
+            return None
+        return Busy(self.expected_wait_s())
+
     def expected_wait_s(self) -> float:
         """How long the runs in the works will take, from their tools' measured durations."""
         return self._throughput.wait_s(self._everyone, self._limits.workers)
+
+    @contextmanager
+    def place_for(self, tool: Tool) -> Iterator[Busy | None]:
+        """Hold a place in everyone's queue while a turn that will run `tool` goes on; its run
+        of `tool` takes this place rather than another. Yields Busy, holding nothing, when
+        the queue is full."""
+        if (busy := self.busy()) is not None:
+            yield busy
+            return
+        self._everyone[tool.name] += 1
+        token = _held.set(_Place(tool.name))
+        try:
+            yield None
+        finally:
+            _held.reset(token)
+            self._leave(tool.name)
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -112,20 +150,38 @@ class Jobs:
         limit = self._limits.running + self._limits.queued
         if self._active.get(user_id, 0) >= limit:
             raise TooManyJobs(limit)
-        if self.in_the_works_for_everyone() >= self._limits.queue_cap:
-            raise Busy(self.expected_wait_s())
+        place = self._held_place(tool)
+        if place is None and (busy := self.busy()) is not None:
+            raise busy
         self._active[user_id] += 1
-        self._everyone[tool.name] += 1
+        if place is None:
+            self._everyone[tool.name] += 1
+        else:
+            place.taken = True
         try:
             yield
         finally:
-            self._everyone[tool.name] -= 1
-            if not self._everyone[tool.name]:
-                del self._everyone[tool.name]
+            if place is None:
+                self._leave(tool.name)
+            else:
+                place.taken = False
             self._active[user_id] -= 1
             if not self._active[user_id]:
                 del self._active[user_id]
                 self._running.pop(user_id, None)
+
+    @staticmethod
+    def _held_place(tool: Tool) -> _Place | None:
+        """The place the current turn holds for `tool`, if no other run of it has it."""
+        place = _held.get()
+        if place is None or place.tool != tool.name or place.taken:
+            return None
+        return place
+
+    def _leave(self, tool: str) -> None:
+        self._everyone[tool] -= 1
+        if not self._everyone[tool]:
+            del self._everyone[tool]
 
     async def _run_in_thread(
         self, tool: Tool, args: ToolArgs, context: ToolContext

@@ -135,6 +135,12 @@ class Agent:
         return tuple(self._studio.tools.values())
 
     async def respond(self, turn: Turn) -> Reply:
+        # A tool command holds its place in everyone's queue from the start, so in a burst
+        # the turns past the cap are told at once, before any database work (agent/jobs.py).
+        with self._studio.place_for(turn.command) as busy:
+            return busy or await self._answered(turn)
+
+    async def _answered(self, turn: Turn) -> Reply:
         try:
             return await self._respond(turn)
         except (DatabaseUnavailable, MediaUnwritable) as fault:  # logged where it happened

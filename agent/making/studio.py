@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,6 +96,17 @@ class Studio:
 
     def handles(self, command: Command) -> bool:
         return command.name in self.tools
+
+    @contextmanager
+    def place_for(self, command: Command | None) -> Iterator[Reply | None]:
+        """While a turn runs: when `command` runs a tool, its place in everyone's queue
+        (agent/jobs.py `Jobs.place_for`), or the busy line when there is none; else None."""
+        tool = None if command is None else self.tools.get(command.name)
+        if tool is None:
+            yield None
+            return
+        with self._jobs.place_for(tool) as busy:
+            yield None if busy is None else Reply(str(busy), stored=False)
 
     async def run(self, request: Request) -> Made | Reply:
         """The tool's draft with its files written, or a one-line Reply saying why not (a

@@ -12,7 +12,8 @@ import pytest
 
 from agent.busy import Busy, Throughput, about
 from agent.jobs import JobLimits, Jobs
-from tests.support.studio_tools import Stall, StallArgs, stall_tool
+from agent.store.people import find_user
+from tests.support.studio_tools import VERSE, Stall, StallArgs, stall_tool
 from tests.support.workshop import MakeWorkshop
 from tools.contract import ArtifactDraft, ArtifactKind, Tool, ToolContext
 
@@ -121,7 +122,7 @@ def test_a_wait_is_said_as_a_person_would_say_it(seconds: float, said: str) -> N
     assert about(seconds) == said
 
 
-async def test_the_studio_answers_busy_in_one_line_and_stores_nothing(
+async def test_a_command_past_the_cap_is_answered_busy_before_any_database_work(
     make_studio: MakeWorkshop,
 ) -> None:
     stall = Stall()
@@ -135,3 +136,16 @@ async def test_the_studio_answers_busy_in_one_line_and_stores_nothing(
     assert [artifact.id for artifact in await studio.artifacts()] == [
         artifact.number for artifact in made.artifacts
     ]
+    async with studio.sessions() as session:  # refused first: bob was never even added
+        assert await find_user(session, "test", "bob") is None
+        assert await find_user(session, "test", "ada") is not None
+
+
+async def test_a_turn_s_place_is_taken_by_its_run_and_freed_when_the_turn_ends(
+    make_studio: MakeWorkshop,
+) -> None:
+    studio = make_studio([VERSE], limits=JobLimits(queue_cap=1))
+    first = await studio.command("/verse a heron")
+    second = await studio.command("/verse a crane", user="bob")
+    assert first.artifacts and second.artifacts  # the turn's run used the turn's own place
+    assert studio.jobs.in_the_works_for_everyone() == 0
