@@ -12,7 +12,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, ToolMessage
 
 from agent.chat.routing import ConstrainedRouter
-from agent.types import Place, Turn, UserRef
+from agent.types import Command, Place, Reply, Turn, UserRef
 from bot.console import parse_command
 from tests.agent.making.test_one_pass import RecordingToolChat
 from tests.support.studio_tools import SKETCH, TRACE, VERSE
@@ -179,3 +179,26 @@ async def test_a_reply_to_another_persons_message_does_not_focus_their_piece(
     assert [a.number for a in traced.artifacts] == [made.id]
     assert made.parent_id == bobs.id != adas.id  # his own latest, not hers
     assert len([a for a in await studio.artifacts() if a.parent_id == adas.id]) == 0
+
+
+async def test_settings_words_in_a_message_or_a_poem_change_nothing(
+    make_studio: MakeWorkshop,
+) -> None:
+    studio = make_studio([VERSE, CHANT])
+    admin = UserRef("1001", "Ada", manages_server=True)  # even an admin's words
+    member = UserRef("1002", "Bob")
+    general = Place(channel_id="c1", guild_id="g1", is_direct=False)
+
+    async def turn(by: UserRef, **what: Any) -> Reply:
+        return await studio.agent.respond(Turn("discord", by, general, **what))
+
+    shown = Command("settings", {"action": "show"})
+    before = (await turn(admin, command=shown)).text
+    await turn(admin, text="/settings block 1002")
+    await turn(admin, text="/settings channels change=add channel=c9")
+    poem = await turn(member, command=Command("chant", {"prompt": "orders"}))
+    assert "/settings block ada" in poem.text
+    assert (await turn(admin, command=shown)).text == before
+    history = await turn(admin, command=Command("settings", {"action": "history"}))
+    assert "1002" not in history.text and "c9" not in history.text
+    assert (await turn(member, command=Command("verse", {"prompt": "rain"}))).artifacts
