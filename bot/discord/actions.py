@@ -7,10 +7,11 @@ Critique the critique tool, both with piece N; Revise opens a modal for the inst
 uses the tool's own `revision` args (the instruction and its mode) with piece N; Keep is /keep
 with piece N.
 
-Only the person who asked for the piece may press its buttons, unless
-`discord_buttons_for_everyone` is on: then others' presses act on the piece in its requester's
-conversation (where it lives), except Keep, which is always personal (it steers the requester's
-taste). Others get a refusal only they see.
+Only the person who asked for the piece may press its buttons, unless the server's /settings
+say everyone may (or leave it to the operator's `discord_buttons_for_everyone`, and that is
+on): then others' presses act on the piece in its requester's conversation (where it lives),
+except Keep, which is always personal (it steers the requester's taste). Others get a refusal
+only they see.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class ButtonActions:
         turns: InteractionTurns,
         tools: Sequence[Tool],
         *,
-        everyone: bool,
+        everyone: bool,  # the operator's default; a server's /settings may say otherwise
     ) -> None:
         self._client = client
         self._turns = turns
@@ -43,11 +44,13 @@ class ButtonActions:
         self._everyone = everyone
 
     async def pressed(self, interaction: discord.Interaction, button: PieceButton) -> None:
-        if not self._may_press(interaction.user.id, button):
+        rules = await self._turns.server_rules(interaction)
+        everyone = rules.everyone_presses(self._everyone)
+        if not may_press(interaction.user.id, button, everyone=everyone):
             await self._turns.refuse(
                 interaction,
                 f"Only the person who asked for #{button.number} can use its buttons"
-                + (" (Keep is always theirs)." if self._everyone else "."),
+                + (" (Keep is always theirs)." if everyone else "."),
             )
             return
         if button.action == REVISE:
@@ -86,11 +89,6 @@ class ButtonActions:
             interaction, command, what=what, private=button.action == KEEP, as_user=as_user
         )
 
-    def _may_press(self, user_id: int, button: PieceButton) -> bool:
-        if user_id == button.owner:
-            return True
-        return self._everyone and button.action != KEEP
-
     async def _requester(
         self, interaction: discord.Interaction, button: PieceButton
     ) -> UserRef | None:
@@ -119,6 +117,12 @@ class ButtonActions:
                 return None
             return Command(tool.name, {**tool.from_poem, **piece})
         return None
+
+
+def may_press(user_id: int, button: PieceButton, *, everyone: bool) -> bool:
+    if user_id == button.owner:
+        return True
+    return everyone and button.action != KEEP
 
 
 LABELS_DOING = {

@@ -61,6 +61,10 @@ class Chat(commands.Cog):
         me = self._bot.user
         if me is None or not await self._for_me(message, me):
             return
+        # The server's /settings: silent in channels it leaves out and to people it ignores.
+        place, author = place_of(message), str(message.author.id)
+        if await self._agent.policy.refusal(PLATFORM, place, author) is not None:
+            return
         wait = None if self._limiter is None else self._limiter.wait_s(str(message.author.id))
         if wait is not None:
             assert self._limiter is not None
@@ -193,13 +197,30 @@ def place_of(message: discord.Message) -> Place:
         return Place(channel_id=str(channel.id), is_direct=True)
     if isinstance(channel, discord.Thread):
         return thread_place(channel)
-    return Place(str(channel.id), str(message.guild.id), is_direct=False)
+    return Place(
+        str(channel.id),
+        str(message.guild.id),
+        is_direct=False,
+        age_restricted=age_restricted(channel),
+    )
 
 
 def thread_place(thread: discord.Thread) -> Place:
     """A thread as a Place: its parent channel and itself. Messages, slash commands and the
     session started there all use this one mapping, so they meet in the same session."""
-    return Place(str(thread.parent_id), str(thread.guild.id), str(thread.id), is_direct=False)
+    return Place(
+        str(thread.parent_id),
+        str(thread.guild.id),
+        str(thread.id),
+        is_direct=False,
+        age_restricted=thread.is_nsfw(),  # its parent channel's flag
+    )
+
+
+def age_restricted(channel: object) -> bool:
+    """Discord's age-restricted (nsfw) flag of a server's channel; False where there is none."""
+    is_nsfw = getattr(channel, "is_nsfw", None)
+    return bool(is_nsfw()) if callable(is_nsfw) else False
 
 
 @asynccontextmanager

@@ -3,8 +3,9 @@
 The Agent and Settings are passed in (keyword-only), set-up that needs the event loop happens
 in setup_hook, and each concern is a cog: chat.py (mentions, DMs, replies, session threads),
 create.py (a slash command per tool), account.py (/history, /forget, /help ...), sessions.py
-(/session); buttons under pieces and a session's buttons are persistent (buttons.py,
-actions.py, session_buttons.py) and slash commands are registered at each start. The agent
+(/session), settings.py (/settings, a group added to the tree); buttons under pieces and a
+session's buttons are persistent (buttons.py, actions.py, session_buttons.py) and slash
+commands are registered at each start. The agent
 speaks unprompted in session threads through posting.py, registered as it starts. Intents
 are guilds, messages and message content; not members: with it discord.py asks for member
 chunks after each GUILD_CREATE and waits for them, and the bot needs no member list. Message
@@ -38,6 +39,7 @@ from bot.discord.reaching import Patience
 from bot.discord.session_buttons import EntryButton, SessionPresses, VoteButton
 from bot.discord.session_turns import SessionTurns
 from bot.discord.sessions import Sessions
+from bot.discord.settings import ServerSettings
 from tools.units import MIB
 
 logger = logging.getLogger(__name__)
@@ -114,6 +116,7 @@ class AtelierBot(commands.Bot):
         await self.add_cog(Create(self, self.agent, turns))
         await self.add_cog(Account(turns))
         await self.add_cog(Sessions(self, sessions))
+        self.tree.add_command(ServerSettings(turns), override=True)  # /settings, for admins
         # Re-arms the sessions' deadlines: one that passed while the bot was down is
         # announced at once, fetching its thread if the cache does not have it yet.
         self.agent.announce_with(PLATFORM, self.poster.announce)

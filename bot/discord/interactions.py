@@ -22,9 +22,10 @@ import discord
 
 from agent.apology import apology
 from agent.config import Settings
+from agent.policy.rules import ServerRules
 from agent.turns import Agent
 from agent.types import Command, Place, Reply, Turn, UserRef
-from bot.discord.chat import NO_MENTIONS, PLATFORM, files_of, thread_place
+from bot.discord.chat import NO_MENTIONS, PLATFORM, age_restricted, files_of, thread_place
 from bot.discord.delivery import deliver, with_view
 from bot.discord.limits import RateLimiter
 from bot.discord.progress import ProgressMessage
@@ -73,7 +74,13 @@ class InteractionTurns:
             logger.exception("answering /%s failed", command.name)
 
     async def admit(self, interaction: discord.Interaction, *, counted: bool) -> bool:
-        """False, with the person told when to come back, when they are over the rate limit."""
+        """False, with the person told why, when the server's /settings leave this channel out
+        or ignore them, or when they are over the rate limit (told when to come back)."""
+        place, person = interaction_place(interaction), str(interaction.user.id)
+        refused = await self._agent.policy.refusal(PLATFORM, place, person)
+        if refused is not None:
+            await self.refuse(interaction, refused)
+            return False
         if counted and (wait := self._limiter.wait_s(str(interaction.user.id))) is not None:
             await self.refuse(interaction, self._limiter.refusal(wait))
             return False
@@ -90,10 +97,15 @@ class InteractionTurns:
         """The turn of the person who interacted (or `as_user`) where they did (or `place`)."""
         return Turn(
             platform=PLATFORM,
-            user=as_user or UserRef(str(interaction.user.id), interaction.user.display_name),
+            user=as_user or person_of(interaction),
             place=place or interaction_place(interaction),
             command=command,
         )
+
+    async def server_rules(self, interaction: discord.Interaction) -> ServerRules:
+        """The /settings of the server the interaction is in (none in a DM)."""
+        guild = None if interaction.guild_id is None else str(interaction.guild_id)
+        return await self._agent.policy.of(PLATFORM, guild)
 
     async def respond(self, interaction: discord.Interaction, turn: Turn, *, what: str) -> Reply:
         """The agent's Reply to `turn` (of a deferred interaction), its progress shown on the
@@ -184,6 +196,13 @@ def _done_line(reply: Reply, started: float) -> str:
     return f"✓ Made {made} ({seconds:.0f} s)."
 
 
+def person_of(interaction: discord.Interaction) -> UserRef:
+    """Who interacted; whether they may change the server's /settings is Discord's word (the
+    Manage Server permission, which administrators have too), never theirs."""
+    manages = interaction.guild_id is not None and interaction.permissions.manage_guild
+    return UserRef(str(interaction.user.id), interaction.user.display_name, manages_server=manages)
+
+
 def interaction_place(interaction: discord.Interaction) -> Place:
     channel_id = str(interaction.channel_id)
     if interaction.guild_id is None:
@@ -191,4 +210,5 @@ def interaction_place(interaction: discord.Interaction) -> Place:
     channel = interaction.channel
     if isinstance(channel, discord.Thread):
         return thread_place(channel)  # as chat.py maps a message there: the same session
-    return Place(channel_id, str(interaction.guild_id), is_direct=False)
+    restricted = age_restricted(channel)
+    return Place(channel_id, str(interaction.guild_id), is_direct=False, age_restricted=restricted)

@@ -252,6 +252,7 @@ async def test_commands_are_registered_from_the_tools_with_typed_options(
         "keep",
         "export",
         "session",  # a group of subcommands (tests/bot/test_discord_sessions.py)
+        "settings",  # a group for the server's admins (tests/bot/test_discord_settings.py)
     }
     poem, image = registered["poem"], registered["image"]
     # The real poem tool: its forms are choices, its language a Literal, its seed bounded.

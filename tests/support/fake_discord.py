@@ -16,9 +16,12 @@ callbacks and webhook calls carry no bot token, as on Discord.
 
 Slash command groups (`/session start ...`) are played as `slash(user, "session start", ...)`;
 a user option takes the person's payload, sent as Discord sends it (the id, and the user in
-the interaction's `resolved`). The first follow-up to a deferred interaction whose "thinking..."
-message was never edited takes that message's visibility, whatever its own flags say, as on
-Discord; the bot may delete its original response (`InteractionLog.deleted`).
+the interaction's `resolved`), a channel option the channel's payload. A member's permission
+bits in interactions are 3072 (view, send) unless a test `grant`s more (Manage Server for
+/settings); a channel named in add_guild's `age_restricted` carries Discord's nsfw flag.
+The first follow-up to a deferred interaction whose "thinking..." message was never edited
+takes that message's visibility, whatever its own flags say, as on Discord; the bot may
+delete its original response (`InteractionLog.deleted`).
 
 Threads: the bot opens one in a text channel (POST .../threads); the fake keeps it with the
 channels, tells the gateway (THREAD_CREATE, and the "started a thread" system message in the
@@ -75,12 +78,13 @@ MESSAGE, DEFERRED, DEFERRED_UPDATE, UPDATE, AUTOCOMPLETE_RESULT, MODAL = 4, 5, 6
 EPHEMERAL = 1 << 6
 # Application command option types the bot's commands use, and the Python values they take
 # (a user option takes the person's payload in a test; Discord sends the id).
-SUB_COMMAND, USER_OPTION = 1, 6
+SUB_COMMAND, USER_OPTION, CHANNEL_OPTION = 1, 6, 7
 OPTION_TYPES: dict[int, tuple[type, ...]] = {
     3: (str,),
     4: (int,),
     5: (bool,),
     USER_OPTION: (dict,),
+    CHANNEL_OPTION: (dict,),  # the channel's payload (fake.channels[id])
     10: (int, float),
 }
 # Channel types, and the system messages Discord posts about threads and pins.
@@ -262,6 +266,9 @@ class FakeDiscord:
         self.token = token
         self._ids = itertools.count(1_000_000)
         self.users: dict[str, Payload] = {}  # served at /users/<id>
+        # A member's permission bits in a server's interactions, by user id (`grant`);
+        # anyone else has view channels and send messages (3072).
+        self.member_permissions: dict[str, int] = {}
         self.bot_user = self.user("atelier", bot=True)
         self.application_id = self.next_id()
         self.guilds: list[Guild] = []
@@ -312,7 +319,18 @@ class FakeDiscord:
         self.users[user["id"]] = user
         return user
 
-    def add_guild(self, name: str = "studio", channels: tuple[str, ...] = ("general",)) -> Guild:
+    def grant(self, user: Payload, permissions: int) -> None:
+        """`user` has these permission bits (e.g. 1 << 5, Manage Server) in interactions."""
+        self.member_permissions[user["id"]] = permissions | 3072
+
+    def add_guild(
+        self,
+        name: str = "studio",
+        channels: tuple[str, ...] = ("general",),
+        age_restricted: tuple[str, ...] = (),
+    ) -> Guild:
+        """A server with these text channels; those named in `age_restricted` have
+        Discord's nsfw flag."""
         guild = Guild(self.next_id(), name)
         for position, channel_name in enumerate(channels):
             channel = {
@@ -322,6 +340,7 @@ class FakeDiscord:
                 "name": channel_name,
                 "position": position,
                 "permission_overwrites": [],
+                "nsfw": channel_name in age_restricted,
             }
             self.channels[channel["id"]] = channel
             guild.channel_ids.append(channel["id"])
@@ -544,9 +563,10 @@ class FakeDiscord:
         if sub:
             sent = [{"name": sub, "type": SUB_COMMAND, "options": sent}]
         data: Payload = {"id": command["id"], "name": top, "type": 1, "options": sent}
-        users = [value for value in options.values() if isinstance(value, dict)]
-        if users:
-            data["resolved"] = _resolved(users, guild_id)
+        users = [v for k, v in options.items() if declared[k]["type"] == USER_OPTION]
+        channels = [v for k, v in options.items() if declared[k]["type"] == CHANNEL_OPTION]
+        if users or channels:
+            data["resolved"] = _resolved(users, guild_id, channels)
         return await self._interact(APPLICATION_COMMAND, user, data, channel_id, guild_id)
 
     async def autocomplete(
@@ -672,7 +692,7 @@ class FakeDiscord:
                 "deaf": False,
                 "mute": False,
                 "flags": 0,
-                "permissions": "3072",
+                "permissions": str(self.member_permissions.get(user["id"], 3072)),
             }
         else:
             payload["user"] = user
@@ -1137,10 +1157,14 @@ def _option_value(value: Any) -> Any:
     return value["id"] if isinstance(value, dict) else value
 
 
-def _resolved(users: list[Payload], guild_id: str | None) -> Payload:
-    """The users an interaction's options name, as Discord resolves them (in a server, as
-    members too)."""
+def _resolved(
+    users: list[Payload], guild_id: str | None, channels: list[Payload] | None = None
+) -> Payload:
+    """The users and channels an interaction's options name, as Discord resolves them (users
+    in a server as members too; channels with the asker's permissions there)."""
     resolved: Payload = {"users": {user["id"]: user for user in users}}
+    if channels:
+        resolved["channels"] = {c["id"]: {**c, "permissions": "3072"} for c in channels}
     if guild_id is not None:
         member = {"roles": [], "joined_at": TIMESTAMP, "deaf": False, "mute": False, "flags": 0}
         resolved["members"] = {user["id"]: dict(member) for user in users}
