@@ -53,7 +53,7 @@ from agent.store.db import Artifact
 from agent.store.media import MediaUnwritable
 from agent.store.memory import Memory
 from agent.store.people import find_user
-from agent.store.retry import DatabaseUnavailable, not_answering
+from agent.store.retry import DatabaseUnavailable, not_answering, transaction
 from agent.types import Announce, Command, Place, Reply, Turn
 from agent.writes import FORGOTTEN, TurnWrites
 from tools.contract import ArtifactKind, Tool, ToolArgs
@@ -236,8 +236,14 @@ class Agent:
         reply to that message makes them the piece in focus (see artifacts.resolve_focus)."""
         if not artifact_numbers:
             return
-        async with self._sessions() as session, session.begin():
-            await self._memory.mark_shown(session, artifact_numbers, platform_message_id)
+
+        async def mark(session: AsyncSession) -> int:
+            return await self._memory.mark_shown(session, artifact_numbers, platform_message_id)
+
+        try:
+            await transaction(self._sessions, mark, doing="recording a delivered message")
+        except DatabaseUnavailable:  # logged; the answer is out, only a reply to that message
+            return  # loses its piece in focus (the parts after it are still sent)
 
     async def _session_play(self, turn: Turn, command: Command, rules: PlaceRules) -> Reply:
         """The /session actions that make something (agent/sessions/play.py), with the

@@ -14,6 +14,7 @@ import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,6 +24,7 @@ import agent.store.media
 import agent.writes
 from agent.store.db import Base, create_engine
 from agent.store.media import MEDIA_UNWRITABLE
+from agent.store.memory import Memory
 from agent.store.people import find_or_create_user
 from agent.store.retry import MAYBE_KEPT, NOT_ANSWERING
 from agent.store.sweep import sweep_media
@@ -232,3 +234,29 @@ async def test_a_full_disk_leaves_no_temporary_file_and_nothing_stored(
     assert after.stored
     assert [a.prompt for a in await studio.artifacts()] == ["a red door", "a green door"]
     assert await half_stored(studio.sessions, studio.media) == []  # no .tmp- file left
+
+
+async def test_recording_which_message_shows_a_piece_survives_a_dropped_connection(
+    pg: Workshop, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the answer is sent: retried once, and still gone it costs only the link from
+    that message to its piece, never the rest of the delivery."""
+    await pg.command("/sketch a red door")
+    await pg.command("/sketch a blue door")
+    dropper = ConnectionDropper(asyncpg_dsn(pg_url), {"m1": 1, "m2": 2})
+    mark_shown = Memory.mark_shown
+
+    async def mark(session: AsyncSession, memory: Memory, *shown: Any) -> int:
+        return await mark_shown(memory, session, *shown)
+
+    dropping = dropper.before(mark, key=lambda memory, numbers, message: message)
+    monkeypatch.setattr(
+        Memory, "mark_shown", lambda self, session, *shown: dropping(session, self, *shown)
+    )
+
+    await pg.agent.record_delivery("m1", [1])
+    await pg.agent.record_delivery("m2", [2])
+
+    shown = {m.artifact_id: m.platform_message_id for m in await pg.messages() if m.artifact_id}
+    assert shown == {1: "m1", 2: None}
+    assert dropper.dropped == {"m1": 1, "m2": 2}
