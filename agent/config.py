@@ -125,6 +125,15 @@ class Settings(BaseSettings):
     image_memory_headroom_mb: int = Field(
         0, ge=0, description="working memory an image run may use; 0: the GPU's free memory"
     )
+    # Caps on what one run makes (unbounded consumption): lower them to bound a request's cost.
+    image_max_pixels: int = Field(
+        2048 * 2048,
+        ge=64 * 64,
+        description="pixels one image request may render, a grid's pictures together",
+    )
+    music_max_seconds: float = Field(
+        30.0, ge=1.0, le=30.0, description="seconds of audio one music run may make"
+    )
     discord_token: SecretStr | None = None
     # Discord (bot/discord/). The two endpoints point the client at another Discord-compatible
     # server (the tests' fake); unset, discord.py's own (discord.com) are used.
@@ -184,10 +193,11 @@ class Settings(BaseSettings):
             "attention_slicing": self.image_attention_slicing,
             "vae_tiling": self.image_vae_tiling,
             "memory_headroom_mb": self.image_memory_headroom_mb,
+            "max_pixels": self.image_max_pixels,
         }
         if self.image_safety_checker_model:
             image["safety_checker_model"] = self.image_safety_checker_model
-        return {"image": image}
+        return {"image": image, "music": {"max_seconds": self.music_max_seconds}}
 
     @property
     def model_overrides(self) -> dict[str, str | None]:

@@ -1,10 +1,11 @@
 """Pixel geometry: the aspect ratios offered, sizes at a model's native resolution, an
-upscale's size, and the cells of a grid."""
+upscale's size, the operator's cap on pixels per request, and the cells of a grid."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from PIL import Image
 
@@ -44,6 +45,26 @@ def upscaled_size(number: int, image: Image.Image) -> tuple[int, int]:
             f"{MAX_UPSCALED_SIDE} px I upscale to. Nothing was stored."
         )
     return width, height
+
+
+def check_pixels(width: int, height: int, count: int, settings: Mapping[str, Any]) -> None:
+    """Refuse a render over the operator's pixel cap (Settings.image_max_pixels, as the
+    tool's `max_pixels` setting): pixels are what an image run costs, in time and memory."""
+    most = settings.get("max_pixels")
+    if most is None or width * height * count <= most:
+        return
+    what = f"{count} pictures of {width}x{height}" if count > 1 else f"{width}x{height}"
+    fewer = most // (width * height)
+    hint = f": ask for {fewer} at a time" if count > 1 and fewer >= 1 else ""
+    verb = "are" if count > 1 else "is"
+    raise ImageRefused(
+        f"{what} {verb} {_pixels(width * height * count)}; atelier renders at most "
+        f"{_pixels(most)} per request here{hint}. Nothing was stored."
+    )
+
+
+def _pixels(count: int) -> str:
+    return f"{count / 1e6:.1f} megapixels" if count >= 100_000 else f"{count:,} pixels"
 
 
 def _round_to(value: float, step: int) -> int:

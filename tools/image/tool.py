@@ -50,7 +50,7 @@ from tools.image.recipes import (
 )
 from tools.image.rendering import render
 from tools.image.safety import SafetyPolicy, check_outputs, minors_refusal
-from tools.image.sizes import ASPECTS
+from tools.image.sizes import ASPECTS, check_pixels
 from tools.image.uploads import IMAGE_UPLOADS
 
 MODEL_ROLE = "image"
@@ -151,6 +151,8 @@ def make_image(args: ImageArgs, context: ToolContext) -> ArtifactDraft:
     else:
         recipe = focus_recipe(args, mode, base, loaded, context)
         policy.check_prompt(recipe.render.prompt)
+    job = recipe.render  # within the operator's pixel cap before anything is rendered
+    check_pixels(job.width, job.height, len(job.seeds), context.settings)
     # 3. The render, and 4. the safety checker on what it made.
     images = run_recipe(loaded, recipe, context, MemoryOptions.from_settings(context.settings))
     if policy.safety_checker:

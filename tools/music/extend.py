@@ -13,7 +13,7 @@ import math
 from tools.contract import ArtifactDraft, FocusArtifact, ToolContext
 from tools.music.descriptions import amended
 from tools.music.draft import clip_draft, clip_params
-from tools.music.durations import MAX_SECONDS, MAX_TOTAL_SECONDS, MIN_SECONDS, clamp_seconds
+from tools.music.durations import MAX_TOTAL_SECONDS, MIN_SECONDS, clamp_seconds, take_limit
 from tools.music.files import crossfade_join, decode, resample, to_mono
 from tools.music.focus import MusicRefused
 from tools.music.model import LoadedMusicGen
@@ -38,7 +38,8 @@ def extend(
     loaded: LoadedMusicGen = context.models.get(MODEL_ROLE)
     rate = loaded.sampling_rate
     original, converted = read_focus_clip(focus, rate)
-    seconds, notes = clamp_seconds(asked, most=min(MAX_SECONDS, _room(focus, original)))
+    take = take_limit(context.settings)
+    seconds, notes = clamp_seconds(asked, take=take, room=_room(focus, original))
     context_samples = _context_samples(focus, original, loaded)
     description = amended(focus, request, only_musical_words=True)
     prompt = original.samples[-context_samples:]

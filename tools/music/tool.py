@@ -32,7 +32,7 @@ from tools.catalog import MUSIC, MUSIC_FOR_A_POEM
 from tools.contract import ArtifactDraft, ArtifactKind, Tool, ToolArgs, ToolContext, in_style
 from tools.music.descriptions import amended
 from tools.music.draft import clip_draft, clip_params
-from tools.music.durations import DEFAULT_SECONDS, clamp_seconds
+from tools.music.durations import DEFAULT_SECONDS, clamp_seconds, take_limit
 from tools.music.extend import extend
 from tools.music.files import AUDIO_UPLOADS
 from tools.music.focus import music_focus, poem_focus
@@ -96,7 +96,7 @@ def compose(args: MusicArgs, context: ToolContext) -> ArtifactDraft:
     source = _source(mode, args, seed, context)
     source = replace(source, description=in_style(source.description, context.style))
     asked = args.duration if args.duration is not None else source.seconds
-    seconds, clamped = clamp_seconds(asked)
+    seconds, clamped = clamp_seconds(asked, take=take_limit(context.settings))
     loaded: LoadedMusicGen = context.models.get(MODEL_ROLE)
     clip = generate(loaded, source.description, seconds, args.guidance, seed, context, None)
     params = clip_params(loaded, source.description, seed, clip.seconds, args.guidance, mode)
