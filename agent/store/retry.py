@@ -57,7 +57,8 @@ async def transaction(
 ) -> T:
     """`body` in one transaction, committed; run once more if the connection dropped before
     the commit. Raises DatabaseUnavailable (or CommitUncertain) for the person, `doing`
-    naming the work in the operator's log line ("storing a turn")."""
+    naming the work in the operator's log line ("storing a turn"): one line per fault,
+    whether the retry went through or not."""
     try:
         return await _attempt(sessions, body, doing)
     except UNANSWERED as error:
@@ -65,13 +66,15 @@ async def transaction(
             raise _unavailable(doing, error, retried=False) from None
         if not dropped(error):
             raise
-        logger.warning("database connection lost while %s; retrying once", doing)
+        lost = _first_line(error)
     try:
-        return await _attempt(sessions, body, doing)
+        result = await _attempt(sessions, body, doing)
     except UNANSWERED as error:
         if not (dropped(error) or locked(error)):
             raise
         raise _unavailable(doing, error, retried=True) from None
+    logger.warning("database connection lost while %s (%s); the retry went through", doing, lost)
+    return result
 
 
 def not_answering(error: DBAPIError, *, doing: str) -> DatabaseUnavailable | None:
