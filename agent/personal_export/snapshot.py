@@ -20,7 +20,6 @@ from agent.sessions.export.snapshot import PieceFacts, piece_facts
 from agent.store.db import (
     Artifact,
     Conversation,
-    ConversationKind,
     GroupSession,
     Message,
     Role,
@@ -101,25 +100,18 @@ async def read_person(
 async def _conversations(
     session: AsyncSession, user_id: int
 ) -> Sequence[tuple[Conversation, str | None]]:
-    """Their own conversations and the group sessions they are or were in, oldest first."""
+    """Their own conversations and the group sessions they are or were in, oldest first.
+    Only members speak in a session, and leaving keeps the membership row (with left_at), so
+    the memberships find every session they wrote in."""
     joined = (
         select(GroupSession.conversation_id)
         .join(SessionMember, SessionMember.session_id == GroupSession.id)
         .where(SessionMember.user_id == user_id)
     )
-    wrote = select(Message.conversation_id).where(Message.author_id == user_id)
     query = (
         select(Conversation, GroupSession.theme)
         .outerjoin(GroupSession, GroupSession.conversation_id == Conversation.id)
-        .where(
-            or_(
-                Conversation.owner_id == user_id,
-                and_(
-                    Conversation.kind == ConversationKind.SESSION,
-                    or_(Conversation.id.in_(joined), Conversation.id.in_(wrote)),
-                ),
-            )
-        )
+        .where(or_(Conversation.owner_id == user_id, Conversation.id.in_(joined)))
         .order_by(Conversation.id)
     )
     return [(conversation, theme) for conversation, theme in await session.execute(query)]

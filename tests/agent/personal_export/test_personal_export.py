@@ -105,8 +105,9 @@ async def test_a_person_gets_their_own_messages_and_pieces_and_nobody_elses(
     assert document["left_out"] == []
 
 
-async def test_bob_gets_his_own_and_not_adas(studio: Workshop) -> None:
+async def test_bob_gets_his_own_and_not_adas_after_leaving_the_session(studio: Workshop) -> None:
     pieces = await history(studio)
+    await studio.command("/session leave", user="bob")
     document, archive = opened(await studio.command("/export me", user="bob"))
     assert {piece["number"] for piece in document["pieces"]} == {
         pieces["verse"].id,
