@@ -47,7 +47,8 @@ and sends RESUME with its session id and the last sequence it saw), and the fake
 what the client missed, events dispatched while it was away included, then RESUMED.
 `invalidate_session()` sends INVALID_SESSION (op 9, not resumable): the client identifies
 again and gets a new session, as it would on Discord; what was dispatched to the old one is
-not replayed. Events go only to connections that identified or resumed.
+not replayed (with `resumable=True` the client resumes instead). Events go only to
+connections that identified or resumed.
 """
 
 from __future__ import annotations
@@ -513,11 +514,12 @@ class FakeDiscord:
         for socket in live:
             await socket.close(code=code)
 
-    async def invalidate_session(self) -> None:
-        """INVALID_SESSION (not resumable): the client must identify again."""
+    async def invalidate_session(self, *, resumable: bool = False) -> None:
+        """INVALID_SESSION: the client must identify again, or with `resumable` reconnect
+        and resume."""
         live, self._live = list(self._live), set()
         for socket in live:
-            await _send(socket, {"op": INVALID_SESSION, "d": False})
+            await _send(socket, {"op": INVALID_SESSION, "d": resumable})
 
     async def wait_until_resumed(self, count: int = 1, timeout: float = 10.0) -> None:
         await self.wait_for(lambda: len(self.resumes) >= count and bool(self._live), timeout)
