@@ -4,7 +4,8 @@ The policy is deliberately narrow so that ordinary art is never refused: "a cat"
 in a painting", "a bloody sunset", a war scene or a nude figure study all pass. Built in, and
 not switchable, is one rule: no sexual content involving minors (a sexual word together with
 a word for a child, or a term that means exactly that). The operator adds their own terms
-(`blocklist`), matched as whole words or phrases, case-insensitively.
+(`blocklist`), matched as whole words or phrases, case-insensitively. `strict` (what a server
+asks of its channels that are not age-restricted) refuses sexual words as well.
 
 diffusers' safety checker (a CLIP model that flags nudity in outputs) is off by default: it
 needs its own model (CompVis/stable-diffusion-safety-checker, about 1.2 GB) and flags
