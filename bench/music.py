@@ -14,11 +14,17 @@ Rows:
                    written below: nothing is downloaded), on CUDA in the loader's dtype
                    (bfloat16 where the card has it) at batch 1 and 4, after a warm-up run
 
-Each row times one call of tools.music.model.generate_music, the function the music tool
-uses: the T5 encoder, every decoder step with classifier-free guidance (--guidance, 3 by
-default, which runs the decoder on twice the batch) and EnCodec decoding. The real-time factor
-is the seconds of audio made (clip length x batch) per second of wall time; above 1 is faster
-than real time. Random weights sample as fast as trained ones: the work per step is the same.
+Each row times calls of tools.music.model.generate_music, the function the music tool uses:
+the T5 encoder, every decoder step with classifier-free guidance (--guidance, 3 by default,
+which runs the decoder on twice the batch) and EnCodec decoding; the median of --runs calls
+(3 by default) after one warm-up call at the same shapes (which, on CUDA, captures the fast
+path's graph). Each model and batch is run both ways, same model, same clip length:
+  generate   transformers' MusicgenForConditionalGeneration.generate (fast_decode=False)
+  fast       our decode loop, tools/music/decode/ (static cache; CUDA graphs on a GPU)
+steps/s is decoder steps (frames + codebooks - 1) per second of the whole call; "x generate"
+is the fast row's steps/s over the generate row's. The real-time factor is the seconds of
+audio made (clip length x batch) per second of wall time; above 1 is faster than real time.
+Random weights sample as fast as trained ones: the work per step is the same.
 
 Peak memory: on CUDA, torch.cuda.max_memory_allocated over the run (weights included); on
 the CPU, the process's peak resident set over the run (VmHWM, reset before each row through
@@ -29,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import threading
@@ -146,13 +153,18 @@ def random_musicgen_small(device: torch.device) -> LoadedMusicGen:
 # --- measuring ----------------------------------------------------------------------------
 
 
+DECODERS = {"generate": False, "fast": True}  # the decoder's name: generate_music's fast_decode
+
+
 @dataclass(frozen=True)
 class Row:
     model: str
     device: str
     dtype: str
+    decoder: str
     batch: int
     clip_seconds: float
+    steps: int
     wall_seconds: float
     peak_mib: float
     weights_mib: float
@@ -161,25 +173,50 @@ class Row:
     def realtime_factor(self) -> float:
         return self.batch * self.clip_seconds / self.wall_seconds
 
+    @property
+    def steps_per_second(self) -> float:
+        return self.steps / self.wall_seconds
 
-def measure(loaded: LoadedMusicGen, batch: int, seconds: float, guidance: float) -> Row:
+
+def measure(
+    loaded: LoadedMusicGen, batch: int, seconds: float, guidance: float, decoder: str, runs: int
+) -> Row:
     descriptions = [PROMPTS[i % len(PROMPTS)] for i in range(batch)]
+    fast = DECODERS[decoder]
+    generate_music(loaded, descriptions, seconds, guidance=guidance, fast_decode=fast)  # warm-up
+    walls = []
     with peak_memory(loaded.device) as peak:
-        started = time.perf_counter()
-        waves = generate_music(loaded, descriptions, seconds, guidance=guidance)
-        _synchronise(loaded.device)
-        wall = time.perf_counter() - started
+        for _ in range(runs):
+            started = time.perf_counter()
+            waves = generate_music(
+                loaded, descriptions, seconds, guidance=guidance, fast_decode=fast
+            )
+            _synchronise(loaded.device)
+            walls.append(time.perf_counter() - started)
     assert waves.shape == (batch, round(seconds * loaded.sampling_rate)), waves.shape
     return Row(
         model=loaded.spec,
         device=str(loaded.device),
         dtype=str(loaded.dtype).removeprefix("torch."),
+        decoder=decoder,
         batch=batch,
         clip_seconds=seconds,
-        wall_seconds=wall,
+        steps=loaded.steps_for(seconds),
+        wall_seconds=statistics.median(walls),
         peak_mib=peak() / MIB,
         weights_mib=loaded.memory_bytes() / MIB,
     )
+
+
+def measure_both(
+    loaded: LoadedMusicGen, batches: list[int], seconds: float, guidance: float, runs: int
+) -> list[Row]:
+    """Each batch through generate() and the fast loop, one after the other, same model."""
+    return [
+        measure(loaded, batch, seconds, guidance, decoder, runs)
+        for batch in batches
+        for decoder in DECODERS
+    ]
 
 
 def _synchronise(device: torch.device) -> None:
@@ -232,22 +269,29 @@ def _status_kib(field: str) -> int:
 # --- running ------------------------------------------------------------------------------
 
 
-def print_table(rows: list[Row], guidance: float) -> None:
+def print_table(rows: list[Row], guidance: float, runs: int) -> None:
     print(
-        f"\nMusicGen generation, guidance {guidance:g}: real-time factor = seconds of audio "
-        "made per second of wall time (above 1: faster than real time)"
+        f"\nMusicGen generation, guidance {guidance:g}, median of {runs} runs: real-time "
+        "factor = seconds of audio made per second of wall time (above 1: faster than real time)"
     )
     header = (
-        f"{'model':<26}{'device':<8}{'dtype':<10}{'batch':>6}{'clip s':>8}{'wall s':>9}"
-        f"{'audio s/s':>11}{'peak MiB':>10}{'weights MiB':>13}"
+        f"{'model':<26}{'device':<8}{'dtype':<10}{'decoder':<10}{'batch':>6}{'clip s':>8}"
+        f"{'wall s':>9}{'steps/s':>9}{'x generate':>11}{'audio s/s':>11}{'peak MiB':>10}"
+        f"{'weights MiB':>13}"
     )
     print(header)
     print("-" * len(header))
+    baseline: dict[tuple[str, str, int], float] = {}
     for row in rows:
+        shape = (row.model, row.device, row.batch)
+        if row.decoder == "generate":
+            baseline[shape] = row.steps_per_second
+        ratio = row.steps_per_second / baseline[shape] if shape in baseline else float("nan")
         print(
-            f"{row.model:<26}{row.device:<8}{row.dtype:<10}{row.batch:>6}"
-            f"{row.clip_seconds:>8.1f}{row.wall_seconds:>9.2f}{row.realtime_factor:>11.2f}"
-            f"{row.peak_mib:>10.0f}{row.weights_mib:>13.0f}"
+            f"{row.model:<26}{row.device:<8}{row.dtype:<10}{row.decoder:<10}{row.batch:>6}"
+            f"{row.clip_seconds:>8.1f}{row.wall_seconds:>9.2f}{row.steps_per_second:>9.1f}"
+            f"{ratio:>11.2f}{row.realtime_factor:>11.2f}{row.peak_mib:>10.0f}"
+            f"{row.weights_mib:>13.0f}"
         )
     print("peak MiB: CUDA allocated on a GPU; the whole process's resident set on the CPU")
 
@@ -259,6 +303,7 @@ def main() -> None:
     parser.add_argument("--guidance", type=float, default=3.0)
     parser.add_argument("--small-on-cpu", action="store_true", help="musicgen-small on the CPU")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--runs", type=int, default=3, help="timed runs per row (default 3)")
     options = parser.parse_args()
     if options.threads:
         torch.set_num_threads(options.threads)
@@ -270,19 +315,17 @@ def main() -> None:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as cache:
         tiny = load_music_model("tiny:music", cache_dir=Path(cache), device="cpu")
-        generate_music(tiny, ["warm-up"], 0.5)
-        rows += [measure(tiny, b, options.seconds, options.guidance) for b in batches]
+        rows += measure_both(tiny, batches, options.seconds, options.guidance, options.runs)
     devices = [torch.device("cuda")] if torch.cuda.is_available() else []
     if options.small_on_cpu:
         devices.append(torch.device("cpu"))
     for device in devices:
         small = random_musicgen_small(device)
-        generate_music(small, ["warm-up"], 1.0, guidance=options.guidance)
-        rows += [measure(small, b, options.seconds, options.guidance) for b in batches]
+        rows += measure_both(small, batches, options.seconds, options.guidance, options.runs)
         del small
         if device.type == "cuda":
             torch.cuda.empty_cache()
-    print_table(rows, options.guidance)
+    print_table(rows, options.guidance, options.runs)
 
 
 if __name__ == "__main__":
