@@ -45,6 +45,8 @@ from tools.models.cache import build_atomically
 from tools.models.devices import device_for, module_bytes, resolve_dtype_float32_on_cpu
 from tools.models.sources import Source, local_or_hub
 from tools.models.specs import MUSIC_ROLE, TINY_MUSIC, ModelRole
+from tools.music.decode.music import generate_audio
+from tools.music.decode.music import supports as fast_decode_supports
 
 logger = logging.getLogger(__name__)
 
@@ -133,9 +135,13 @@ def generate_music(
     guidance: float = 3.0,
     prompt_audio: np.ndarray | None = None,
     on_step: OnStep | None = None,
+    fast_decode: bool = True,
 ) -> np.ndarray:
     """`seconds` of new mono audio per description, as float32 (batch, samples) at the
     model's sampling rate. The caller holds `loaded.lock` and seeds the run.
+
+    `fast_decode` makes the tokens with our own decode loop (tools/music/decode/: a static
+    cache, and CUDA graphs on a GPU); False, or a stereo model, uses transformers' generate().
 
     With `prompt_audio` (mono, at the model's rate, a whole number of codec frames long) the
     model continues it: the result then starts with the codec's own rendering of the prompt,
@@ -150,20 +156,34 @@ def generate_music(
     if "input_values" in inputs:  # the audio prompt goes through EnCodec in the model's dtype
         inputs["input_values"] = inputs["input_values"].to(loaded.dtype)
     steps = loaded.steps_for(seconds)
-    counters = StoppingCriteriaList([] if on_step is None else [_StepCounter(steps, on_step)])
     with torch.inference_mode():
-        output = model.generate(
-            **inputs,
-            do_sample=True,
-            guidance_scale=guidance,
-            max_new_tokens=steps,
-            stopping_criteria=counters,
-        )
+        if fast_decode and fast_decode_supports(model):
+            output = generate_audio(model, inputs, steps, guidance=guidance, on_step=on_step)
+        else:
+            output = _generate(model, inputs, steps, guidance, on_step)
     # (batch, channels, samples): a stereo model's two channels are averaged to one.
     waves = output.float().mean(dim=1).cpu().numpy()
     prompt_samples = 0 if prompt_audio is None else len(prompt_audio)
     wanted = prompt_samples + round(seconds * loaded.sampling_rate)
     return np.ascontiguousarray(waves[:, :wanted], dtype=np.float32)
+
+
+def _generate(
+    model: MusicgenForConditionalGeneration,
+    inputs: dict[str, torch.Tensor],
+    steps: int,
+    guidance: float,
+    on_step: OnStep | None,
+) -> torch.Tensor:
+    """Audio (batch, channels, samples) from transformers' own generate()."""
+    counters = StoppingCriteriaList([] if on_step is None else [_StepCounter(steps, on_step)])
+    return model.generate(
+        **inputs,
+        do_sample=True,
+        guidance_scale=guidance,
+        max_new_tokens=steps,
+        stopping_criteria=counters,
+    )
 
 
 # --- loading ------------------------------------------------------------------------------
