@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Insert, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.policy.rules import NO_SERVER, Buttons, ServerRules
-from agent.store.db import PolicyChange, ServerPolicy
+from agent.store.db import PolicyChange, ServerPolicy, utcnow
 from agent.types import UserRef
 
 # The settings an admin changes, as the audit names them: each is a column of ServerPolicy.
@@ -22,20 +24,13 @@ async def server_rules(session: AsyncSession, platform: str, guild_id: str) -> S
 
 async def policy_for_change(session: AsyncSession, platform: str, guild_id: str) -> ServerPolicy:
     """The server's row, locked until the transaction ends (PostgreSQL; SQLite has one writer
-    at a time), created with nothing set if the server has none yet."""
+    at a time), created with nothing set if the server has none yet. Two first changes at
+    once both count: the second waits for the first one's row instead of failing on it."""
     row = await _row(session, platform, guild_id, lock=True)
     if row is None:
-        row = ServerPolicy(
-            platform=platform,
-            guild_id=guild_id,
-            channels=[],
-            buttons=None,
-            blocklist=[],
-            nsfw=False,
-            blocked_users=[],
-        )
-        session.add(row)
-        await session.flush()
+        await session.execute(_insert_missing(session, platform, guild_id))
+        row = await _row(session, platform, guild_id, lock=True)
+    assert row is not None  # inserted just now, or by the change that won the race
     return row
 
 
@@ -88,6 +83,17 @@ def _buttons(stored: str | None) -> Buttons | None:
     if stored == "everyone":
         return "everyone"
     return "requester" if stored == "requester" else None
+
+
+def _insert_missing(session: AsyncSession, platform: str, guild_id: str) -> Insert:
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    values = {"channels": [], "blocklist": [], "nsfw": False, "blocked_users": []}
+    return (
+        insert(ServerPolicy)
+        .values(platform=platform, guild_id=guild_id, updated_at=utcnow(), **values)
+        .on_conflict_do_nothing(index_elements=["platform", "guild_id"])
+    )
 
 
 async def _row(

@@ -4,6 +4,7 @@ anything, every change is stored with its audit row, and the policy is what late
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -184,3 +185,15 @@ async def test_settings_outside_a_server_and_bad_fields_are_one_line(studio: Wor
     assert unknown.text.startswith("/settings takes show, history, channels")
     assert all(reply.private for reply in (missing, wrong, long, unknown))
     assert await audit(studio) == []
+
+
+async def test_two_admins_changing_at_once_both_count(studio: Workshop) -> None:
+    eve = UserRef("1003", "Eve", manages_server=True)
+    first, second = await asyncio.gather(
+        settings(studio, "channels", change="add", channel="c1"),
+        settings(studio, "channels", change="add", channel="c2", by=eve),
+    )
+    assert {first.text, second.text} >= {"Changed. Answers in: <#c1>, <#c2>."}
+    changes = await audit(studio)
+    assert sorted(change.new[-1] for change in changes) == ["c1", "c2"]
+    assert sorted(changes[-1].new) == ["c1", "c2"]  # neither change was lost
