@@ -10,8 +10,9 @@ with piece N.
 Only the person who asked for the piece may press its buttons, unless the server's /settings
 say everyone may (or leave it to the operator's `discord_buttons_for_everyone`, and that is
 on): then others' presses act on the piece in its requester's conversation (where it lives),
-except Keep, which is always personal (it steers the requester's taste). Others get a refusal
-only they see.
+except Keep (it steers the requester's taste) and Revise (its instruction is the presser's own
+words, acting on someone else's piece), which stay the requester's. Others get a refusal only
+they see.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class ButtonActions:
             await self._turns.refuse(
                 interaction,
                 f"Only the person who asked for #{button.number} can use its buttons"
-                + (" (Keep is always theirs)." if everyone else "."),
+                + (" (Keep and Revise are always theirs)." if everyone else "."),
             )
             return
         if button.action == REVISE:
@@ -119,10 +120,15 @@ class ButtonActions:
         return None
 
 
+# Always the requester's, whoever else may press: Keep steers their taste, and Revise carries
+# the presser's own words onto their piece (another person's text must never act on it).
+PERSONAL = frozenset({KEEP, REVISE})
+
+
 def may_press(user_id: int, button: PieceButton, *, everyone: bool) -> bool:
     if user_id == button.owner:
         return True
-    return everyone and button.action != KEEP
+    return everyone and button.action not in PERSONAL
 
 
 LABELS_DOING = {

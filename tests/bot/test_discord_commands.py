@@ -418,19 +418,25 @@ async def test_another_persons_click_is_refused_only_to_them(stage: Stage) -> No
     assert len(pieces) == 1 and pieces[0].kept_at is None
 
 
-async def test_with_buttons_for_everyone_others_vary_but_never_keep(stage: Stage) -> None:
+async def test_with_buttons_for_everyone_others_vary_but_never_keep_or_revise(
+    stage: Stage,
+) -> None:
     async with stage(discord_buttons_for_everyone=True) as scene:
         made = await scene.answered(await scene.slash(scene.ada, "image", prompt="a harbour"))
         [under] = made.followups
         varied = await scene.answered(await scene.click(scene.bob, under, "vary"))
         kept = await scene.answered(await scene.click(scene.bob, under, "keep"))
+        revised = await scene.answered(await scene.click(scene.bob, under, "revise"))
         original, variation = await scene.artifacts()
 
     assert variation.parent_id == original.id
     assert variation.creator_id == original.creator_id  # in Ada's conversation, where it lives
     [followup] = varied.followups
     assert f"atelier:keep:image:{variation.id}:{scene.ada['id']}" in followup.buttons
-    assert kept.callbacks[0].ephemeral and "Keep is always theirs" in kept.callbacks[0].content
+    for refused in (kept, revised):  # Bob's words never revise Ada's piece; no modal opens
+        [answer] = refused.callbacks
+        assert answer.ephemeral and "Keep and Revise are always theirs" in answer.content
+        assert refused.modal is None
 
 
 async def test_revise_asks_for_the_change_in_a_modal(stage: Stage) -> None:
