@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.boundary import excerpt
@@ -64,8 +65,15 @@ class InterruptedReports:
         """Tell each owner of an unreported interrupted job of `platform`, at its place; the
         jobs are marked reported first, so no restart says it twice (at most once: one whose
         announcement fails is logged, not retried). Returns how many were told."""
+        try:
+            claimed = await self._claim(platform)
+        except SQLAlchemyError as error:  # a background task: nobody to answer but the log
+            logger.warning(
+                "the interrupted jobs of %s could not be read (%s)", platform, type(error).__name__
+            )
+            return 0
         told = 0
-        for job in await self._claim(platform):
+        for job in claimed:
             try:
                 await announce(job.place, job.reply)
             except Exception as error:  # noqa: BLE001 - a place gone or unreachable: the rest go on

@@ -15,6 +15,7 @@ from agent.ledger.summary import job_summary
 from agent.ledger.timing import RunClock
 from agent.scope import Scope
 from agent.store.db import Job, JobState, utcnow
+from agent.store.retry import DatabaseUnavailable, transaction
 from agent.types import Reply
 from tools.contract import Tool, ToolArgs
 
@@ -37,7 +38,8 @@ class JobLedger:
         """The new job's id, its row committed before the tool runs (so a kill mid-run leaves
         a trace); or, over a quota, a one-line Reply saying when it resets, nothing written."""
         now, place = self._clock(), scope.place
-        async with self._sessions() as session, session.begin():
+
+        async def open_job(session: AsyncSession) -> int | Reply:
             refused = await over_quota(session, self._quotas, scope, now)
             if refused is not None:
                 return Reply(refused, stored=False)
@@ -56,6 +58,10 @@ class JobLedger:
             await session.flush()
             return job.id
 
+        # A database gone away is one line for the person (DatabaseUnavailable), as for the
+        # turn's own transactions; the tool has not started.
+        return await transaction(self._sessions, open_job, doing="recording a job")
+
     async def finish(self, job_id: int, *, made: bool, run: RunClock) -> None:
         """Done when the run made its piece, failed when not; a job whose tool never began
         (refused while in line) is no job: its row goes, and no quota counts it. A ledger
@@ -70,9 +76,14 @@ class JobLedger:
                 .where(Job.id == job_id)
                 .values(state=state, finished_at=self._clock(), tool_seconds=run.seconds())
             )
+
+        async def end(session: AsyncSession) -> None:
+            await session.execute(change)
+
         try:
-            async with self._sessions() as session, session.begin():
-                await session.execute(change)
+            await transaction(self._sessions, end, doing="recording a job's end")
+        except DatabaseUnavailable:  # logged where it happened
+            pass
         except SQLAlchemyError as error:
             logger.warning(
                 "job %d: its end could not be recorded: %s", job_id, type(error).__name__
