@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from agent.jobs import JobLimits
 from agent.store.db import Job, JobState
+from agent.store.retry import NOT_ANSWERING
 from agent.types import Place
 from tests.support.studio_tools import BROKEN, SKETCH, Stall, stall_tool
 from tests.support.workshop import MakeWorkshop, Sessions
@@ -85,3 +86,17 @@ async def test_forget_takes_the_persons_jobs_and_leaves_others(make_studio: Make
     await studio.command("/sketch a crane", user="bob")
     await studio.command("/forget yes", user="ada")
     assert [job.summary for job in await jobs(studio.sessions)] == ["a crane"]
+
+
+async def test_a_database_gone_before_the_job_starts_is_one_line_and_no_run(
+    make_studio: MakeWorkshop,
+) -> None:
+    studio = make_studio([SKETCH])
+
+    def gone() -> object:
+        raise ConnectionRefusedError("the server went away")
+
+    studio.ledger._sessions = gone  # noqa: SLF001 - the ledger's database, and only it, gone
+    reply = await studio.command("/sketch a heron")
+    assert reply.text == NOT_ANSWERING and not reply.artifacts
+    assert studio.media_files() == [] and await studio.artifacts() == []  # the tool never ran
