@@ -2,8 +2,9 @@
 session (posted in its thread), and what the agent says unprompted there (Agent.announce_with:
 a relay turn passed on at its limit, a round closed at its deadline, the session's end).
 
-A place is its thread (or its channel, for a session outside one), found in discord.py's cache
-or, after a restart or once archived, fetched. Posting goes the one way every reply goes
+A place is its thread (or its channel, for a session outside one, or the DM where a person
+asked for a job a crash interrupted), found in discord.py's cache or, after a restart or once
+archived, fetched. Posting goes the one way every reply goes
 (render.py, delivery.py): parts within the limits, buttons, the ballot's Vote buttons, the
 download attached, and the thread archived after the reply that ended the session.
 """
@@ -23,7 +24,7 @@ from bot.discord.render import OutMessage, render_reply
 
 logger = logging.getLogger(__name__)
 
-Postable = discord.TextChannel | discord.Thread
+Postable = discord.TextChannel | discord.Thread | discord.DMChannel
 
 
 class PlacePoster:
@@ -66,7 +67,8 @@ class PlacePoster:
     ) -> list[discord.Message]:
         """`reply` as messages in `channel`, the first with `lead` under it (a session's Join
         and Leave); raises discord.HTTPException as discord.py gives it up."""
-        limit = min(self._file_limit, channel.guild.filesize_limit)
+        guild = getattr(channel, "guild", None)  # a DM has none: the operator's limit alone
+        limit = self._file_limit if guild is None else min(self._file_limit, guild.filesize_limit)
         parts = render_reply(reply, file_limit_bytes=limit)
 
         async def send(out: OutMessage, view: discord.ui.View | None) -> discord.Message:

@@ -15,8 +15,9 @@ from tests.support.workshop import MakeWorkshop
 __all__ = ["fake", "stage"]  # the fixtures
 
 
-async def killed_mid_image(scene: Scene) -> None:
-    """What a kill -9 during Ada's picture leaves: her job's row, still running."""
+async def killed_mid_image(scene: Scene, *, dm: str | None = None) -> None:
+    """What a kill -9 during Ada's picture leaves: her job's row, still running (asked for in
+    the scene's channel, or in the DM `dm`)."""
     async with scene.studio.sessions() as session, session.begin():
         ada = await session.scalar(select(User.id).where(User.external_id == scene.ada["id"]))
         assert ada is not None
@@ -24,8 +25,8 @@ async def killed_mid_image(scene: Scene) -> None:
             Job(
                 user_id=ada,
                 platform="discord",
-                guild_id=scene.guild,
-                channel_id=scene.channel,
+                guild_id=None if dm else scene.guild,
+                channel_id=dm or scene.channel,
                 tool="image",
                 summary="a red fox in the snow",
                 state=JobState.RUNNING,
@@ -63,3 +64,19 @@ async def test_the_owner_is_told_in_the_channel_once_the_bot_is_back(
     )
     assert message.allowed_mentions is not None and message.allowed_mentions["parse"] == []
     assert again == []
+
+
+async def test_the_owner_of_a_job_asked_for_in_a_dm_is_told_there(
+    stage: Stage, make_studio: MakeWorkshop
+) -> None:
+    async with stage() as scene:
+        dm = scene.fake.dm_channel(scene.ada)
+        await scene.answered(await scene.slash(scene.ada, "poem", prompt="the tide"))
+        await killed_mid_image(scene, dm=dm)
+        before = len(scene.fake.sent)
+        await back_over_a_new_agent(scene, make_studio)
+        told = scene.fake.sent[before:]
+
+    [message] = told
+    assert message.channel_id == dm
+    assert message.content.startswith("Ada, your image ('a red fox in the snow') was interrupted")

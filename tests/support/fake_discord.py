@@ -487,9 +487,13 @@ class FakeDiscord:
         """What the bot posted in a channel or thread, in order (not interaction answers)."""
         return [message for message in self.sent if message.channel_id == channel_id]
 
-    def dm_channel(self) -> str:
-        """A DM channel's id: DMs arrive without a guild_id."""
-        return self.next_id()
+    def dm_channel(self, recipient: Payload | None = None) -> str:
+        """A DM channel's id: DMs arrive without a guild_id. With its `recipient` it can also
+        be fetched (GET /channels/{id}), as the bot does to post there unprompted."""
+        channel_id = self.next_id()
+        if recipient is not None:
+            self.channels[channel_id] = {"id": channel_id, "type": 1, "recipients": [recipient]}
+        return channel_id
 
     async def send_message(self, payload: Payload) -> None:
         await self.dispatch("MESSAGE_CREATE", payload)
