@@ -125,6 +125,23 @@ class Settings(BaseSettings):
     image_memory_headroom_mb: int = Field(
         0, ge=0, description="working memory an image run may use; 0: the GPU's free memory"
     )
+    # The image fast path on CUDA (tools/image/fast.py, warmup.py) and the tiny decoder
+    # (tools/image/decoders.py).
+    image_compile: bool = Field(
+        True, description="on CUDA, torch.compile the UNet and VAE decoder, warmed at load"
+    )
+    image_compile_batches: str = Field(
+        "1,2,4",
+        pattern=r"^\s*\d+(\s*,\s*\d+)*\s*$",
+        description="batch sizes compiled at load, e.g. 1,2,4 (others compile on first use)",
+    )
+    model_image_decoder: str | None = Field(
+        None, description="a tiny decoder (AutoencoderTiny): tiny:decoder, a directory, a hub id"
+    )
+    image_decoder_use: Literal["previews", "always", "never"] = Field(
+        "previews",
+        description="pictures the tiny decoder makes: a grid's (previews), every one, or none",
+    )
     # Caps on what one run makes (unbounded consumption): lower them to bound a request's cost.
     image_max_pixels: int = Field(
         2048 * 2048,
@@ -194,7 +211,12 @@ class Settings(BaseSettings):
             "vae_tiling": self.image_vae_tiling,
             "memory_headroom_mb": self.image_memory_headroom_mb,
             "max_pixels": self.image_max_pixels,
+            "compile": self.image_compile,
+            "compile_batches": self.image_compile_batches,
+            "decoder_use": self.image_decoder_use,
         }
+        if self.model_image_decoder:
+            image["decoder"] = self.model_image_decoder
         if self.image_safety_checker_model:
             image["safety_checker_model"] = self.image_safety_checker_model
         return {"image": image, "music": {"max_seconds": self.music_max_seconds}}

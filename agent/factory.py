@@ -4,6 +4,7 @@ reaches them. The composition root."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Literal
@@ -31,11 +32,14 @@ from agent.store.sweep import sweep_media
 from agent.store.writable import check_writable_directories
 from agent.turns import Agent
 from tools.contract import ModelSource, Tool
+from tools.image.png_pool import shutdown_png_pool
 from tools.lineup import creative_tools
 from tools.models.registry import ModelRegistry, RegistryConfig
-from tools.models.specs import CHAT_ROLE, ModelUnavailable, role_specs
+from tools.models.specs import CHAT_ROLE, IMAGE_ROLE, ModelKind, ModelUnavailable, role_specs
 from tools.models.text import LoadedCausalLM
 from tools.units import MIB
+
+logger = logging.getLogger(__name__)
 
 
 def model_specs(settings: Settings) -> dict[str, str]:
@@ -55,6 +59,7 @@ def build_model_registry(settings: Settings) -> ModelRegistry:
         device=settings.device,
         dtype=settings.dtype,
         memory_budget_bytes=settings.model_memory_budget_mb * MIB,
+        loader_settings={ModelKind.IMAGE: settings.tool_settings["image"]},
     )
     return ModelRegistry(config)
 
@@ -77,6 +82,7 @@ async def open_agent(settings: Settings, *, upgrade_database: bool = True) -> As
         raise StartupError(str(exc)) from exc
     if not isinstance(loaded, LoadedCausalLM):
         raise StartupError(f"the chat model {loaded.spec!r} is not a text model")
+    await warm_image_model(settings, models)
     engine = create_engine(url)
     sessions = session_factory(engine)
     jobs = Jobs(job_limits(settings))
@@ -96,7 +102,20 @@ async def open_agent(settings: Settings, *, upgrade_database: bool = True) -> As
         yield agent
     finally:
         jobs.shutdown()
+        await asyncio.to_thread(shutdown_png_pool)
         await engine.dispose()
+
+
+async def warm_image_model(settings: Settings, models: ModelRegistry) -> None:
+    """On CUDA the image model compiles and warms up as it loads (tools/image/fast.py, a
+    minute or more): load it at start-up rather than in the first person's turn. One that
+    cannot be had is logged in one line; image requests then say why, as they would anyway."""
+    if not (settings.image_compile and settings.device != "cpu" and torch.cuda.is_available()):
+        return
+    try:
+        await asyncio.to_thread(models.get, IMAGE_ROLE.name)
+    except ModelUnavailable as exc:
+        logger.warning("%s", exc)
 
 
 def assemble_agent(

@@ -1,7 +1,9 @@
 """The result of a run: the PNG (a grid when several were made, each image also a piece of its
 own), its parameters as stored and as AUTOMATIC1111 writes them into the PNG
-(tools/image/png_params.py), and the one-line note that says what was made or what changed
-(`prompt: +at sunset · seed 7 → 7 · strength 0.55`)."""
+(tools/image/png_params.py; encoded in worker processes, tools/image/png_pool.py), and the
+one-line note that says what was made or what changed
+(`prompt: +at sunset · seed 7 → 7 · strength 0.55`). The parameters say which decoder made the
+pixels: `vae`, or the tiny decoder's spec (tools/image/decoders.py)."""
 
 from __future__ import annotations
 
@@ -13,8 +15,10 @@ from typing import Any
 from PIL import Image
 
 from tools.contract import ArtifactDraft, ArtifactKind, Media
+from tools.image.decoders import FULL_VAE
 from tools.image.loaded import LoadedImagePipeline
-from tools.image.png_params import GenerationParameters, png_bytes
+from tools.image.png_params import GenerationParameters
+from tools.image.png_pool import encode_pngs
 from tools.image.recipes import Recipe
 from tools.image.sizes import make_grid
 from tools.image.uploads import PNG
@@ -31,22 +35,30 @@ def to_draft(
     params = image_params(recipe, loaded, seeds)
     if len(images) > 1:
         params["grid"] = {"cols": cols, "rows": math.ceil(len(images) / cols)}
+    cells = list(zip(images, seeds, strict=True)) if len(images) > 1 else []
+    # The picture and each cell of a grid, encoded side by side.
+    picture_png, *cell_pngs = encode_pngs(
+        [
+            (picture, a1111_parameters(recipe, loaded, seeds)),
+            *((image, a1111_parameters(recipe, loaded, (seed,))) for image, seed in cells),
+        ]
+    )
     singles = tuple(
         ArtifactDraft(
             ArtifactKind.IMAGE,
-            media=Media(png_bytes(image, a1111_parameters(recipe, loaded, (seed,))), PNG),
+            media=Media(png, PNG),
             params={**image_params(recipe, loaded, (seed,)), "cell": cell},
             from_focus=from_focus,
         )
-        for cell, (image, seed) in enumerate(zip(images, seeds, strict=True), start=1)
+        for cell, ((_image, seed), png) in enumerate(zip(cells, cell_pngs, strict=True), start=1)
     )
     return ArtifactDraft(
         ArtifactKind.IMAGE,
-        media=Media(png_bytes(picture, a1111_parameters(recipe, loaded, seeds)), PNG),
+        media=Media(picture_png, PNG),
         params=params,
         from_focus=from_focus,
         note=describe(recipe, loaded),
-        parts=singles if len(singles) > 1 else (),
+        parts=singles,
     )
 
 
@@ -69,6 +81,7 @@ def image_params(
         "aspect": recipe.aspect,
         "count": len(seeds),
         "strength": None if recipe.base is None else job.strength,
+        "decoder": decoder_name(recipe, loaded),
     }
     if recipe.base is not None:
         params["from"] = {"number": recipe.base.number, "pick": recipe.base.pick}
@@ -86,6 +99,8 @@ def a1111_parameters(
         extra["Denoising strength"] = f"{job.strength:g}"
     if len(seeds) > 1:
         extra["Batch size"] = str(len(seeds))  # seeds run on from Seed, as the web UI does
+    if recipe.render.tiny_decoder:
+        extra["VAE"] = decoder_name(recipe, loaded)  # the web UI names a VAE not the model's
     return GenerationParameters(
         prompt=job.prompt,
         negative_prompt=job.negative_prompt,
@@ -98,6 +113,13 @@ def a1111_parameters(
         model=loaded.spec,
         extra=extra,
     )
+
+
+def decoder_name(recipe: Recipe, loaded: LoadedImagePipeline) -> str:
+    """`vae` (the model's own), or the spec of the tiny decoder that made the pixels."""
+    if recipe.render.tiny_decoder and loaded.decoder is not None:
+        return loaded.decoder.spec
+    return FULL_VAE
 
 
 def describe(recipe: Recipe, loaded: LoadedImagePipeline) -> str:

@@ -2,7 +2,9 @@
 pipeline, with the memory savings of the run at hand switched on (tools/image/memory.py).
 
 The image-to-image pipeline is made with AutoPipelineForImage2Image.from_pipe, which hands it
-the very same modules: a variation or an upscale costs no second copy of the weights.
+the very same modules: a variation or an upscale costs no second copy of the weights. Beside
+them it may hold a tiny decoder (tools/image/decoders.py) and, on CUDA, the fast path that was
+switched on at load (tools/image/fast.py).
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from dataclasses import dataclass, field
 
 import torch
 from diffusers import AutoPipelineForImage2Image, DiffusionPipeline
+from PIL import Image
 
+from tools.image.decoders import TinyDecoder
 from tools.image.memory import MemoryOptions, MemoryPlan, plan_memory
 from tools.image.png_params import sampler_name
 from tools.image.safety import OutputChecker, load_output_checker
@@ -47,10 +51,15 @@ class LoadedImagePipeline:
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     offloaded: bool = False
     applied: MemoryPlan = MemoryPlan()
+    decoder: TinyDecoder | None = None  # the tiny decoder, when one is set
+    speedups: tuple[str, ...] = ()  # the fast path switched on at load (none on a CPU)
+    ready_seconds: float = 0.0  # load, fast path and warm-up together
     _checkers: dict[str, OutputChecker] = field(default_factory=dict, repr=False)
 
     def memory_bytes(self) -> int:
         modules = {id(m): m for m in self.text2img.components.values() if is_module(m)}
+        if self.decoder is not None:
+            modules[id(self.decoder.module)] = self.decoder.module
         return sum(module_bytes(module) for module in modules.values())
 
     @property
@@ -60,6 +69,14 @@ class LoadedImagePipeline:
     @property
     def vae_scale_factor(self) -> int:
         return int(self.text2img.vae_scale_factor)
+
+    def tiny_pictures(self, latents: torch.Tensor) -> list[Image.Image]:
+        """Pictures from the pipeline's latents, through the tiny decoder."""
+        if self.decoder is None:
+            raise LookupError("no tiny decoder is loaded (ATELIER_MODEL_IMAGE_DECODER)")
+        with torch.inference_mode():
+            images = self.decoder.decode(latents)
+            return list(self.text2img.image_processor.postprocess(images, output_type="pil"))
 
     def room(self, options: MemoryOptions) -> int | None:
         """Working memory a run may use: the configured headroom, else what the GPU has free."""

@@ -27,6 +27,7 @@ class Render:
     seeds: tuple[int, ...]
     init_image: Image.Image | None = None  # image-to-image when set
     strength: float = 1.0
+    tiny_decoder: bool = False  # decoded by the tiny decoder (tools/image/decoders.py)
 
 
 StepCallback = Callable[[int, int], None]  # (steps done, steps in all); may raise to stop
@@ -53,7 +54,7 @@ def render(loaded: LoadedImagePipeline, job: Render, on_step: StepCallback) -> l
         "generator": generators,
         "num_images_per_prompt": len(job.seeds),
         "callback_on_step_end": after_step,
-        "output_type": "pil",
+        "output_type": output_type(job),
     }
     with torch.inference_mode():
         if job.init_image is None:
@@ -63,7 +64,16 @@ def render(loaded: LoadedImagePipeline, job: Render, on_step: StepCallback) -> l
             if image.size != (job.width, job.height):
                 image = image.resize((job.width, job.height), Image.Resampling.LANCZOS)
             result = loaded.img2img(**common, image=image, strength=job.strength)
-    return list(result.images)
+    return pictures(loaded, job, result.images)
+
+
+def output_type(job: Render) -> str:
+    """The tiny decoder takes the latents; else the pipeline decodes with its own VAE."""
+    return "latent" if job.tiny_decoder else "pil"
+
+
+def pictures(loaded: LoadedImagePipeline, job: Render, output: Any) -> list[Image.Image]:
+    return loaded.tiny_pictures(output) if job.tiny_decoder else list(output)
 
 
 def img2img_steps(steps: int, strength: float) -> int:

@@ -22,6 +22,9 @@ the same PNG bytes on the same device. What is refused, and why, is tools/image/
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
 
 from PIL import Image
 from pydantic import Field, field_validator, model_validator
@@ -36,6 +39,7 @@ from tools.contract import (
     in_style,
 )
 from tools.from_poem import picture_prompt
+from tools.image.decoders import decoder_use, uses_tiny
 from tools.image.draft import to_draft
 from tools.image.intents import read_image_request
 from tools.image.loaded import LoadedImagePipeline
@@ -151,6 +155,7 @@ def make_image(args: ImageArgs, context: ToolContext) -> ArtifactDraft:
     else:
         recipe = focus_recipe(args, mode, base, loaded, context)
         policy.check_prompt(recipe.render.prompt)
+    recipe = with_decoder(recipe, loaded, context.settings)
     job = recipe.render  # within the operator's pixel cap before anything is rendered
     check_pixels(job.width, job.height, len(job.seeds), context.settings)
     # 3. The render, and 4. the safety checker on what it made.
@@ -162,6 +167,17 @@ def make_image(args: ImageArgs, context: ToolContext) -> ArtifactDraft:
     context.check()
     context.progress(0.95, "saving")
     return to_draft(recipe, images, loaded)
+
+
+def with_decoder(
+    recipe: Recipe, loaded: LoadedImagePipeline, settings: Mapping[str, Any]
+) -> Recipe:
+    """The recipe decoded by the tiny decoder where one is loaded and the settings' use
+    takes in this run (tools/image/decoders.py); else as it was, by the full VAE."""
+    pictures = len(recipe.render.seeds)
+    if loaded.decoder is None or not uses_tiny(decoder_use(settings), pictures):
+        return recipe
+    return replace(recipe, render=replace(recipe.render, tiny_decoder=True))
 
 
 def choose_mode(args: ImageArgs) -> Mode:

@@ -10,6 +10,10 @@ MusicGen's configs name the codebook size as the decoder's pad and start token, 
 vocabulary, by design (the real musicgen-small does too); transformers' generic config check
 warns that such a token is outside the vocabulary. Only those two tokens, only that warning.
 
+Every saved AutoencoderTiny (TAESD's own too, the tiny image decoder) records
+`block_out_channels`, which its constructor does not take, so diffusers says on every load that
+it ignores it. Only that attribute of that class.
+
 Only the standard library here: the package's __init__ installs it before transformers loads.
 """
 
@@ -37,8 +41,17 @@ class _Hidden(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         return not self._pattern.search(record.getMessage())
 
+# diffusers' loggers are standard ones too (diffusers/utils/logging.py).
+DIFFUSERS_CONFIG_LOGGER = "diffusers.configuration_utils"
+_TINY_DECODER_CONFIG = re.compile(
+    r"^The config attributes \{'block_out_channels': [^}]*\} were passed to AutoencoderTiny,"
+)
 
-_FILTERS = {NOTICE_LOGGER: _Hidden(_FALLBACK_NOTICE), CONFIG_LOGGER: _Hidden(_CODEBOOK_TOKENS)}
+_FILTERS = {
+    NOTICE_LOGGER: _Hidden(_FALLBACK_NOTICE),
+    CONFIG_LOGGER: _Hidden(_CODEBOOK_TOKENS),
+    DIFFUSERS_CONFIG_LOGGER: _Hidden(_TINY_DECODER_CONFIG),
+}
 
 
 def hide_torchvision_fallback_notices() -> None:

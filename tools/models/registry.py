@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 
@@ -81,6 +81,11 @@ class RegistryConfig:
     device: str = "auto"
     dtype: str = "auto"
     memory_budget_bytes: int = 0  # 0: no limit
+    # Settings a kind's loader reads besides the spec, as its `settings` argument (the image
+    # loader's tiny decoder and fast path: Settings.tool_settings["image"]).
+    loader_settings: Mapping[ModelKind, Mapping[str, Any]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
     def __post_init__(self) -> None:
         if self.memory_budget_bytes < 0:
@@ -242,12 +247,14 @@ class ModelRegistry:
 
     def _load(self, loader: Loader, role: ModelRole, spec: str) -> LoadedModel:
         started = time.monotonic()
+        extra = self._config.loader_settings.get(role.kind)
         model = loader(
             spec,
             cache_dir=self._config.models_dir,
             device=self._config.device,
             dtype=self._config.dtype,
             role=role,
+            **({} if extra is None else {"settings": extra}),
         )
         logger.info(
             "loaded %s model %s on %s as %s in %.2f s (%.1f MiB)",

@@ -32,6 +32,7 @@ from types import MappingProxyType
 BUNDLED_SMOLLM2 = "bundled:smollm2"
 TINY_CHAT = "tiny:chat"
 TINY_IMAGE = "tiny:image"
+TINY_DECODER = "tiny:decoder"
 TINY_MUSIC = "tiny:music"
 TINY_VISION = "tiny:vision"
 TINY_CLIP = "tiny:clip"
@@ -131,6 +132,15 @@ IMAGE_ROLE = ModelRole(
             "gpu": "stabilityai/sdxl-turbo",
         }
     ),
+    kind=ModelKind.IMAGE,
+)
+# The image model's optional tiny decoder (tools/image/decoders.py). Not a role of its own:
+# it is loaded with the image model, beside its full VAE, so it is left out of ROLES.
+IMAGE_DECODER = ModelRole(
+    name="image decoder",
+    setting="ATELIER_MODEL_IMAGE_DECODER",
+    offline_choices="tiny:decoder, or a local AutoencoderTiny directory",
+    profile_specs=MappingProxyType({}),
     kind=ModelKind.IMAGE,
 )
 MUSIC_ROLE = ModelRole(
