@@ -87,7 +87,15 @@ class Settings(BaseSettings):
     )
     jobs_running: int = Field(1, ge=1, le=16, description="tool runs per person at a time")
     jobs_queued: int = Field(2, ge=0, le=64, description="tool runs per person waiting their turn")
-    tool_workers: int = Field(2, ge=1, le=64, description="threads running tools, for everyone")
+    tool_workers: int = Field(
+        32, ge=1, le=256, description="threads running tools, for everyone (most wait on models)"
+    )
+    # The model scheduler (tools/scheduling/): everyone's compatible jobs run as one batch.
+    batch_window_ms: int = Field(
+        20, ge=0, le=1000, description="how long a job waits for others to batch with"
+    )
+    batch_max_image: int = Field(8, ge=1, le=64, description="pictures in one image batch")
+    batch_max_music: int = Field(8, ge=1, le=64, description="clips in one music batch")
     # Quotas counted from the job ledger (agent/ledger/quotas.py); 0: no limit.
     quota_jobs_per_hour: int = Field(0, ge=0, description="tool runs per person per hour")
     quota_server_jobs_per_hour: int = Field(

@@ -37,6 +37,7 @@ from tools.lineup import creative_tools
 from tools.models.registry import ModelRegistry, RegistryConfig
 from tools.models.specs import CHAT_ROLE, IMAGE_ROLE, ModelKind, ModelUnavailable, role_specs
 from tools.models.text import LoadedCausalLM
+from tools.scheduling.queue import Batching
 from tools.units import MIB
 
 logger = logging.getLogger(__name__)
@@ -163,6 +164,10 @@ def job_limits(settings: Settings) -> JobLimits:
         queued=settings.jobs_queued,
         workers=settings.tool_workers,
         queue_cap=settings.jobs_queue_cap,
+        batching=Batching(
+            window_s=settings.batch_window_ms / 1000,
+            max_size=(("image", settings.batch_max_image), ("music", settings.batch_max_music)),
+        ),
     )
 
 

@@ -19,6 +19,13 @@ rather than after every turn ahead of them has read and written the database.
 Fairness comes from the same limit: a person's next run joins the pool's line only when their
 previous one ends, so people asking at once are served in turn (round-robin) and one person's
 pile of requests never holds up another's, as in a group session where everyone asks at once.
+
+The model work of a run goes through the model scheduler (tools/scheduling/, handed to the
+tool as its context's lane): one thread per model runs batches of everyone's compatible jobs,
+round-robin across people and their sessions, and tells a waiting person their place in line
+and when to expect it ("queued: 3rd in line, about 20 s"), from the throughput measured per
+model and shape (agent/busy.py). So the tool threads mostly wait, and there are many of them:
+enough for every run in the works to reach the scheduler's line, where the batches form.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ import logging
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -37,8 +44,10 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from agent.busy import Busy, Throughput
+from agent.busy import Busy, Throughput, queued_line
 from tools.contract import ArtifactDraft, Tool, ToolArgs, ToolContext
+from tools.scheduling.queue import Batching
+from tools.scheduling.scheduler import Scheduler
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +72,9 @@ class ToolTimedOut(Exception):
 class JobLimits:
     running: int = 1
     queued: int = 2
-    workers: int = 2  # tool threads for the whole bot
+    workers: int = 32  # tool threads for the whole bot; most wait on the model scheduler
     queue_cap: int = 50  # runs in the works for everyone, running or waiting
+    batching: Batching = Batching()  # how the model scheduler gathers batches
 
 
 @dataclass
@@ -88,6 +98,7 @@ class Jobs:
         self._everyone: Counter[str] = Counter()
         self._throughput = Throughput()
         self._clock = clock
+        self._scheduler = Scheduler(limits.batching, pace=self._throughput, describe=queued_line)
         self._running: dict[int, asyncio.Semaphore] = {}
         # Runs handed to the pool: all of them, those a thread has started, those done.
         self._submitted = 0
@@ -96,10 +107,18 @@ class Jobs:
         self._count_lock = threading.Lock()
 
     async def run(
-        self, user_id: int, tool: Tool, args: ToolArgs, context: ToolContext
+        self,
+        user_id: int,
+        tool: Tool,
+        args: ToolArgs,
+        context: ToolContext,
+        *,
+        group: Hashable | None = None,
     ) -> ArtifactDraft:
-        """Run `tool` for `user_id`, raising TooManyJobs, Busy, ToolTimedOut or the tool's
-        error."""
+        """Run `tool` for `user_id` (in `group`, their session or conversation: the
+        scheduler is fair across a person's too), raising TooManyJobs, Busy, ToolTimedOut
+        or the tool's error."""
+        context = replace(context, lane=self._scheduler.lane(user_id, group))
         with self._slot(user_id, tool):
             own = self._running.setdefault(user_id, asyncio.Semaphore(self._limits.running))
             if own.locked():
@@ -143,6 +162,7 @@ class Jobs:
             self._leave(tool.name)
 
     def shutdown(self) -> None:
+        self._scheduler.shutdown()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     @contextmanager
@@ -186,8 +206,9 @@ class Jobs:
     async def _run_in_thread(
         self, tool: Tool, args: ToolArgs, context: ToolContext
     ) -> ArtifactDraft:
-        cancelled = threading.Event()
-        context = replace(context, cancelled=cancelled)
+        # The context's own flag, so whoever else may cancel the run (a Cancel button) and
+        # the timeout below stop it the same way.
+        cancelled = context.cancelled
         loop = asyncio.get_running_loop()
         ahead = self._waiting_for_a_thread()
         if ahead >= 0:

@@ -23,6 +23,8 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tools.catalog import ToolInfo
+from tools.scheduling.lane import ALONE, Lane
+from tools.scheduling.work import Item, Result, Work
 
 
 class ArtifactKind(enum.StrEnum):
@@ -175,11 +177,18 @@ class ToolContext:
     kept: tuple[Mapping[str, Any], ...] = ()
     # A group session's shared style: every new piece made in the session follows it.
     style: str | None = None
+    # Where model work goes (tools/scheduling/): batched with other people's by the agent's
+    # scheduler; ALONE runs it at once, here.
+    lane: Lane = ALONE
 
     def check(self) -> None:
         """Stop here if the run was cancelled (timed out, or the bot is shutting down)."""
         if self.cancelled.is_set():
             raise Cancelled()
+
+    def schedule(self, work: Work[Item, Result]) -> Result:
+        """Run model work through the lane: its result, or its error (Cancelled included)."""
+        return self.lane.run(work, self.progress, self.check)
 
 
 @dataclass(frozen=True)

@@ -132,7 +132,11 @@ class Studio:
         context = self._context(request)
         try:
             draft = await self._jobs.run(
-                request.scope.user_id, clock.timing(tool), request.args, context
+                request.scope.user_id,
+                clock.timing(tool),
+                request.args,
+                context,
+                group=request.scope.conversation_id,  # fair across a person's sessions
             )
             if draft.kind is not tool.kind:
                 raise TypeError(f"the {tool.name} tool returned a {draft.kind}")

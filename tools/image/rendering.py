@@ -1,10 +1,11 @@
-"""One pipeline call: a batch of images from a Render, one seed each, stopping between steps
-when the step callback raises (a cancelled run)."""
+"""One pipeline call: a batch of images from a Render, one seed each, or from several
+text-to-image Renders of one shape at once (the scheduler's batch across people), stopping
+between steps when the step callback raises (a cancelled run)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,6 +75,49 @@ def output_type(job: Render) -> str:
 
 def pictures(loaded: LoadedImagePipeline, job: Render, output: Any) -> list[Image.Image]:
     return loaded.tiny_pictures(output) if job.tiny_decoder else list(output)
+
+
+def render_many(
+    loaded: LoadedImagePipeline, jobs: Sequence[Render], on_step: StepCallback
+) -> list[list[Image.Image]]:
+    """Text-to-image Renders of one size, steps and guidance as one pipeline call, each job's
+    pictures back in its own list. The caller holds `loaded.lock`.
+
+    Each picture is its own prompt with its own CPU generator, so a job's pictures are those
+    it would make alone: the prompt's embedding and the seed's noise do not depend on what
+    else is in the batch."""
+    if len(jobs) == 1:
+        return [render(loaded, jobs[0], on_step)]
+    if len({job.tiny_decoder for job in jobs}) > 1:  # one decoder per call
+        return [render(loaded, job, on_step) for job in jobs]
+    first = jobs[0]
+    prompts = [job.prompt for job in jobs for _seed in job.seeds]
+    negatives = [job.negative_prompt for job in jobs for _seed in job.seeds]
+    generators = [torch.Generator("cpu").manual_seed(seed) for job in jobs for seed in job.seeds]
+
+    def after_step(pipe: Any, index: int, _timestep: Any, tensors: dict[str, Any]) -> dict:
+        on_step(index + 1, int(pipe.num_timesteps))
+        return tensors
+
+    with torch.inference_mode():
+        result = loaded.text2img(
+            prompt=prompts,
+            negative_prompt=negatives if any(negatives) else None,
+            num_inference_steps=first.steps,
+            guidance_scale=first.guidance,
+            generator=generators,
+            num_images_per_prompt=1,
+            callback_on_step_end=after_step,
+            output_type=output_type(first),
+            width=first.width,
+            height=first.height,
+        )
+    images = pictures(loaded, first, result.images)
+    split: list[list[Image.Image]] = []
+    for job in jobs:
+        split.append(images[: len(job.seeds)])
+        images = images[len(job.seeds) :]
+    return split
 
 
 def img2img_steps(steps: int, strength: float) -> int:

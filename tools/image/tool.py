@@ -39,6 +39,7 @@ from tools.contract import (
     in_style,
 )
 from tools.from_poem import picture_prompt
+from tools.image.batching import render_work
 from tools.image.decoders import decoder_use, uses_tiny
 from tools.image.draft import to_draft
 from tools.image.intents import read_image_request
@@ -52,7 +53,6 @@ from tools.image.recipes import (
     new_recipe,
     poem_in_focus,
 )
-from tools.image.rendering import render
 from tools.image.safety import SafetyPolicy, check_outputs, minors_refusal
 from tools.image.sizes import ASPECTS, check_pixels
 from tools.image.uploads import IMAGE_UPLOADS
@@ -195,9 +195,8 @@ def run_recipe(
         context.check()  # raises Cancelled: the run stops between two steps
 
     context.check()
-    with loaded.lock:
-        loaded.prepare(memory, width=job.width, height=job.height, batch=len(job.seeds))
-        return render(loaded, job, after_step)
+    # Through the scheduler: batched with other people's renders of the same shape.
+    return context.schedule(render_work(loaded, job, memory, after_step))
 
 
 def refine_by(instruction: str) -> ImageArgs:

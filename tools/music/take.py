@@ -1,5 +1,6 @@
-"""One take of MusicGen: the clip it makes, generated under the model's lock with progress
-reported per decoder step and a cancel honoured between steps."""
+"""One take of MusicGen: the clip it makes, generated through the model scheduler (batched
+with other people's, tools/music/batching.py) with progress reported per decoder step and a
+cancel honoured between steps."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from tools.contract import ToolContext
-from tools.models.sampling import seeded
-from tools.music.model import LoadedMusicGen, generate_music
+from tools.music.batching import Take, take_work
+from tools.music.model import LoadedMusicGen
 
 MODEL_ROLE = "music"
 
@@ -46,9 +47,8 @@ def generate(
             context.progress(fraction, f"composing {made:.1f} of {seconds:g} s")
 
     context.progress(0.1, "composing")
-    with loaded.lock, seeded(seed, loaded.device):
-        waves = generate_music(
-            loaded, [description], seconds, guidance=guidance, prompt_audio=prompt, on_step=on_step
-        )
+    # Through the scheduler: batched with other people's takes of the same shape.
+    take = Take(description, seconds, guidance, seed, prompt)
+    wave = context.schedule(take_work(loaded, take, on_step))
     context.check()
-    return Clip(waves[0], loaded.sampling_rate)
+    return Clip(wave, loaded.sampling_rate)

@@ -5,7 +5,7 @@ same step runs eagerly."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -37,13 +37,14 @@ def decode_codes(
     *,
     guidance: float,
     sampling: Sampling,
-    generator: torch.Generator | None = None,
+    generator: torch.Generator | Sequence[torch.Generator] | None = None,
     prompt_codes: torch.Tensor | None = None,
     on_step: OnStep | None = None,
     use_graphs: bool = True,
 ) -> torch.Tensor:
     """The audio codes (batch, codebooks, frames) of `steps` decoder steps after any prompt
     (mono prompt codes, (batch x codebooks, frames)). Call under torch.inference_mode.
+    `generator` may be one per clip: each clip's sampling then follows its own seed.
     Guidance above 1 runs conditional and unconditional rows in one batch, as generate()."""
     guide = guidance if guidance > 1 else None
     states, mask = text_states(model, text.input_ids, text.attention_mask, guide is not None)
@@ -76,7 +77,7 @@ def clip_start(
     states: torch.Tensor,
     mask: torch.Tensor,
     sampling: Sampling,
-    generator: torch.Generator | None,
+    generator: torch.Generator | Sequence[torch.Generator] | None,
 ) -> Start:
     """The clip's first tokens (the pattern's forced ones; the start token where the model
     will choose, overwritten before it is read) and its sampling noise."""

@@ -5,6 +5,7 @@ with the host and a CUDA graph can replay it: the same seed gives the same clip.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -42,11 +43,22 @@ def guided(logits: torch.Tensor, scale: float) -> torch.Tensor:
 
 
 def draw_noise(
-    generator: torch.Generator, steps: int, rows: int, candidates: int, device: torch.device
+    generator: torch.Generator | Sequence[torch.Generator],
+    steps: int,
+    rows: int,
+    candidates: int,
+    device: torch.device,
 ) -> torch.Tensor:
-    """Exponential noise for every step's choices, (steps, rows, candidates), drawn at once."""
-    noise = torch.empty((steps, rows, candidates), dtype=torch.float32, device=device)
-    return noise.exponential_(generator=generator)
+    """Exponential noise for every step's choices, (steps, rows, candidates), drawn at once.
+    With one generator per clip (a batch of several people's), each draws its own clip's
+    rows, so a clip's noise is the same as when it is made alone."""
+    if isinstance(generator, torch.Generator):
+        noise = torch.empty((steps, rows, candidates), dtype=torch.float32, device=device)
+        return noise.exponential_(generator=generator)
+    per_clip = rows // len(generator)
+    return torch.cat(
+        [draw_noise(one, steps, per_clip, candidates, device) for one in generator], dim=1
+    )
 
 
 def choose(logits: torch.Tensor, sampling: Sampling, noise: torch.Tensor | None) -> torch.Tensor:
