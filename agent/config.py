@@ -21,7 +21,7 @@ from pydantic_settings import (
 ENV_PREFIX = "ATELIER_"
 CONFIG_FILE_ENV = "ATELIER_CONFIG"
 DEFAULT_CONFIG_FILE = "atelier.toml"
-SECRET_FIELDS = frozenset({"discord_token"})
+SECRET_FIELDS = frozenset({"discord_token", "chat_api_key"})
 
 Profile = Literal["auto", "tiny", "embedded", "small", "gpu"]
 Device = Literal["auto", "cpu", "cuda"]
@@ -71,6 +71,24 @@ class Settings(BaseSettings):
         ge=0,
         description="MiB loaded models may hold before the least recently used are evicted; "
         "0: no limit",
+    )
+    # The chat backend (agent/chat/backends/): in-process transformers, or a serving engine
+    # (vLLM, SGLang, llama.cpp's server, Ollama) over the OpenAI API.
+    chat_backend: Literal["local", "openai"] = Field(
+        "local", description="local: the chat model in this process; openai: a serving engine"
+    )
+    chat_base_url: str | None = Field(
+        None, pattern=r"^https?://\S+$", description="the engine's OpenAI API, e.g. http://host/v1"
+    )
+    chat_model_name: str | None = Field(
+        None, description="the model the engine serves; unset: the one it lists"
+    )
+    chat_api_key: SecretStr | None = None
+    chat_timeout_s: float = Field(
+        60.0, gt=0.0, le=600.0, description="seconds one request to the engine may take"
+    )
+    chat_compile: bool = Field(
+        True, description="on CUDA, a static KV cache and torch.compile for the local chat model"
     )
     device: Device = "auto"
     dtype: DType = "auto"

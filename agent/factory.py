@@ -12,12 +12,13 @@ from typing import Literal
 import torch
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agent.chat.model import LocalChatModel, build_chat_model
+from agent.chat.backends.opening import ChatModel, open_chat_model
+from agent.chat.model import LocalChatModel
 from agent.chat.prompting import template_supports_tools
 from agent.chat.replies import ChatReplies
 from agent.chat.routing import ConstrainedRouter
 from agent.chat.tool_loop import ToolLoop
-from agent.config import Settings, StartupError
+from agent.config import Settings
 from agent.jobs import JobLimits, Jobs
 from agent.ledger.interrupted import mark_interrupted
 from agent.ledger.quotas import Quotas
@@ -76,13 +77,8 @@ async def open_agent(settings: Settings, *, upgrade_database: bool = True) -> As
     if upgrade_database:
         await asyncio.to_thread(migrate.upgrade, url)
     models = build_model_registry(settings)
-    try:
-        # Pinned: the chat model serves every turn, so evicting it would free nothing.
-        loaded = await asyncio.to_thread(models.pin, CHAT_ROLE.name)
-    except ModelUnavailable as exc:
-        raise StartupError(str(exc)) from exc
-    if not isinstance(loaded, LoadedCausalLM):
-        raise StartupError(f"the chat model {loaded.spec!r} is not a text model")
+    # In this process (pinned: it serves every turn) or in a serving engine (backends/).
+    chat_model = await open_chat_model(settings, models)
     await warm_image_model(settings, models)
     engine = create_engine(url)
     sessions = session_factory(engine)
@@ -91,7 +87,7 @@ async def open_agent(settings: Settings, *, upgrade_database: bool = True) -> As
         agent = assemble_agent(
             settings,
             sessions=sessions,
-            chat_model=build_chat_model(settings, loaded),
+            chat_model=chat_model,
             tools=creative_tools(),
             models=models,
             jobs=jobs,
@@ -123,7 +119,7 @@ def assemble_agent(
     settings: Settings,
     *,
     sessions: async_sessionmaker[AsyncSession],
-    chat_model: LocalChatModel,
+    chat_model: ChatModel,
     tools: Sequence[Tool],
     models: ModelSource,
     jobs: Jobs,
@@ -138,9 +134,10 @@ def assemble_agent(
         tool_settings=settings.tool_settings,
         ledger=JobLedger(sessions, quotas(settings)),
     )
-    mode = routing_mode(settings.routing, chat_model.loaded)
-    constrained = mode == "constrained" and bool(tools)
-    router: Router = ConstrainedRouter(chat_model.loaded) if constrained else AlwaysAnswer()
+    local = chat_model.loaded if isinstance(chat_model, LocalChatModel) else None
+    mode = routing_mode(settings.routing, local)
+    constrained = mode == "constrained" and bool(tools) and local is not None
+    router: Router = ConstrainedRouter(local) if constrained else AlwaysAnswer()
     loop = None
     if mode == "tools" and tools:
         loop = ToolLoop(chat_model, studio, max_tool_calls=settings.max_tool_calls)
@@ -183,10 +180,13 @@ def media_store(settings: Settings) -> MediaStore:
     return MediaStore(settings.data_dir / "media")
 
 
-def routing_mode(setting: str, loaded: LoadedCausalLM) -> Literal["tools", "constrained"]:
+def routing_mode(setting: str, loaded: LoadedCausalLM | None) -> Literal["tools", "constrained"]:
     """How free text reaches a tool. auto: native tool calling when the chat model's own
     template carries tools in the form we parse (the gpu profile's Qwen2.5), else constrained
-    routing (SmolLM2 in the tiny, embedded and small profiles: it cannot call tools)."""
+    routing (SmolLM2 in the tiny, embedded and small profiles: it cannot call tools). A
+    serving engine (`loaded` None) calls tools itself."""
     if setting == "tools" or setting == "constrained":
         return setting
+    if loaded is None:
+        return "tools"
     return "tools" if template_supports_tools(loaded.tokenizer) else "constrained"

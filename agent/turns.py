@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agent.account import AccountCommands
 from agent.apology import apology
 from agent.boundary import admit
+from agent.chat.backends.errors import PERSON_LINE, ChatUnavailable
 from agent.chat.replies import ChatReplies, as_chat
 from agent.chat.tool_loop import ToolLoop
 from agent.config import Settings
@@ -54,7 +55,7 @@ from agent.store.media import MediaUnwritable
 from agent.store.memory import Memory
 from agent.store.people import find_user
 from agent.store.retry import DatabaseUnavailable, not_answering, transaction
-from agent.types import Announce, Command, Place, Reply, Turn
+from agent.types import Announce, Command, Place, Reply, TextSink, Turn
 from agent.writes import FORGOTTEN, TurnWrites
 from tools.contract import ArtifactKind, Tool, ToolArgs
 from tools.units import MIB
@@ -304,7 +305,7 @@ class Agent:
             return await self._make(turn, scope, tool, decision.args, said=text)
         if scope.uploaded:  # no tool asked for: the files are kept for the next request
             return await self._kept_files(scope, text)
-        return await self._chat(scope, text)
+        return await self._chat(scope, text, turn.stream)
 
     async def _revise(self, turn: Turn, scope: Scope, text: str) -> Reply:
         """A change to the piece in focus ("make it darker"), made by the tool of its kind with
@@ -312,7 +313,7 @@ class Agent:
         try:
             piece = piece_to_revise(scope)
             if piece is None:
-                return await self._chat(scope, text)
+                return await self._chat(scope, text, turn.stream)
             tool, args = revising(piece.kind, text, self.tools)
         except CannotRevise as problem:
             return Reply(str(problem), stored=False)
@@ -379,9 +380,11 @@ class Agent:
         shown = tuple(shown_artifact(artifact, self._studio.media) for artifact in scope.uploaded)
         return Reply(answer, artifacts=shown)
 
-    async def _chat(self, scope: Scope, text: str) -> Reply:
+    async def _chat(self, scope: Scope, text: str, stream: TextSink | None = None) -> Reply:
         try:
-            answer = await self._replies.answer(scope.window, text, scope.shared)
+            answer = await self._replies.answer(scope.window, text, scope.shared, stream)
+        except ChatUnavailable as down:
+            return _chat_unavailable(down)
         except Exception:  # noqa: BLE001 - any model failure becomes a message; the log keeps all
             return _could_not_answer()
         stored = await self._writes.words(scope, text, answer)
@@ -398,6 +401,8 @@ class Agent:
             outcome = await self._tool_loop.run(prompt, turn, scope, self._scopes.named_piece)
             if not outcome.tool_calls and not outcome.answer:
                 raise ValueError("the chat model returned an empty reply")
+        except ChatUnavailable as down:  # what tools made meanwhile is not stored either
+            return _chat_unavailable(down)
         except Exception:  # noqa: BLE001 - any model failure becomes a message; the log keeps all
             return _could_not_answer()
         if outcome.made:
@@ -430,6 +435,13 @@ def _typed(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def _chat_unavailable(down: ChatUnavailable) -> Reply:
+    """The operator's line in the log (no traceback: nothing here to debug), the person's
+    in the reply; nothing of the turn is stored."""
+    logger.warning("%s", down)
+    return Reply(PERSON_LINE, stored=False)
 
 
 def _could_not_answer() -> Reply:

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 ProgressSink = Callable[[float, str], None]
+# Called on the event loop with a chat reply's text so far, as the chat model writes it.
+TextSink = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,9 @@ class Turn:
     command: Command | None = None
     # Called on the event loop with (fraction 0-1, short label) while a tool works.
     progress: ProgressSink | None = field(default=None, compare=False, repr=False)
+    # Where a chat reply is shown as it is written (Discord edits its message); the Reply
+    # still carries the whole text, stored once at the end.
+    stream: TextSink | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -52,9 +52,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _log_to_stderr(settings: Settings) -> None:
     """Every record through the redacting handler. Like basicConfig (which this is), it
     leaves alone a logging set-up it finds already there."""
-    secrets = [discord_token(settings) or ""]
-    handler = redacting_handler(sys.stderr, secrets)
+    handler = redacting_handler(sys.stderr, log_secrets(settings))
     logging.basicConfig(level=settings.log_level, handlers=[handler])
+
+
+def log_secrets(settings: Settings) -> list[str]:
+    """What no log line may show: the bot's token, the chat engine's API key."""
+    chat_key = settings.chat_api_key
+    return [discord_token(settings) or "", chat_key.get_secret_value() if chat_key else ""]
 
 
 def _parser() -> argparse.ArgumentParser:

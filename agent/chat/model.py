@@ -15,22 +15,25 @@ itself is rendered in agent/chat/prompting.py.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.messages.ai import UsageMetadata
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from pydantic import ConfigDict, Field, SkipValidation
 
+from agent.chat.backends.cuda_speed import compiled_generation
+from agent.chat.backends.local_stream import StreamedGeneration, showable
 from agent.chat.prompting import render_chat
-from agent.chat.toolcalls import ToolRequest, parse_tool_calls
+from agent.chat.toolcalls import CALL_OPEN, ToolRequest, parse_tool_calls
 from agent.config import Settings
 from tools.models.sampling import seeded
 from tools.models.text import LoadedCausalLM
@@ -82,6 +85,10 @@ class LocalChatModel(BaseChatModel):
     top_p: float = Field(0.9, gt=0.0, le=1.0)
     max_new_tokens: int = Field(200, ge=1)
     seed: int | None = None
+    # On CUDA: a static KV cache of at least `cache_tokens` and a compiled decode step
+    # (agent/chat/backends/cuda_speed.py); ignored on the CPU.
+    compile_on_cuda: bool = True
+    cache_tokens: int = Field(0, ge=0)
 
     @property
     def _llm_type(self) -> str:
@@ -172,6 +179,36 @@ class LocalChatModel(BaseChatModel):
         )
         return ChatResult(generations=[generation], llm_output={"model_name": self.loaded.spec})
 
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        """The reply as it is written (agent/chat/backends/local_stream.py): plain text in
+        pieces, then one last chunk with the rest of the content, the tool calls and usage.
+        LangChain runs this in a worker thread for astream(), one piece at a time."""
+        tool_options = {name: kwargs.pop(name) for name in _TOOL_OPTIONS if name in kwargs}
+        request = ToolRequest.build(tool_options.get("tools"), tool_options.get("tool_choice"))
+        options = self._options(kwargs)
+        stops = [s for s in stop or [] if s]
+        encoded = self._encode(messages, request)
+        markers = [*stops, CALL_OPEN] if request.offered else stops
+        written, shown = request.forced_prefix, ""
+        generation = self._streamed(encoded, options, stops)
+        for piece in generation:
+            written += piece
+            now = showable(written, markers)
+            if len(now) > len(shown):
+                delta, shown = now[len(shown) :], now
+                if run_manager:
+                    run_manager.on_llm_new_token(delta)
+                yield ChatGenerationChunk(message=AIMessageChunk(content=delta))
+        said = written[len(request.forced_prefix) :]
+        completion = self._finished(encoded, said, stops, generation.tokens, options)
+        yield self._last_chunk(completion, request, shown)
+
     async def _agenerate(
         self,
         messages: list[BaseMessage],
@@ -224,12 +261,8 @@ class LocalChatModel(BaseChatModel):
     ) -> Any:
         return render_chat(self.loaded.tokenizer, messages, request, **template_kwargs)
 
-    def _complete(
-        self, encoded: Mapping[str, torch.Tensor], options: GenerationOptions, stop: list[str]
-    ) -> Completion:
+    def _generate_kwargs(self, options: GenerationOptions, stop: list[str]) -> dict[str, Any]:
         loaded = self.loaded
-        inputs = {name: tensor.to(loaded.device) for name, tensor in encoded.items()}
-        prompt_length = inputs["input_ids"].shape[1]
         generate_kwargs: dict[str, Any] = {
             "max_new_tokens": options.max_new_tokens,
             "pad_token_id": loaded.tokenizer.pad_token_id,
@@ -240,8 +273,92 @@ class LocalChatModel(BaseChatModel):
         if stop:
             # Ends generation early on a stop string; the text is cut at it below.
             generate_kwargs.update(stop_strings=stop, tokenizer=loaded.tokenizer)
+        cache_tokens = max(self.cache_tokens, options.max_new_tokens)
+        generate_kwargs.update(
+            compiled_generation(
+                loaded.device, enabled=self.compile_on_cuda, cache_tokens=cache_tokens
+            )
+        )
+        return generate_kwargs
+
+    def _run_generate(
+        self, inputs: Mapping[str, torch.Tensor], options: GenerationOptions, **kwargs: Any
+    ) -> torch.Tensor:
+        loaded = self.loaded
         with loaded.lock, torch.inference_mode(), seeded(options.seed, loaded.device):
-            output = loaded.model.generate(**inputs, **generate_kwargs)
+            return loaded.model.generate(**inputs, **kwargs)
+
+    def _streamed(
+        self, encoded: Mapping[str, torch.Tensor], options: GenerationOptions, stop: list[str]
+    ) -> StreamedGeneration:
+        inputs = {name: tensor.to(self.loaded.device) for name, tensor in encoded.items()}
+        return StreamedGeneration(
+            lambda **kwargs: self._run_generate(inputs, options, **kwargs),
+            self.loaded.tokenizer,
+            **self._generate_kwargs(options, stop),
+        )
+
+    def _finished(
+        self,
+        encoded: Mapping[str, torch.Tensor],
+        written: str,
+        stop: list[str],
+        output_tokens: int,
+        options: GenerationOptions,
+    ) -> Completion:
+        """A streamed reply as a Completion, as _complete makes one."""
+        text, stopped = cut_at_stop(written, stop)
+        ended = stopped or output_tokens < options.max_new_tokens
+        return Completion(
+            text=text.strip(),
+            input_tokens=int(encoded["input_ids"].shape[1]),
+            output_tokens=output_tokens,
+            finish_reason="stop" if ended else "length",
+        )
+
+    def _last_chunk(
+        self, completion: Completion, request: ToolRequest, shown: str
+    ) -> ChatGenerationChunk:
+        """The content not yet streamed, the tool calls, usage and the finish reason."""
+        fields = _reply_fields(completion.text, request)
+        content = str(fields.pop("content"))
+        rest = content[len(shown) :] if content.startswith(shown) else ""
+        # As chunks: an aggregated stream rebuilds its calls from them (a malformed call's
+        # text fails to parse there again, and stays invalid).
+        calls = [
+            {"name": c["name"], "args": json.dumps(c["args"]), "id": c["id"]}
+            for c in fields.get("tool_calls", [])
+        ] + [
+            {"name": c["name"], "args": c["args"], "id": c["id"]}
+            for c in fields.get("invalid_tool_calls", [])
+        ]
+        chunk_calls = [{**call, "index": index} for index, call in enumerate(calls)]
+        usage = UsageMetadata(
+            input_tokens=completion.input_tokens,
+            output_tokens=completion.output_tokens,
+            total_tokens=completion.input_tokens + completion.output_tokens,
+        )
+        message = AIMessageChunk(
+            content=rest,
+            tool_call_chunks=chunk_calls,
+            usage_metadata=usage,
+            response_metadata={
+                "model_name": self.loaded.spec,
+                "finish_reason": completion.finish_reason,
+            },
+            chunk_position="last",
+        )
+        return ChatGenerationChunk(
+            message=message, generation_info={"finish_reason": completion.finish_reason}
+        )
+
+    def _complete(
+        self, encoded: Mapping[str, torch.Tensor], options: GenerationOptions, stop: list[str]
+    ) -> Completion:
+        loaded = self.loaded
+        inputs = {name: tensor.to(loaded.device) for name, tensor in encoded.items()}
+        prompt_length = inputs["input_ids"].shape[1]
+        output = self._run_generate(inputs, options, **self._generate_kwargs(options, stop))
         new_tokens = output[0, prompt_length:]
         text = loaded.tokenizer.decode(new_tokens, skip_special_tokens=True)
         text, stopped = cut_at_stop(text, stop)
@@ -260,6 +377,8 @@ def build_chat_model(settings: Settings, loaded: LoadedCausalLM) -> LocalChatMod
         temperature=settings.temperature,
         top_p=settings.top_p,
         max_new_tokens=settings.max_new_tokens,
+        compile_on_cuda=settings.chat_compile,
+        cache_tokens=settings.context_tokens + settings.max_new_tokens,
     )
 
 

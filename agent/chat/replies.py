@@ -14,12 +14,14 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agent.chat.backends.streaming import reply_streamed
 from agent.chat.summary import summarize
 from agent.config import Settings
 from agent.scope import SharedSession
 from agent.sessions.canvas import FORMER_MEMBER
 from agent.store.db import Conversation, Role
 from agent.store.memory import ContextWindow, Memory, WindowMessage
+from agent.types import TextSink
 
 logger = logging.getLogger(__name__)
 
@@ -58,9 +60,14 @@ class ChatReplies:
         return [system, *history, HumanMessage(said)]
 
     async def answer(
-        self, window: ContextWindow, text: str, shared: SharedSession | None = None
+        self,
+        window: ContextWindow,
+        text: str,
+        shared: SharedSession | None = None,
+        stream: TextSink | None = None,
     ) -> str:
-        reply = await self._chat_model.ainvoke(self.prompt(window, text, shared))
+        """The reply; with `stream`, shown there as it is written (the whole is returned)."""
+        reply = await reply_streamed(self._chat_model, self.prompt(window, text, shared), stream)
         answer = str(reply.content).strip()
         if not answer:
             raise ValueError("the chat model returned an empty reply")

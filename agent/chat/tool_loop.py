@@ -25,6 +25,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.tools import StructuredTool
 from pydantic import ConfigDict
 
+from agent.chat.backends.streaming import state_streamed
 from agent.making.studio import Made, Request, Studio
 from agent.scope import Scope
 from agent.store.artifacts import ArtifactNotFound
@@ -72,7 +73,7 @@ class ToolLoop:
         """`prompt`: the system message, the history and the person's message, in order."""
         context = TurnContext(turn, scope, named_piece)
         messages = list(prompt)
-        state = await self._graph.ainvoke({"messages": messages}, context=context)
+        state = await state_streamed(self._graph, {"messages": messages}, context, turn.stream)
         new = state["messages"][len(messages) :]
         calls = sum(len(m.tool_calls) for m in new if isinstance(m, AIMessage))
         answers = [m for m in new if isinstance(m, AIMessage) and not m.tool_calls]

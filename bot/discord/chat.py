@@ -24,11 +24,12 @@ from discord.ext import commands
 
 from agent.apology import apology
 from agent.turns import Agent
-from agent.types import Attachment, Place, Reply, Turn, UserRef
+from agent.types import Attachment, Place, Reply, TextSink, Turn, UserRef
 from bot.discord.delivery import archive_if_ended, deliver, with_view
 from bot.discord.limits import RateLimiter
 from bot.discord.render import OutFile, OutMessage, render_reply
 from bot.discord.shrink_images import shrunk_to_fit
+from bot.discord.streaming import StreamedAnswer
 from tools.contract import Tool
 from tools.units import MIB
 
@@ -70,9 +71,11 @@ class Chat(commands.Cog):
             assert self._limiter is not None
             await self._deliver(message, Reply(self._limiter.refusal(wait), stored=False))
             return
+        # The reply is shown as it is written (streaming.py), then delivered into that message.
+        streamed = StreamedAnswer(lambda text: self._post_draft(message, text))
         async with showing_typing(message.channel):
-            reply = await self._answer(message, me)
-        await self._deliver(message, reply)
+            reply = await self._answer(message, me, streamed.show)
+        await self._deliver(message, reply, await streamed.finish())
 
     async def _for_me(self, message: discord.Message, me: discord.ClientUser) -> bool:
         """Whether to answer: addressed to the bot, or a person's message in a session thread.
@@ -83,7 +86,9 @@ class Chat(commands.Cog):
             return False
         return await self._agent.session_on(PLATFORM, place_of(message))
 
-    async def _answer(self, message: discord.Message, me: discord.ClientUser) -> Reply:
+    async def _answer(
+        self, message: discord.Message, me: discord.ClientUser, stream: TextSink | None = None
+    ) -> Reply:
         try:
             attachments = await self._download(message.attachments)
         except RefusedFile as refused:
@@ -95,6 +100,7 @@ class Chat(commands.Cog):
             text=without_mention(message.content, me.id),
             attachments=attachments,
             reply_to=replied_id(message),
+            stream=stream,
         )
         try:
             return await self._agent.respond(turn)
@@ -117,13 +123,33 @@ class Chat(commands.Cog):
             read.append(Attachment(file.filename, mime_type, data))
         return tuple(read)
 
-    async def _deliver(self, message: discord.Message, reply: Reply) -> None:
+    async def _post_draft(self, message: discord.Message, text: str) -> discord.Message:
+        """The first look at a reply being written, as the answer to the person's message."""
+        return await message.channel.send(
+            text,
+            allowed_mentions=NO_MENTIONS,
+            reference=_reference(message),  # type: ignore[arg-type]
+            mention_author=False,
+        )
+
+    async def _deliver(
+        self, message: discord.Message, reply: Reply, draft: discord.Message | None = None
+    ) -> None:
+        """Send the Reply; with `draft` (the reply shown as it was written) its first part
+        goes into that message instead of a new one."""
         parts = render_reply(reply, file_limit_bytes=self._file_limit)
         # Answers in a server reply to the person's message, so a busy channel shows who
         # asked what; fail_if_not_exists=False still answers if it was deleted meanwhile.
         references = [message.to_reference(fail_if_not_exists=False)] if message.guild else []
+        drafts = [draft] if draft is not None else []
 
         async def send(out: OutMessage, view: discord.ui.View | None) -> discord.Message:
+            if drafts:
+                completed = await completed_draft(drafts[0], out, view)
+                drafts.clear()
+                if completed is not None:
+                    references.clear()
+                    return completed
             sent = await message.channel.send(
                 out.content or None,
                 files=await files_of(out),
@@ -145,6 +171,26 @@ class Chat(commands.Cog):
     @property
     def _tools(self) -> tuple[Tool, ...]:
         return self._agent.tools
+
+
+async def completed_draft(
+    draft: discord.Message, out: OutMessage, view: discord.ui.View | None
+) -> discord.Message | None:
+    """The draft made the Reply's first part: its words, files and buttons. None when it
+    cannot be (deleted meanwhile): the part is then sent as a message of its own."""
+    try:
+        return await draft.edit(
+            content=out.content,
+            attachments=await files_of(out),
+            allowed_mentions=NO_MENTIONS,
+            **with_view(view),
+        )
+    except discord.NotFound:
+        return None
+
+
+def _reference(message: discord.Message) -> discord.MessageReference | None:
+    return message.to_reference(fail_if_not_exists=False) if message.guild else None
 
 
 class RefusedFile(Exception):

@@ -17,8 +17,10 @@ from typing import Any, TypeVar
 import pytest
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
+from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGenerationChunk
 from pydantic import Field
 from sqlalchemy import select
 
@@ -38,6 +40,20 @@ class ScriptedChat(GenericFakeChatModel):
 
     def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ScriptedChat:
         return self
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        # Streamed (a chat reply in Discord is): the whole answer as one chunk, its tool calls
+        # included, which the base class's word-by-word stream would drop.
+        answer = self._generate(messages, stop, **kwargs).generations[0].message
+        assert isinstance(answer, AIMessage)
+        chunk = AIMessageChunk(content=answer.content, tool_calls=answer.tool_calls, id=answer.id)
+        yield ChatGenerationChunk(message=chunk)
 
 
 def scripted(*answers: str | AIMessage) -> ScriptedChat:

@@ -1,0 +1,48 @@
+"""The local backend streams: transformers' TextIteratorStreamer in a worker thread, pieces of
+text as they are written, the finished message the same as an unstreamed reply."""
+
+from __future__ import annotations
+
+import torch
+from langchain_core.messages import AIMessageChunk, HumanMessage
+
+from agent.chat.backends.cuda_speed import compiled_generation
+from agent.chat.backends.local_stream import showable
+from agent.chat.model import LocalChatModel
+from agent.chat.toolcalls import CALL_OPEN
+from tools.models.text import LoadedCausalLM
+
+
+async def test_a_streamed_local_reply_comes_in_pieces_and_ends_as_the_whole_reply(
+    tiny_chat: LoadedCausalLM,
+) -> None:
+    model = LocalChatModel(loaded=tiny_chat, temperature=0.0, max_new_tokens=12)
+    asked = [HumanMessage("tell me about herons")]
+
+    whole = await model.ainvoke(asked)
+    chunks = [chunk async for chunk in model.astream(asked)]
+
+    assert len([c for c in chunks if c.content]) > 1  # pieces, not one block at the end
+    streamed = chunks[0]
+    for chunk in chunks[1:]:
+        streamed += chunk
+    assert isinstance(streamed, AIMessageChunk)
+    assert streamed.content == whole.content
+    assert streamed.usage_metadata == whole.usage_metadata
+    assert streamed.response_metadata["finish_reason"] == whole.response_metadata["finish_reason"]
+
+
+def test_text_that_may_open_a_tool_call_or_a_stop_string_is_held_back() -> None:
+    markers = [CALL_OPEN, "\nUser:"]
+    assert showable("Let me paint that <tool_c", markers) == "Let me paint that"
+    assert showable('Sure. <tool_call>{"name": "image"}', markers) == "Sure."
+    assert showable("A heron.\nUs", markers) == "A heron."
+    assert showable("  A heron stands  ", markers) == "A heron stands"
+
+
+def test_the_compiled_static_cache_is_for_cuda_only_and_can_be_turned_off() -> None:
+    assert compiled_generation(torch.device("cpu"), enabled=True, cache_tokens=1736) == {}
+    assert compiled_generation(torch.device("cuda"), enabled=False, cache_tokens=1736) == {}
+    on_gpu = compiled_generation(torch.device("cuda"), enabled=True, cache_tokens=1736)
+    assert on_gpu["cache_implementation"] == "static"
+    assert on_gpu["max_cache_len"] >= 1736 and on_gpu["max_cache_len"] % 256 == 0
