@@ -98,7 +98,9 @@ class Jobs:
         self._everyone: Counter[str] = Counter()
         self._throughput = Throughput()
         self._clock = clock
-        self._scheduler = Scheduler(limits.batching, pace=self._throughput, describe=queued_line)
+        self._scheduler = Scheduler(
+            limits.batching, pace=self._throughput, describe=queued_line, clock=clock
+        )
         self._running: dict[int, asyncio.Semaphore] = {}
         # Runs handed to the pool: all of them, those a thread has started, those done.
         self._submitted = 0
@@ -126,6 +128,11 @@ class Jobs:
             async with own:
                 return await self._run_in_thread(tool, args, context)
 
+    @property
+    def scheduler(self) -> Scheduler:
+        """The model scheduler the runs' model work goes through."""
+        return self._scheduler
+
     def in_the_works(self, user_id: int) -> int:
         """The person's jobs running or queued."""
         return self._active.get(user_id, 0)
@@ -142,8 +149,12 @@ class Jobs:
         return Busy(self.expected_wait_s())
 
     def expected_wait_s(self) -> float:
-        """How long the runs in the works will take, from their tools' measured durations."""
-        return self._throughput.wait_s(self._everyone, self._limits.workers)
+        """How long the runs in the works will take, from their tools' measured durations
+        shared among the threads, or from the model scheduler's lines (the batches planned
+        there at their measured speeds) when those say longer: most runs wait on a model,
+        not for a thread."""
+        by_tools = self._throughput.wait_s(self._everyone, self._limits.workers)
+        return max(by_tools, self._scheduler.backlog_s())
 
     @contextmanager
     def place_for(self, tool: Tool) -> Iterator[Busy | None]:

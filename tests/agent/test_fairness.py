@@ -7,7 +7,9 @@ import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from agent.busy import Throughput, queued_line
+import pytest
+
+from agent.busy import Busy, Throughput, queued_line
 from agent.jobs import JobLimits, Jobs
 from tests.support.studio_tools import VerseArgs
 from tests.tools.scheduling.helpers import WAIT_S, FakeModel, in_thread, until
@@ -79,3 +81,29 @@ def test_a_waiting_job_is_told_its_place_and_when_to_expect_it() -> None:
     scheduler.shutdown()
     # The running job's 10 s, Bo's 10 s, then Cy's own.
     assert told[0] == "queued: 2nd in line, about 30 s"
+
+
+async def test_busy_says_how_long_the_model_s_line_will_take() -> None:
+    model = FakeModel()
+
+    def work(args: VerseArgs, context: ToolContext) -> ArtifactDraft:
+        return ArtifactDraft(ArtifactKind.POEM, text=context.schedule(model.work(args.prompt)))
+
+    tool = Tool("fake", "Waits for the fake model.", ArtifactKind.POEM, VerseArgs, work)
+    batching = Batching(window_s=0, max_size=(("fake", 1),))
+    # Many threads, and a clock that stands still: nothing measured, 10 s a job.
+    jobs = Jobs(JobLimits(workers=32, queue_cap=3, batching=batching), clock=lambda: 0.0)
+    try:
+        asked = [
+            asyncio.create_task(jobs.run(person, tool, VerseArgs(prompt=item), ToolContext()))
+            for person, item in ((1, "gate"), (2, "b"), (3, "c"))
+        ]
+        await asyncio.to_thread(until, lambda: jobs.scheduler.waiting(model) == 2)
+        with pytest.raises(Busy) as refused:
+            await jobs.run(4, tool, VerseArgs(prompt="d"), ToolContext())
+        model.gate.set()
+        await asyncio.gather(*asked)
+    finally:
+        jobs.shutdown()
+    # The one running and the two in line, one at a time; the 32 threads do not share them.
+    assert str(refused.value) == "atelier is busy right now; try again in about 30 s."

@@ -133,9 +133,10 @@ def compose(order: Sequence[Entry], cap: Callable[[str], int]) -> list[Entry]:
 
 
 def batches_until(
-    order: Sequence[Entry], entry: Entry, cap: Callable[[str], int]
+    order: Sequence[Entry], entry: Entry | None, cap: Callable[[str], int]
 ) -> list[list[Entry]]:
-    """The batches that will run before `entry`'s, and its own last, if nobody else comes."""
+    """The batches that will run before `entry`'s, and its own last, if nobody else comes;
+    with `entry` None, every batch of the line."""
     planned: list[list[Entry]] = []
     remaining = list(order)
     while remaining:

@@ -109,6 +109,14 @@ class ModelQueue:
                 wait_s += self._pace.batch_s(batch[0].work.pace_key, batch_size(batch))
             return order.index(entry) + 1, wait_s
 
+    def backlog_s(self) -> float:
+        """Seconds until everything in line and running is done, if nobody else comes."""
+        with self._cond:
+            planned = batches_until(self._line.order(), None, self._batching.cap)
+            return self._running_left_s() + sum(
+                self._pace.batch_s(batch[0].work.pace_key, batch_size(batch)) for batch in planned
+            )
+
     def close(self) -> None:
         with self._cond:
             self._closed = True

@@ -64,6 +64,13 @@ class Scheduler:
             queue = self._queues.get(id(model))
         return 0 if queue is None else queue.waiting_count()
 
+    def backlog_s(self) -> float:
+        """Seconds until every model's line is done, one model after another (they share
+        the device), if nobody else comes."""
+        with self._lock:
+            queues = list(self._queues.values())
+        return sum(queue.backlog_s() for queue in queues)
+
     def describe(self, place: int, wait_s: float) -> str:
         return self._describe(place, wait_s)
 
