@@ -48,6 +48,7 @@ HELP = {
     "diff": "what changed between two versions: `/diff #12 #14`",
     "keep": "keep a piece as a favourite; your next requests lean toward it: `/keep #12`",
     "export": "a zip of your own messages and pieces: `/export me`",
+    "cancel": "stop what you asked for while it is made (Discord: its Cancel button)",
 }
 
 

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agent.account import AccountCommands
 from agent.apology import apology
 from agent.boundary import admit
+from agent.cancelling.command import CANCEL_COMMAND, CancelCommands
 from agent.chat.backends.errors import PERSON_LINE, ChatUnavailable
 from agent.chat.replies import ChatReplies, as_chat
 from agent.chat.tool_loop import ToolLoop
@@ -129,6 +130,7 @@ class Agent:
         )
         self._rearming: set[asyncio.Task[int]] = set()
         self._interrupted = InterruptedReports(sessions)
+        self._cancelling = CancelCommands(sessions, studio.running)
 
     @property
     def tools(self) -> tuple[Tool, ...]:
@@ -157,6 +159,8 @@ class Agent:
         if isinstance(admitted, Reply):  # out of bounds: refused before anything reads it
             return admitted
         turn = admitted  # cleaned once: what follows counts, parses and stores these texts
+        if turn.command is not None and turn.command.name == CANCEL_COMMAND:
+            return await self._cancelling.run(turn)  # stopping one's own run is always allowed
         if turn.command is not None and turn.command.name == SETTINGS_COMMAND:
             return await self._server_settings.run(turn)  # an admin's, in any channel
         rules = await self.policy.for_turn(turn)

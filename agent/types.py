@@ -9,11 +9,30 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 ProgressSink = Callable[[float, str], None]
 # Called on the event loop with a chat reply's text so far, as the chat model writes it.
 TextSink = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RunningJob:
+    """A tool run a turn started, for a transport to offer stopping it: Command("cancel",
+    {"job": id}) (agent/cancelling/)."""
+
+    id: int
+    tool: str
+
+
+@runtime_checkable
+class ShowsJobs(Protocol):
+    """A progress sink that is also told the job it reports on, so it can offer to cancel it
+    (Discord's Cancel button under the progress message)."""
+
+    def __call__(self, fraction: float, label: str) -> None: ...
+
+    def job_started(self, job: RunningJob) -> None: ...
 
 
 @dataclass(frozen=True)

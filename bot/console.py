@@ -3,6 +3,9 @@
 Piped mode prints each reply followed by one blank line (blank lines inside a reply are folded),
 so conversations can be scripted:
     printf 'hello\n/history\n' | atelier chat --user ada
+
+Lines are read on while a turn runs: `/cancel` is answered at once (it stops what the person
+has in the works, agent/cancelling/), and every other line waits for its turn, in order.
 """
 
 from __future__ import annotations
@@ -11,8 +14,11 @@ import asyncio
 import io
 import re
 import sys
+from collections import deque
+from collections.abc import Awaitable
 from typing import TextIO
 
+from agent.cancelling.command import CANCEL_COMMAND
 from agent.sessions.commands import SESSION_COMMAND
 from agent.turns import Agent
 from agent.types import Command, Place, Reply, Turn, UserRef
@@ -54,6 +60,18 @@ def render(reply: Reply) -> str:
     return "\n".join(lines)
 
 
+def _quits(line: str | None) -> bool:
+    return line is not None and line.strip() in {"/quit", "/exit"}
+
+
+def _cancel_in(line: str | None) -> Command | None:
+    """The /cancel a line is, if it is one."""
+    if line is None or not line.startswith("/"):
+        return None
+    command = parse_command(line.strip())
+    return command if command.name == CANCEL_COMMAND else None
+
+
 def _forgiving(stream: TextIO) -> TextIO:
     """`stream` reading a byte that is not UTF-8 (a Latin-1 file piped in) as U+FFFD, and
     writing what the terminal cannot show as '?': strict decoding would raise out of
@@ -78,27 +96,54 @@ class ConsoleChat:
         self._interactive = interactive
         self._stdin = _forgiving(stdin)
         self._stdout = _forgiving(stdout)
+        # Lines read while a turn ran, for after it (None: the input ended then).
+        self._held: deque[str | None] = deque()
+        self._reading: asyncio.Task[str | None] | None = None  # one read in flight at most
 
     async def run(self) -> None:
         # A relay turn passed on, a round closed at its deadline: printed as they happen.
         self._agent.announce_with(PLATFORM, self._announce)
         while (line := await self._read(f"{self._user}> ")) is not None:
             line = line.rstrip("\n")
-            if line.strip() in {"/quit", "/exit"}:
+            if _quits(line):
                 break
             reply = await self._handle(line)
             self._write(reply)
 
     async def _handle(self, line: str) -> str:
         if not line.startswith("/"):
-            return render(await self._agent.respond(self._turn(text=line)))
+            return render(await self._reading_on(self._agent.respond(self._turn(text=line))))
         command = parse_command(line)
         if command.name == "as":
             return self._switch_user(command.text)
         if command.name == "forget" and self._interactive and not command.text:
             command = await self._confirm_forget(command)
-        reply: Reply = await self._agent.respond(self._turn(command=command))
+        reply = await self._reading_on(self._agent.respond(self._turn(command=command)))
         return render(reply) + (CONSOLE_HELP if command.name == "help" else "")
+
+    async def _reading_on(self, answer: Awaitable[Reply]) -> Reply:
+        """The turn's reply; meanwhile lines are read on: `/cancel` is answered at once,
+        the rest are held for after it. Reading stops at the end of the input or a /quit."""
+        turn = asyncio.ensure_future(answer)
+        while not turn.done():
+            if self._held and (self._held[-1] is None or _quits(self._held[-1])):
+                return await turn
+            reading = self._read_ahead()
+            await asyncio.wait({turn, reading}, return_when=asyncio.FIRST_COMPLETED)
+            if not reading.done():
+                break  # the read stays in flight: it is the next line
+            self._reading = None
+            line = reading.result()
+            if (cancel := _cancel_in(line)) is not None:
+                self._write(render(await self._agent.respond(self._turn(command=cancel))))
+            else:
+                self._held.append(line)
+        return await turn
+
+    def _read_ahead(self) -> asyncio.Task[str | None]:
+        if self._reading is None:
+            self._reading = asyncio.create_task(self._read_line(f"{self._user}> "))
+        return self._reading
 
     async def _announce(self, place: Place, reply: Reply) -> None:
         self._write(render(reply))
@@ -126,6 +171,15 @@ class ConsoleChat:
         self._stdout.flush()
 
     async def _read(self, prompt: str) -> str | None:
+        """The next line: one held from while a turn ran, the read in flight, or a new one."""
+        if self._held:
+            return self._held.popleft()
+        if self._reading is not None:
+            reading, self._reading = self._reading, None
+            return await reading
+        return await self._read_line(prompt)
+
+    async def _read_line(self, prompt: str) -> str | None:
         # Reading blocks, so it happens in a thread: the event loop stays free.
         if self._interactive:
             try:

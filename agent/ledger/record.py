@@ -62,15 +62,18 @@ class JobLedger:
         # turn's own transactions; the tool has not started.
         return await transaction(self._sessions, open_job, doing="recording a job")
 
-    async def finish(self, job_id: int, *, made: bool, run: RunClock) -> None:
-        """Done when the run made its piece, failed when not; a job whose tool never began
-        (refused while in line) is no job: its row goes, and no quota counts it. A ledger
-        that cannot be written loses no piece: the row stays running, and the next start
-        marks it interrupted."""
+    async def finish(
+        self, job_id: int, *, made: bool, run: RunClock, cancelled: bool = False
+    ) -> None:
+        """Done when the run made its piece, cancelled when called off (/cancel), else
+        failed; a job whose tool never began (refused or called off while in line) is no
+        job: its row goes, and no quota counts it. A ledger that cannot be written loses no
+        piece: the row stays running, and the next start marks it interrupted."""
         if not run.started:
             change = delete(Job).where(Job.id == job_id)
         else:
-            state = JobState.DONE if made else JobState.FAILED
+            unmade = JobState.CANCELLED if cancelled else JobState.FAILED
+            state = JobState.DONE if made else unmade
             change = (
                 update(Job)
                 .where(Job.id == job_id)

@@ -14,11 +14,13 @@ import asyncio
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from agent.apology import apology
 from agent.busy import Busy
+from agent.cancelling.command import CANCELLED
+from agent.cancelling.running import Cancellable, JobOwner, RunningJobs
 from agent.jobs import Jobs, ToolTimedOut, TooManyJobs
 from agent.ledger.record import JobLedger
 from agent.ledger.timing import RunClock
@@ -26,10 +28,11 @@ from agent.making.files import StoredFiles, discard_files, write_files
 from agent.scope import Scope
 from agent.store.db import Artifact
 from agent.store.media import MediaStore
-from agent.types import Command, ProgressSink, Reply
+from agent.types import Command, ProgressSink, Reply, RunningJob, ShowsJobs
 from tools.contract import (
     ArtifactDraft,
     ArtifactKind,
+    Cancelled,
     FocusArtifact,
     ModelSource,
     Progress,
@@ -93,6 +96,7 @@ class Studio:
         self._jobs = jobs
         self._models = models
         self._tool_settings = tool_settings or {}
+        self.running = RunningJobs()  # what /cancel stops (agent/cancelling/)
 
     def handles(self, command: Command) -> bool:
         return command.name in self.tools
@@ -115,31 +119,50 @@ class Studio:
         if refused is not None:  # the server's blocklist (agent/policy/), before any job counts
             return Reply(refused, stored=False)
         if self._ledger is None:
-            return await self._run(request, RunClock())
+            with self._cancellable(request, self.running.new_id()) as run:
+                return await self._run(request, RunClock(), run)
         job = await self._ledger.start(request.scope, request.tool, request.args)
         if isinstance(job, Reply):  # over a quota: nothing started, nothing stored
             return job
         clock = RunClock()
         outcome: Made | Reply | None = None
-        try:
-            outcome = await self._run(request, clock)
-            return outcome
-        finally:
-            await self._ledger.finish(job, made=isinstance(outcome, Made), run=clock)
+        with self._cancellable(request, job) as run:
+            try:
+                outcome = await self._run(request, clock, run)
+                return outcome
+            finally:
+                cancelled = run.close()  # past cancelling from here: its end is recorded
+                made = isinstance(outcome, Made)
+                await self._ledger.finish(job, made=made, run=clock, cancelled=cancelled)
 
-    async def _run(self, request: Request, clock: RunClock) -> Made | Reply:
+    @contextmanager
+    def _cancellable(self, request: Request, job: int) -> Iterator[Cancellable]:
+        """The run registered for /cancel while it is in the works; the transport is told
+        its job, so it can offer a Cancel button."""
+        shared = request.scope.shared
+        owner = JobOwner(request.scope.user_id, None if shared is None else shared.session_id)
+        with self.running.running(job, owner, request.tool.name) as run:
+            if isinstance(request.progress, ShowsJobs):
+                request.progress.job_started(RunningJob(job, request.tool.name))
+            yield run
+
+    async def _run(self, request: Request, clock: RunClock, run: Cancellable) -> Made | Reply:
         tool = request.tool
-        context = self._context(request)
+        context = replace(self._context(request), cancelled=run.flag)
         try:
-            draft = await self._jobs.run(
-                request.scope.user_id,
-                clock.timing(tool),
-                request.args,
-                context,
-                group=request.scope.conversation_id,  # fair across a person's sessions
+            draft = await run.guard(
+                self._jobs.run(
+                    request.scope.user_id,
+                    run.tool(clock.timing(tool)),
+                    request.args,
+                    context,
+                    group=request.scope.conversation_id,  # fair across a person's sessions
+                )
             )
             if draft.kind is not tool.kind:
                 raise TypeError(f"the {tool.name} tool returned a {draft.kind}")
+        except Cancelled:
+            return Reply(CANCELLED, stored=False)
         except (TooManyJobs, Busy, ToolTimedOut, ModelUnavailable, ToolRefused) as refusal:
             return Reply(str(refusal), stored=False)
         except Exception:  # noqa: BLE001 - any tool failure becomes a message; the log keeps all
@@ -150,6 +173,9 @@ class Studio:
                 after="Nothing was stored; the conversation carries on as before.",
             )
         files = await write_files(self.media, (draft, *draft.parts))
+        if run.close():  # called off as it finished: what it made goes
+            await discard_files(self.media, files)
+            return Reply(CANCELLED, stored=False)
         return Made(request=request, draft=draft, files=files)
 
     async def discard(self, made: Sequence[Made]) -> None:

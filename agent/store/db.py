@@ -401,6 +401,7 @@ class JobState(enum.StrEnum):
     DONE = "done"
     FAILED = "failed"
     INTERRUPTED = "interrupted"  # still running when its process ended
+    CANCELLED = "cancelled"  # stopped by its requester or the session's host (/cancel)
 
 
 class Job(Base):

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import discord
 from pydantic import ValidationError
 
+from agent.cancelling.command import CANCEL_COMMAND
 from agent.types import Command, UserRef
 from bot.discord.buttons import CRITIQUE, KEEP, MUSIC, REVISE, VARY, PieceButton
 from bot.discord.interactions import InteractionTurns
@@ -62,6 +63,12 @@ class ButtonActions:
             await self._turns.refuse(interaction, "That tool is not available here any more.")
             return
         await self._run(interaction, button, command)
+
+    async def cancel(self, interaction: discord.Interaction, job: int) -> None:
+        """Cancel under a progress message: /cancel job=N, answered to the presser alone
+        (the agent says whether they may: the requester, or the session's host)."""
+        command = Command(CANCEL_COMMAND, {"job": job})
+        await self._turns.run(interaction, command, what="cancel", private=True, counted=False)
 
     async def revise(
         self, interaction: discord.Interaction, button: PieceButton, instruction: str

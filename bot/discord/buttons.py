@@ -5,6 +5,8 @@ Each button's custom id says everything needed to act on it, `atelier:<action>:<
 after the bot restarts: one DynamicItem class, registered in setup_hook, matches them all.
 What a press does lives in actions.py; this file only knows which buttons a piece gets:
 those whose tool is registered (no Critique button without a critique tool), by kind.
+The Cancel button under a progress message names the job it stops, `atelier:cancel:<job>`;
+who may press it is the agent's to say (/cancel, agent/cancelling/).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Protocol
 
 import discord
 
-from agent.types import Reply
+from agent.types import Reply, RunningJob
 from bot.discord.render import OutMessage
 from tools.contract import ArtifactKind, Tool
 
@@ -32,8 +34,13 @@ TEMPLATE = (
 )
 
 
+CANCEL_TEMPLATE = r"atelier:cancel:(?P<job>\d{1,19})"
+
+
 class PieceActions(Protocol):
     async def pressed(self, interaction: discord.Interaction, button: PieceButton) -> None: ...
+
+    async def cancel(self, interaction: discord.Interaction, job: int) -> None: ...
 
 
 class HasPieceActions(Protocol):
@@ -103,3 +110,35 @@ def piece_buttons(kind: str, number: int, owner: int, tools: Sequence[Tool]) -> 
     """The buttons under piece #number (none for a kind without them). They go in a
     persistent view (delivery.py): PieceButton's registration answers them, not the view."""
     return [PieceButton(action, kind, number, owner) for action in actions_for(kind, tools)]
+
+
+class CancelButton(discord.ui.DynamicItem[discord.ui.Button], template=CANCEL_TEMPLATE):  # type: ignore[type-arg]
+    """Cancel, under the progress message of job N."""
+
+    def __init__(self, job: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Cancel", style=discord.ButtonStyle.danger, custom_id=f"atelier:cancel:{job}"
+            )
+        )
+        self.job = job
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction,
+        item: discord.ui.Item,  # type: ignore[type-arg]
+        match: object,
+    ) -> CancelButton:
+        return cls(int(match.group("job")))  # type: ignore[attr-defined]
+
+    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        client: HasPieceActions = interaction.client  # type: ignore[assignment]
+        await client.piece_actions.cancel(interaction, self.job)
+
+
+def cancel_view(job: RunningJob) -> discord.ui.View:
+    """The Cancel button of `job`, for the progress message (persistent, like a piece's)."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(CancelButton(job.id))
+    return view

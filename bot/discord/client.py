@@ -28,7 +28,7 @@ from agent.config import Settings, StartupError
 from agent.turns import Agent
 from bot.discord.account import Account
 from bot.discord.actions import ButtonActions
-from bot.discord.buttons import PieceActions, PieceButton
+from bot.discord.buttons import CancelButton, PieceActions, PieceButton
 from bot.discord.chat import NO_MENTIONS, PLATFORM, Chat
 from bot.discord.create import Create
 from bot.discord.endpoints import pointed_at
@@ -111,7 +111,7 @@ class AtelierBot(commands.Bot):
         sessions = SessionTurns(self.agent, turns, self.poster)
         self.session_presses = sessions
         # Buttons sent before a restart are answered from their custom ids.
-        self.add_dynamic_items(PieceButton, EntryButton, VoteButton)
+        self.add_dynamic_items(PieceButton, CancelButton, EntryButton, VoteButton)
         await self.add_cog(Chat(self, self.agent, file_limit_bytes=limit, limiter=limiter))
         await self.add_cog(Create(self, self.agent, turns))
         await self.add_cog(Account(turns))

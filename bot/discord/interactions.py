@@ -25,6 +25,7 @@ from agent.config import Settings
 from agent.policy.rules import ServerRules
 from agent.turns import Agent
 from agent.types import Command, Place, Reply, Turn, UserRef
+from bot.discord.buttons import cancel_view
 from bot.discord.chat import NO_MENTIONS, PLATFORM, age_restricted, files_of, thread_place
 from bot.discord.delivery import deliver, with_view
 from bot.discord.limits import RateLimiter
@@ -110,9 +111,9 @@ class InteractionTurns:
     async def respond(self, interaction: discord.Interaction, turn: Turn, *, what: str) -> Reply:
         """The agent's Reply to `turn` (of a deferred interaction), its progress shown on the
         "thinking..." message; a failure is the one-line apology."""
-        progress = ProgressMessage(what, _editor(interaction))
+        progress = ProgressMessage(what, _editor(interaction), cancel=cancel_view)
         try:
-            return await self._agent.respond(replace(turn, progress=progress.update))
+            return await self._agent.respond(replace(turn, progress=progress))
         except Exception:  # noqa: BLE001 - the person gets a reference; the log keeps the rest
             name = turn.command.name if turn.command else "?"
             return apology(logger, what_failed=f"/{name} failed")
@@ -139,12 +140,12 @@ class InteractionTurns:
             return
         if not reply.artifacts and messages and not messages[0].files:
             await interaction.edit_original_response(
-                content=messages[0].content, allowed_mentions=NO_MENTIONS
+                content=messages[0].content, allowed_mentions=NO_MENTIONS, view=None
             )
             messages = messages[1:]
-        else:
+        else:  # view=None: the Cancel button goes with the progress line
             await interaction.edit_original_response(
-                content=_done_line(reply, started), allowed_mentions=NO_MENTIONS
+                content=_done_line(reply, started), allowed_mentions=NO_MENTIONS, view=None
             )
 
         async def follow_up(out: OutMessage, view: discord.ui.View | None) -> discord.Message:
@@ -181,9 +182,11 @@ class InteractionTurns:
         await deliver(self._agent, reply, messages, owner=owner, send=post)
 
 
-def _editor(interaction: discord.Interaction) -> Callable[[str], Any]:
-    async def edit(line: str) -> None:
-        await interaction.edit_original_response(content=line, allowed_mentions=NO_MENTIONS)
+def _editor(interaction: discord.Interaction) -> Callable[[str, discord.ui.View | None], Any]:
+    async def edit(line: str, view: discord.ui.View | None) -> None:
+        await interaction.edit_original_response(
+            content=line, allowed_mentions=NO_MENTIONS, view=view
+        )
 
     return edit
 

@@ -5,7 +5,8 @@ often as the tool likes; Discord rate-limits edits, and a person cannot read fas
 about once a second anyway. So updates only record the latest state, and one task shows it:
 at once if nothing was shown in the last interval, else when the interval is up, skipping
 the states in between. `close()` stops it before the result is delivered, so a late edit
-never overwrites the final status.
+never overwrites the final status. Told the job it reports on (agent/types.py ShowsJobs), it
+shows a Cancel button under the line from then on.
 """
 
 from __future__ import annotations
@@ -18,9 +19,14 @@ from contextlib import suppress
 
 import discord
 
+from agent.types import RunningJob
+
 logger = logging.getLogger(__name__)
 
 EDIT_INTERVAL_S = 1.0
+
+# Shows a line and the buttons under it (None: none).
+Edit = Callable[[str, discord.ui.View | None], Awaitable[object]]
 
 
 def progress_line(what: str, fraction: float, label: str) -> str:
@@ -34,13 +40,17 @@ class ProgressMessage:
     def __init__(
         self,
         what: str,
-        edit: Callable[[str], Awaitable[object]],
+        edit: Edit,
         *,
+        cancel: Callable[[RunningJob], discord.ui.View] | None = None,
         interval_s: float = EDIT_INTERVAL_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._what = what
         self._edit = edit
+        self._cancel = cancel  # the Cancel button's view for a job, where one is offered
+        self._view: discord.ui.View | None = None
+        self._shown_view: discord.ui.View | None = None
         self._interval = interval_s
         self._clock = clock
         self._latest: str | None = None
@@ -54,6 +64,19 @@ class ProgressMessage:
         if self._closed:
             return
         self._latest = progress_line(self._what, fraction, label)
+        self._soon()
+
+    __call__ = update  # the Turn's progress sink is the message itself
+
+    def job_started(self, job: RunningJob) -> None:
+        """The job this message reports on: its Cancel button goes under the line."""
+        if self._closed or self._cancel is None:
+            return
+        self._view = self._cancel(job)
+        self._latest = self._latest or f"⏳ {self._what}"
+        self._soon()
+
+    def _soon(self) -> None:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._show())
 
@@ -65,14 +88,16 @@ class ProgressMessage:
                 await self._task
 
     async def _show(self) -> None:
-        while self._latest != self._shown:
-            wait = self._last_edit + self._interval - self._clock()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            line = self._latest
-            self._last_edit = self._clock()
+        while self._latest != self._shown or self._view is not self._shown_view:
+            # The Cancel button is shown at once, once per message; lines once a second.
+            if self._view is self._shown_view:
+                wait = self._last_edit + self._interval - self._clock()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                self._last_edit = self._clock()
+            line, view = self._latest, self._view
             try:
-                await self._edit(line or "")
+                await self._edit(line or "", view)
             except discord.HTTPException as exc:  # progress is a courtesy; the result matters
                 logger.debug("progress edit failed: %s", exc)
-            self._shown = line
+            self._shown, self._shown_view = line, view
