@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import tiktoken
@@ -13,9 +14,10 @@ from langchain_core.messages import HumanMessage
 from pydantic import SecretStr
 
 from agent.chat.backends.errors import PERSON_LINE
+from agent.chat.backends.opening import open_chat_model
 from agent.chat.backends.reach import served_model_name
 from agent.chat.backends.served import ServedChatModel, build_served_model
-from agent.config import Settings, StartupError
+from agent.config import Settings, SettingsError, StartupError, load_settings
 from agent.factory import routing_mode
 from agent.types import TextSink, Turn, UserRef
 from bot.cli import log_secrets
@@ -188,3 +190,31 @@ def test_tokens_are_counted_without_tiktoken_or_the_server(
 
 def _turn(text: str, stream: TextSink) -> Turn:
     return Turn("test", UserRef("ada", "Ada"), PLACE, text, stream=stream)
+
+
+def test_the_key_is_refused_in_the_settings_file_and_read_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "atelier.toml"
+    monkeypatch.setenv("ATELIER_CONFIG", str(config))
+    config.write_text(f'chat_api_key = "{KEY}"\n')
+    with pytest.raises(SettingsError, match="ATELIER_CHAT_API_KEY") as refused:
+        load_settings()
+    assert KEY not in str(refused.value)
+    config.write_text("")
+    monkeypatch.setenv("ATELIER_CHAT_API_KEY", KEY)
+    settings = load_settings()
+    assert settings.chat_api_key is not None and KEY not in repr(settings)
+
+
+async def test_start_up_names_the_served_model_or_refuses_constrained_routing(
+    server: FakeOpenAI,
+) -> None:
+    settings = Settings(chat_backend="openai", chat_base_url=server.base_url)
+    model = await open_chat_model(settings, models=None)  # type: ignore[arg-type]
+    assert isinstance(model, ServedChatModel) and model.model_name == MODEL
+
+    with pytest.raises(StartupError, match="ATELIER_ROUTING"):
+        await open_chat_model(settings.model_copy(update={"routing": "constrained"}), None)  # type: ignore[arg-type]
+    with pytest.raises(StartupError, match="ATELIER_CHAT_BASE_URL"):
+        await open_chat_model(Settings(chat_backend="openai"), None)  # type: ignore[arg-type]
