@@ -22,7 +22,8 @@ async def test_cancel_typed_during_an_image_stops_it_and_stores_nothing(
     make_studio: MakeWorkshop, tiny_models: ModelRegistry
 ) -> None:
     counter = StepCounter()
-    studio = make_studio([counting_steps(IMAGE_TOOL, counter)], models=tiny_models)
+    # 100 steps of at least 50 ms: five seconds for the /cancel to arrive midway.
+    studio = make_studio([counting_steps(IMAGE_TOOL, counter, step_s=0.05)], models=tiny_models)
     read_end, write_end = os.pipe()
     stdin, typing = os.fdopen(read_end, "r"), os.fdopen(write_end, "w")
     stdout = io.StringIO()

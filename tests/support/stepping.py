@@ -44,12 +44,18 @@ class StepCounter:
 
 
 class Stepping(StepCounter):
-    """`total` steps of `step_s` each; a picture of its prompt when it gets to the end."""
+    """`total` steps of `step_s` each; a picture of its prompt when it gets to the end. With
+    `pause_after`, a run waits after that step until `release` is set (still checking for
+    cancellation), so a test can act while it is surely going on."""
 
-    def __init__(self, total: int = 500, step_s: float = 0.02) -> None:
+    def __init__(
+        self, total: int = 500, step_s: float = 0.02, *, pause_after: int | None = None
+    ) -> None:
         super().__init__()
         self.total = total
         self._step_s = step_s
+        self._pause_after = pause_after
+        self.release = threading.Event()
 
     def run(self, args: StepArgs, context: ToolContext) -> ArtifactDraft:
         for done in range(1, self.total + 1):
@@ -57,6 +63,8 @@ class Stepping(StepCounter):
             self.step()
             context.progress(done / self.total, f"step {done}/{self.total}")
             context.check()  # raises Cancelled: the run stops between two steps
+            while done == self._pause_after and not self.release.wait(0.01):
+                context.check()
         return ArtifactDraft(ArtifactKind.IMAGE, text=f"a picture of {args.prompt}")
 
     def tool(self, name: str = "image") -> Tool:

@@ -73,7 +73,7 @@ async def test_cancel_stops_the_run_within_one_step_and_stores_nothing(
 
 
 async def test_nobody_else_may_cancel_a_run(make_studio: MakeWorkshop) -> None:
-    stepping = Stepping(total=60)
+    stepping = Stepping(total=20, pause_after=1)
     studio = make_studio([stepping.tool()])
     await studio.say("hello", user="bob")  # bob is someone the bot knows
     watch = Watch()
@@ -84,6 +84,7 @@ async def test_nobody_else_may_cancel_a_run(make_studio: MakeWorkshop) -> None:
     assert refused.text == NOT_YOURS and refused.private and not refused.stored
     assert (await studio.command("/cancel", user="bob")).text == NOTHING_RUNNING
     assert (await studio.command(f"/cancel job={job.id}", user="cy")).text == NOT_YOURS
+    stepping.release.set()
     reply = await making  # ada's run went on to the end
     assert reply.artifacts and stepping.steps == stepping.total
     assert [j.state for j in await jobs(studio)] == [JobState.DONE]
@@ -111,7 +112,7 @@ async def test_a_session_host_may_cancel_a_members_run(make_studio: MakeWorkshop
 async def test_a_run_called_off_in_line_is_answered_at_once_and_never_runs(
     make_studio: MakeWorkshop,
 ) -> None:
-    stepping = Stepping(total=100)
+    stepping = Stepping(total=20, pause_after=1)
     studio = make_studio([stepping.tool()])
     first_watch, second_watch = Watch(), Watch()
     first = ask(studio, "ada", "/image one", first_watch)
@@ -123,6 +124,7 @@ async def test_a_run_called_off_in_line_is_answered_at_once_and_never_runs(
     async with asyncio.timeout(10):
         assert (await second).text == CANCELLED
     assert not first.done()  # answered while the run ahead of it still works
+    stepping.release.set()
     assert (await first).artifacts
     async with asyncio.timeout(10):
         while studio.jobs.in_the_works(user_id=1):
