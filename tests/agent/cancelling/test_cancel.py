@@ -11,8 +11,9 @@ from agent.cancelling.command import ALREADY_DONE, CANCELLED, NOT_YOURS, NOTHING
 from agent.store.db import Job, JobState
 from agent.types import Reply, RunningJob, Turn, UserRef
 from bot.console import parse_command
-from tests.support.stepping import Stepping
+from tests.support.stepping import StepArgs, Stepping
 from tests.support.workshop import PLACE, MakeWorkshop, Workshop
+from tools.contract import ArtifactDraft, ArtifactKind, Media, Tool, ToolContext
 
 STOPPING = "Stopping the image: nothing of it will be stored."
 
@@ -143,3 +144,26 @@ async def test_cancel_with_words_or_a_bad_job_is_told_its_usage(
         reply = await studio.command(line)
         assert reply.text == USAGE and reply.private and not reply.stored
     assert await studio.messages() == []
+
+
+def finish_regardless(args: StepArgs, context: ToolContext) -> ArtifactDraft:
+    """A tool that never checks: called off, it still hands back a picture."""
+    while not context.cancelled.wait(0.01):
+        pass
+    return ArtifactDraft(ArtifactKind.IMAGE, media=Media(b"P5 1 1 255\n\x00", "image/x-pgm"))
+
+
+async def test_what_a_run_makes_after_it_was_called_off_is_dropped(
+    make_studio: MakeWorkshop,
+) -> None:
+    stubborn = Tool("image", "Ignores cancel.", ArtifactKind.IMAGE, StepArgs, finish_regardless)
+    studio = make_studio([stubborn])
+    watch = Watch()
+    making = ask(studio, "ada", "/image a lighthouse", watch)
+    await watch.job()
+    assert (await studio.command("/cancel")).text == STOPPING
+    assert (await making).text == CANCELLED
+    # Its file was written, then removed again; nothing reached the database.
+    assert studio.media_files() == [] and await studio.artifacts() == []
+    assert await studio.messages() == []
+    assert [j.state for j in await jobs(studio)] == [JobState.CANCELLED]
