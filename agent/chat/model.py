@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -31,7 +31,7 @@ from langchain_core.tools import BaseTool
 from pydantic import ConfigDict, Field, SkipValidation
 
 from agent.chat.backends.cuda_speed import compiled_generation
-from agent.chat.backends.local_stream import StreamedGeneration, showable
+from agent.chat.backends.local_stream import StreamedGeneration, iterated_in_thread, showable
 from agent.chat.prompting import render_chat
 from agent.chat.toolcalls import CALL_OPEN, ToolRequest, parse_tool_calls
 from agent.config import Settings
@@ -208,6 +208,20 @@ class LocalChatModel(BaseChatModel):
         said = written[len(request.forced_prefix) :]
         completion = self._finished(encoded, said, stops, generation.tokens, options)
         yield self._last_chunk(completion, request, shown)
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        # The whole stream in one worker thread (the loop never waits on the model).
+        pieces = iterated_in_thread(lambda: self._stream(messages, stop, None, **kwargs))
+        async for chunk in pieces:
+            if run_manager and chunk.text:
+                await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+            yield chunk
 
     async def _agenerate(
         self,

@@ -10,13 +10,15 @@ streams.
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 from transformers import PreTrainedTokenizerBase, TextIteratorStreamer
 
+T = TypeVar("T")
 # Seconds the reader waits for the next piece before it looks whether generation died.
 _POLL_S = 0.5
 
@@ -97,3 +99,31 @@ def _overlap(text: str, marker: str) -> int:
         if marker.startswith(text[-size:]):
             return size
     return 0
+
+
+async def iterated_in_thread(make: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
+    """What `make()` yields, produced in one worker thread and handed to the event loop as it
+    comes. LangChain's default async stream moves every next() to an executor thread and back,
+    which costs more than a small model's token."""
+    loop = asyncio.get_running_loop()
+    items: asyncio.Queue[T | _End] = asyncio.Queue()
+
+    def produce() -> None:
+        end = _End()
+        try:
+            for item in make():
+                loop.call_soon_threadsafe(items.put_nowait, item)
+        except BaseException as error:  # noqa: BLE001 - raised on the loop, below
+            end.error = error
+        loop.call_soon_threadsafe(items.put_nowait, end)
+
+    worker = asyncio.create_task(asyncio.to_thread(produce))  # to_thread: contextvars follow
+    while not isinstance(item := await items.get(), _End):
+        yield item
+    await worker
+    if item.error is not None:
+        raise item.error
+
+
+class _End:
+    error: BaseException | None = None

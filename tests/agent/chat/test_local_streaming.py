@@ -3,11 +3,13 @@ text as they are written, the finished message the same as an unstreamed reply."
 
 from __future__ import annotations
 
+import pytest
 import torch
 from langchain_core.messages import AIMessageChunk, HumanMessage
+from transformers import TextIteratorStreamer
 
 from agent.chat.backends.cuda_speed import compiled_generation
-from agent.chat.backends.local_stream import showable
+from agent.chat.backends.local_stream import StreamedGeneration, iterated_in_thread, showable
 from agent.chat.model import LocalChatModel
 from agent.chat.toolcalls import CALL_OPEN
 from tools.models.text import LoadedCausalLM
@@ -46,3 +48,23 @@ def test_the_compiled_static_cache_is_for_cuda_only_and_can_be_turned_off() -> N
     on_gpu = compiled_generation(torch.device("cuda"), enabled=True, cache_tokens=1736)
     assert on_gpu["cache_implementation"] == "static"
     assert on_gpu["max_cache_len"] >= 1736 and on_gpu["max_cache_len"] % 256 == 0
+
+
+async def test_a_generation_that_fails_midway_raises_after_what_it_wrote(
+    tiny_chat: LoadedCausalLM,
+) -> None:
+    tokenizer = tiny_chat.tokenizer
+    words = tokenizer(" heron heron heron", add_special_tokens=False, return_tensors="pt")
+
+    def generate(streamer: TextIteratorStreamer, **_: object) -> None:
+        streamer.put(words["input_ids"][0])  # the "prompt", skipped
+        streamer.put(words["input_ids"][0])
+        raise RuntimeError("CUDA out of memory")
+
+    generation = StreamedGeneration(generate, tokenizer)
+    written: list[str] = []
+    with pytest.raises(RuntimeError, match="out of memory"):
+        async for piece in iterated_in_thread(lambda: iter(generation)):
+            written.append(piece)
+    assert "heron" in "".join(written)  # what came before the failure was shown
+    assert generation.tokens == words["input_ids"].shape[1]
