@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import logging
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -218,3 +220,29 @@ async def test_start_up_names_the_served_model_or_refuses_constrained_routing(
         await open_chat_model(settings.model_copy(update={"routing": "constrained"}), None)  # type: ignore[arg-type]
     with pytest.raises(StartupError, match="ATELIER_CHAT_BASE_URL"):
         await open_chat_model(Settings(chat_backend="openai"), None)  # type: ignore[arg-type]
+
+
+def test_atelier_stops_with_one_line_when_the_engine_is_not_there(
+    base_env: dict[str, str],
+) -> None:
+    env = {
+        **base_env,
+        "ATELIER_CHAT_BACKEND": "openai",
+        "ATELIER_CHAT_BASE_URL": "http://127.0.0.1:9/v1",  # the discard port: nothing listens
+        "ATELIER_CHAT_API_KEY": KEY,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "chat", "--user", "ada"],
+        env=env,
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "atelier: the chat server at http://127.0.0.1:9/v1 is unreachable (All connection "
+        "attempts failed): start it, or fix ATELIER_CHAT_BASE_URL"
+    ]
+    assert KEY not in done.stdout + done.stderr
