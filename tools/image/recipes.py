@@ -131,13 +131,26 @@ def base_in_focus(focus: FocusArtifact | None, pick: int | None) -> Base:
     return base_of(focus, pick)
 
 
+def _readable(focus: FocusArtifact) -> Image.Image:
+    """The piece's picture, or a refusal naming it when its file cannot be read (damaged on
+    disk, or not a picture after all): the person learns which piece, not a traceback."""
+    assert focus.media_path is not None
+    try:
+        with Image.open(focus.media_path) as opened:
+            return opened.convert("RGB")
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        raise ImageRefused(
+            f"I can't read the picture of #{focus.number}: its file is damaged or not an "
+            "image. Make a new one, or upload the picture again."
+        ) from None
+
+
 def base_of(focus: FocusArtifact, pick: int | None) -> Base:
     """The image in focus (one cell of it, for a grid) with the prompt and seed that made it.
     An upload has neither: its prompt is empty and a seed is drawn."""
     assert focus.media_path is not None
     params = focus.params
-    with Image.open(focus.media_path) as opened:
-        image = opened.convert("RGB")
+    image = _readable(focus)
     seeds = list(params.get("seeds") or ([params["seed"]] if "seed" in params else []))
     grid = params.get("grid")
     cell = None

@@ -23,7 +23,7 @@ from tests.support.workshop import PLACE, MakeWorkshop, Workshop
 from tools.contract import ArtifactKind, Cancelled, FocusArtifact, ToolContext, ToolRefused
 from tools.image.intents import read_image_request
 from tools.image.png_params import read_parameters
-from tools.image.safety import PromptBlocked, SafetyPolicy
+from tools.image.safety import ImageRefused, PromptBlocked, SafetyPolicy
 from tools.image.sizes import grid_cell, size_for
 from tools.image.tool import IMAGE_TOOL, ImageArgs, make_image
 from tools.models.registry import ModelRegistry
@@ -298,6 +298,16 @@ def focus_on(data: bytes, tmp_path: Path, **params: Any) -> FocusArtifact:
         mime_type="image/png",
         params=params,
     )
+
+
+def test_a_damaged_picture_in_focus_is_refused_naming_the_piece(
+    tiny_models: ModelRegistry, tmp_path: Path
+) -> None:
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 32), "teal").save(buffer, format="PNG")
+    focus = focus_on(buffer.getvalue()[:-40], tmp_path)  # cut short, as a failing disk would
+    with pytest.raises(ImageRefused, match="can't read the picture of #1"):
+        make_image(ImageArgs(mode="vary"), ToolContext(tiny_models, focus=focus))
 
 
 def test_the_operator_blocklist_refuses_new_and_refined_prompts(
