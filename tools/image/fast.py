@@ -107,8 +107,10 @@ def _fuse(model: Any) -> bool:
 def compile_modules(pipe: Any, decoder: TinyDecoder | None) -> None:
     """torch.compile in place (nn.Module.compile): the pipeline keeps its modules, so
     components, memory counts and the shared image-to-image pipeline see no wrapper."""
+    import torch._inductor.config as inductor  # loaded on demand: compiling only
+
     # 1x1 convolutions as matmuls: the UNet's and VAE's projections run faster that way.
-    torch._inductor.config.conv_1x1_as_mm = True
+    inductor.conv_1x1_as_mm = True
     pipe.unet.compile(dynamic=False)
     pipe.vae.decoder.compile(dynamic=False)
     if decoder is not None:

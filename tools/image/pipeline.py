@@ -85,7 +85,7 @@ def load_image_pipeline(
         decoder=decoder,
         speedups=speedups,
     )
-    plan = _warm_plan(loaded, settings)
+    plan = warm_plan_for(loaded, settings)
     warm_up(loaded, plan)
     loaded.ready_seconds = time.perf_counter() - started
     logger.info("%s", ready_line(loaded, plan))
@@ -104,7 +104,10 @@ def ready_line(loaded: LoadedImagePipeline, plan: Sequence[WarmShape]) -> str:
     )
 
 
-def _warm_plan(loaded: LoadedImagePipeline, settings: Mapping[str, Any]) -> tuple[WarmShape, ...]:
+def warm_plan_for(
+    loaded: LoadedImagePipeline, settings: Mapping[str, Any]
+) -> tuple[WarmShape, ...]:
+    """The shapes the load warms: none unless the fast path compiled the model."""
     if "compiled" not in loaded.speedups:
         return ()
     batches = FastOptions.from_settings(settings).compile_batches
