@@ -46,6 +46,7 @@ import torch
 
 from agent.busy import Busy, Throughput, queued_line
 from tools.contract import ArtifactDraft, Tool, ToolArgs, ToolContext
+from tools.scheduling.current import scheduling_for
 from tools.scheduling.queue import Batching
 from tools.scheduling.scheduler import Scheduler
 
@@ -248,7 +249,9 @@ class Jobs:
             self._started += 1
         started_at = self._clock()
         try:
-            draft = run_with_oom_retry(tool.run, args, context)
+            # Model work the tool's helpers do without its context goes through its lane too.
+            with scheduling_for(context.schedule):
+                draft = run_with_oom_retry(tool.run, args, context)
         finally:
             with self._count_lock:
                 self._finished += 1

@@ -14,6 +14,7 @@ from agent.jobs import JobLimits, Jobs
 from tests.support.studio_tools import VerseArgs
 from tests.tools.scheduling.helpers import WAIT_S, FakeModel, in_thread, until
 from tools.contract import ArtifactDraft, ArtifactKind, Tool, ToolContext
+from tools.scheduling.current import through_the_line
 from tools.scheduling.queue import Batching
 from tools.scheduling.scheduler import Scheduler
 from tools.scheduling.work import Work
@@ -107,3 +108,28 @@ async def test_busy_says_how_long_the_model_s_line_will_take() -> None:
         jobs.shutdown()
     # The one running and the two in line, one at a time; the 32 threads do not share them.
     assert str(refused.value) == "atelier is busy right now; try again in about 30 s."
+
+
+async def test_model_work_deep_in_a_tool_waits_in_the_model_s_line_and_says_so() -> None:
+    model = FakeModel()
+
+    def work(args: VerseArgs, context: ToolContext) -> ArtifactDraft:
+        # As a poem's helpers sample text: no context at hand, only the model.
+        made = through_the_line(model.work(args.prompt, shape=None))
+        return ArtifactDraft(ArtifactKind.POEM, text=made)
+
+    tool = Tool("verse", "Samples a verse.", ArtifactKind.POEM, VerseArgs, work)
+    told: list[str] = []
+    jobs = Jobs(JobLimits(workers=4), clock=lambda: 0.0)  # nothing measured: 10 s a job
+    try:
+        first = asyncio.create_task(jobs.run(1, tool, VerseArgs(prompt="gate"), ToolContext()))
+        await asyncio.to_thread(model.holding.wait, WAIT_S)
+        context = ToolContext(progress=lambda _fraction, line: told.append(line))
+        second = asyncio.create_task(jobs.run(2, tool, VerseArgs(prompt="b"), context))
+        await asyncio.to_thread(until, lambda: bool(told))
+        model.gate.set()
+        drafts = await asyncio.gather(first, second)
+    finally:
+        jobs.shutdown()
+    assert [draft.text for draft in drafts] == ["GATE", "B"]
+    assert told[0] == "queued: 1st in line, about 20 s"

@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 import inspect
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,8 @@ from tools.critique.rubric import (
 from tools.models.sampling import seeded
 from tools.models.text import LoadedCausalLM
 from tools.models.vision import LoadedVision
+from tools.scheduling.current import through_the_line
+from tools.scheduling.work import OnStep, Work
 
 SCORES = range(1, 11)
 WRITING_TOKENS = 220
@@ -105,8 +107,12 @@ def score_odds(reader: Reader, prompt: str) -> dict[int, float]:
     candidates = _score_tokens(reader.tokenizer, prompt)
     prefixes = {tokens[:i] for tokens in candidates for i in range(1, len(tokens))}
     inputs = reader.encode(prompt)
-    with reader.lock, torch.inference_mode():
-        after = _next_token_logprobs(reader.model, inputs, prefixes)
+
+    def read(_items: Sequence[None], _on_step: OnStep) -> list[Any]:
+        with reader.lock, torch.inference_mode():
+            return [_next_token_logprobs(reader.model, inputs, prefixes)]
+
+    after = through_the_line(Work(model=reader.model, kind="critique", item=None, run=read))
     odds = dict.fromkeys(SCORES, 0.0)
     for tokens, score in candidates.items():
         odds[score] += _exactly(tokens, candidates, after)
@@ -184,15 +190,22 @@ def write(reader: Reader, prompt: str, seed: int, max_new_tokens: int = WRITING_
         return ""
     inputs = reader.encode(prompt)
     tokenizer = reader.tokenizer
-    with reader.lock, torch.inference_mode(), seeded(seed, reader.device):
-        output = reader.model.generate(
-            **inputs,
-            do_sample=True,
-            temperature=0.7,
-            top_p=0.9,
-            max_new_tokens=max_new_tokens,
-            pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
-        )
+
+    def generate(_items: Sequence[None], _on_step: OnStep) -> list[Any]:
+        with reader.lock, torch.inference_mode(), seeded(seed, reader.device):
+            return [
+                reader.model.generate(
+                    **inputs,
+                    do_sample=True,
+                    temperature=0.7,
+                    top_p=0.9,
+                    max_new_tokens=max_new_tokens,
+                    pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
+                )
+            ]
+
+    # Alone, through the model's line when a tool run is on this thread.
+    output = through_the_line(Work(model=reader.model, kind="critique", item=None, run=generate))
     start = inputs["input_ids"].shape[1]
     return str(tokenizer.decode(output[0, start:], skip_special_tokens=True))
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import torch
 
 from tools.models.text import LoadedCausalLM
+from tools.scheduling.current import through_the_line
+from tools.scheduling.work import OnStep, Work
 
 
 @dataclass(frozen=True)
@@ -35,16 +37,23 @@ def sample(
         chat, add_generation_prompt=True, return_tensors="pt", return_dict=True
     )
     inputs = {name: tensor.to(loaded.device) for name, tensor in prompt.items()}
-    with loaded.lock, torch.inference_mode(), seeded(seed, loaded.device):
-        output = loaded.model.generate(
-            **inputs,
-            do_sample=True,
-            temperature=sampling.temperature,
-            top_p=sampling.top_p,
-            max_new_tokens=sampling.max_new_tokens,
-            num_return_sequences=count,
-            pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
-        )
+
+    def generate(_items: Sequence[None], _on_step: OnStep) -> list[torch.Tensor]:
+        with loaded.lock, torch.inference_mode(), seeded(seed, loaded.device):
+            return [
+                loaded.model.generate(
+                    **inputs,
+                    do_sample=True,
+                    temperature=sampling.temperature,
+                    top_p=sampling.top_p,
+                    max_new_tokens=sampling.max_new_tokens,
+                    num_return_sequences=count,
+                    pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
+                )
+            ]
+
+    # Alone, through the model's line when a tool run is on this thread (its place, its ETA).
+    output = through_the_line(Work(model=loaded.model, kind="text", item=None, run=generate))
     start = inputs["input_ids"].shape[1]
     return [tokenizer.decode(row[start:], skip_special_tokens=True).strip() for row in output]
 
