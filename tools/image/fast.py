@@ -117,6 +117,14 @@ def compile_modules(pipe: Any, decoder: TinyDecoder | None) -> None:
         decoder.module.decoder.compile(dynamic=False)
 
 
+def uncompile(pipe: Any, decoder: TinyDecoder | None) -> None:
+    """Back to eager modules (what nn.Module.compile set, unset): after a failed warm-up."""
+    modules = [pipe.unet, pipe.vae.decoder, None if decoder is None else decoder.module.decoder]
+    for module in modules:
+        if module is not None:
+            module._compiled_call_impl = None
+
+
 def is_compiled(module: torch.nn.Module) -> bool:
     """Whether nn.Module.compile was called on it."""
     return getattr(module, "_compiled_call_impl", None) is not None

@@ -30,7 +30,7 @@ from typing import Any
 from diffusers import AutoPipelineForText2Image, DiffusionPipeline
 
 from tools.image.decoders import TinyDecoder, load_tiny_decoder
-from tools.image.fast import FastOptions, speed_up
+from tools.image.fast import FastOptions, speed_up, uncompile
 from tools.image.loaded import ImageDefaults, LoadedImagePipeline, img2img_of, is_module
 from tools.image.tiny import ensure_tiny_image
 from tools.image.warmup import WarmShape, describe_plan, warm_plan, warm_up
@@ -85,8 +85,7 @@ def load_image_pipeline(
         decoder=decoder,
         speedups=speedups,
     )
-    plan = warm_plan_for(loaded, settings)
-    warm_up(loaded, plan)
+    plan = warmed(loaded, warm_plan_for(loaded, settings))
     loaded.ready_seconds = time.perf_counter() - started
     logger.info("%s", ready_line(loaded, plan))
     return loaded
@@ -102,6 +101,24 @@ def ready_line(loaded: LoadedImagePipeline, plan: Sequence[WarmShape]) -> str:
         f"image model {loaded.spec} ready on {loaded.device} in {loaded.ready_seconds:.1f} s: "
         f"{fast}{decoder}{warmed}"
     )
+
+
+def warmed(loaded: LoadedImagePipeline, plan: Sequence[WarmShape]) -> Sequence[WarmShape]:
+    """Warm the plan up; the plan warmed. Compiling is a speed-up, not a need: when it fails
+    (a compiler missing or refusing a graph) the model runs uncompiled, said in one line."""
+    try:
+        warm_up(loaded, plan)
+    except Exception as failed:  # noqa: BLE001 - any compiler failure; the model still works
+        reason = " ".join(str(failed).split())[:300] or type(failed).__name__
+        logger.warning(
+            "compiling the image model failed (%s); it runs uncompiled "
+            "(ATELIER_IMAGE_COMPILE=false skips the attempt)",
+            reason,
+        )
+        uncompile(loaded.text2img, loaded.decoder)
+        loaded.speedups = tuple(name for name in loaded.speedups if name != "compiled")
+        return ()
+    return plan
 
 
 def warm_plan_for(

@@ -89,3 +89,29 @@ def _picture(pipe: DiffusionPipeline) -> np.ndarray:
             output_type="pil",
         ).images[0]
     return np.asarray(image)
+
+
+def test_a_failed_compile_leaves_a_working_uncompiled_model(
+    models_cache_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import tools.image.pipeline as pipeline
+    from tools.image.fast import compile_modules
+    from tools.image.rendering import Render, render
+
+    def compiled(pipe: DiffusionPipeline, decoder: object, *_args: object) -> tuple[str, ...]:
+        compile_modules(pipe, decoder)  # as on CUDA; nothing compiles until the first call
+        return ("float32", "compiled")
+
+    def refused(*_args: object) -> None:
+        raise RuntimeError("inductor could not find a C++ compiler\nsee the log above")
+
+    monkeypatch.setattr(pipeline, "speed_up", compiled)
+    monkeypatch.setattr(pipeline, "warm_up", refused)
+    with caplog.at_level("WARNING", logger="tools.image.pipeline"):
+        loaded = load_image_pipeline("tiny:image", cache_dir=models_cache_dir, device="cpu")
+    assert loaded.speedups == ("float32",) and not is_compiled(loaded.text2img.unet)
+    (line,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert "compiling the image model failed (inductor could not find a C++ compiler" in line
+    assert "ATELIER_IMAGE_COMPILE=false" in line and "\n" not in line
+    job = Render("a lighthouse", "", 32, 32, 1, 5.0, (1,))
+    assert [image.size for image in render(loaded, job, lambda _d, _t: None)] == [(32, 32)]
