@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker  # noqa: E40
 from agent.store.db import Base, create_engine, session_factory  # noqa: E402
 from tests.support.pg import temporary_database  # noqa: E402
 
-pytest_plugins = ["tests.support.fixtures_models", "tests.support.workshop"]
+pytest_plugins = ["tests.support.fixtures_models", "tests.support.workshop", "tests.support.nats"]
 
 POSTGRES_URL = os.environ.get("ATELIER_TEST_POSTGRES_URL")
 BACKENDS = [
