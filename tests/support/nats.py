@@ -27,17 +27,14 @@ from agent.scaleout.subjects import Names
 NATS_URL_ENV = "ATELIER_TEST_NATS_URL"
 
 
-def test_nats_url() -> str | None:
+def configured_nats_url() -> str | None:
     """The test server's URL, or None when this leg is off."""
     return os.environ.get(NATS_URL_ENV) or None
 
 
-test_nats_url.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
-
-
 @pytest.fixture(scope="session")
 def nats_url() -> str:
-    url = test_nats_url()
+    url = configured_nats_url()
     if url is None:
         pytest.skip(f"{NATS_URL_ENV} not set")
     return url
