@@ -26,7 +26,7 @@ from agent.ledger.record import JobLedger
 from agent.making.decisions import AlwaysAnswer, Router
 from agent.making.studio import Studio
 from agent.store import migrate
-from agent.store.db import create_engine, session_factory
+from agent.store.engine import create_engine, session_factory
 from agent.store.media import MediaStore
 from agent.store.memory import Memory
 from agent.store.sweep import sweep_media

@@ -50,7 +50,7 @@ from agent.chat.model import build_chat_model  # noqa: E402
 from agent.config import Settings  # noqa: E402
 from agent.factory import assemble_agent, routing_mode  # noqa: E402
 from agent.jobs import JobLimits, Jobs  # noqa: E402
-from agent.store.db import create_engine, session_factory  # noqa: E402
+from agent.store.engine import create_engine, session_factory  # noqa: E402
 from agent.store.migrate import upgrade  # noqa: E402
 from agent.types import Command, Place, Reply, Turn, UserRef  # noqa: E402
 from tools.catalog import POEM  # noqa: E402

@@ -74,7 +74,7 @@ async def _serve_bot() -> None:
     from agent.factory import assemble_agent, build_model_registry
     from agent.jobs import JobLimits, Jobs
     from agent.store import migrate
-    from agent.store.db import create_engine, session_factory
+    from agent.store.engine import create_engine, session_factory
     from bot.discord.client import run_bot
     from tools.models.specs import CHAT_ROLE
 

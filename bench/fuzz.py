@@ -28,7 +28,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support, run from anywhere
 
-from agent.store.db import Base, create_engine, session_factory  # noqa: E402
+from agent.store.db import Base  # noqa: E402
+from agent.store.engine import create_engine, session_factory  # noqa: E402
 from tests.support.fuzzing import (  # noqa: E402
     FuzzRouter,
     Harness,

@@ -60,17 +60,8 @@ import sqlalchemy
 from sqlalchemy import event, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from agent.store.db import (
-    Conversation,
-    ConversationKind,
-    Message,
-    Role,
-    User,
-    create_engine,
-    redact_url,
-    session_factory,
-    utcnow,
-)
+from agent.store.db import Conversation, ConversationKind, Message, Role, User, utcnow
+from agent.store.engine import create_engine, redact_url, session_factory
 from agent.store.memory import Memory
 from agent.store.migrate import upgrade
 

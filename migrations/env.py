@@ -13,6 +13,10 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+# The feature folders' models sit on the same Base: imported so autogenerate and the
+# migration tests see every table.
+import agent.ledger.models  # noqa: F401
+import agent.policy.models  # noqa: F401
 from agent.store.db import Base
 
 config = context.config

@@ -18,7 +18,8 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker  # noqa: E402
 
-from agent.store.db import Base, create_engine, session_factory  # noqa: E402
+from agent.store.db import Base  # noqa: E402
+from agent.store.engine import create_engine, session_factory  # noqa: E402
 from tests.support.pg import temporary_database  # noqa: E402
 
 pytest_plugins = ["tests.support.fixtures_models", "tests.support.workshop", "tests.support.nats"]

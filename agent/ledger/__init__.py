@@ -1,4 +1,4 @@
-"""The job ledger: one row per tool run (agent/store/db.py `Job`).
+"""The job ledger: one row per tool run (`Job`, models.py).
 
 A row is written, in state running, before the tool starts, so a process killed mid-run leaves
 a trace; the run's end makes it done or failed, with the seconds the tool ran

@@ -16,8 +16,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.boundary import excerpt
+from agent.ledger.models import Job, JobState
 from agent.ledger.summary import QUOTED_CHARS
-from agent.store.db import Job, JobState, User, utcnow
+from agent.store.db import User, utcnow
 from agent.types import Announce, Place, Reply
 
 logger = logging.getLogger(__name__)

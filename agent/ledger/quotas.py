@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agent.ledger.models import Job
 from agent.scope import Scope
-from agent.store.db import Job
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)

@@ -10,11 +10,12 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agent.ledger.models import Job, JobState
 from agent.ledger.quotas import Quotas, over_quota
 from agent.ledger.summary import job_summary
 from agent.ledger.timing import RunClock
 from agent.scope import Scope
-from agent.store.db import Job, JobState, utcnow
+from agent.store.db import utcnow
 from agent.store.retry import DatabaseUnavailable, transaction
 from agent.types import Reply
 from tools.contract import Tool, ToolArgs

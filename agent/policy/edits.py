@@ -13,8 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from agent.policy.models import ServerPolicy
 from agent.policy.words import BadTerm, terms_in
-from agent.store.db import ServerPolicy
 
 MAX_CHANNELS = 50
 MAX_TERMS = 100

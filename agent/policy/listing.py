@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from agent.policy.models import PolicyChange
 from agent.policy.rules import ServerRules
-from agent.store.db import PolicyChange
 
 LIST_CHARS = 300  # each list in a reply; 5 of them stay well under Discord's 2,000
 VALUE_CHARS = 80  # an old or new value in the history

@@ -9,8 +9,9 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agent.policy.models import PolicyChange, ServerPolicy
 from agent.policy.rules import NO_SERVER, Buttons, ServerRules
-from agent.store.db import PolicyChange, ServerPolicy, utcnow
+from agent.store.db import utcnow
 from agent.types import UserRef
 
 # The settings an admin changes, as the audit names them: each is a column of ServerPolicy.

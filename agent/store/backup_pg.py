@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy.engine import URL, make_url
 
 from agent.config import StartupError
-from agent.store.db import redact_url
+from agent.store.engine import redact_url
 
 TEMPORARY_PREFIX = ".tmp-backup-"
 INSTALL_HINT = (

@@ -1,13 +1,13 @@
-"""The database: typed ORM models, the async engine and the session factory.
+"""The database's typed ORM models and their Base (the engine: engine.py).
 
-Every schema change goes through an Alembic revision in migrations/versions; the
-migrations tests check that these models and the migrations agree.
+The ledger's and the policy's models live with their features (agent/ledger/models.py,
+agent/policy/models.py) on this Base. Every schema change goes through an Alembic revision in
+migrations/versions; the migrations tests check that these models and the migrations agree.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +15,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
-    Float,
     ForeignKey,
     Index,
     Integer,
@@ -24,20 +23,10 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
-    event,
     text,
 )
-from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import ArgumentError
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-
-from agent.store.sqlite import connector as sqlite_connector
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit id for messages.
 BigIntId = BigInteger().with_variant(Integer(), "sqlite")
@@ -335,44 +324,6 @@ class RoundVote(Base):
     cast_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class ServerPolicy(Base):
-    """A server's /settings (agent/policy/): the channels atelier answers in (none listed:
-    all), who may press a piece's buttons (None: the operator's default), words refused on
-    top of the operator's blocklist, unfiltered images in age-restricted channels, and the
-    people atelier ignores there. Lists are replaced whole, never changed in place."""
-
-    __tablename__ = "server_policies"
-    __table_args__ = (UniqueConstraint("platform", "guild_id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    platform: Mapped[str] = mapped_column(String(32))
-    guild_id: Mapped[str] = mapped_column(String(64))
-    channels: Mapped[list[str]] = mapped_column(JSON, default=list)
-    buttons: Mapped[str | None] = mapped_column(String(16), default=None)
-    blocklist: Mapped[list[str]] = mapped_column(JSON, default=list)
-    nsfw: Mapped[bool] = mapped_column(default=False)
-    blocked_users: Mapped[list[str]] = mapped_column(JSON, default=list)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-
-
-class PolicyChange(Base):
-    """One change of a server's settings: who made it, which setting, its old and new value,
-    when. Kept by platform ids and names, not users rows, so /forget leaves the audit whole."""
-
-    __tablename__ = "policy_changes"
-    __table_args__ = (Index("ix_policy_changes_place", "platform", "guild_id", "id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    platform: Mapped[str] = mapped_column(String(32))
-    guild_id: Mapped[str] = mapped_column(String(64))
-    actor_id: Mapped[str] = mapped_column(String(64))
-    actor_name: Mapped[str] = mapped_column(String(100))
-    setting: Mapped[str] = mapped_column(String(32))
-    old: Mapped[Any] = mapped_column(JSON, nullable=True)
-    new: Mapped[Any] = mapped_column(JSON, nullable=True)
-    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
 class Message(Base):
     __tablename__ = "messages"
     # The context window reads the newest N of one conversation: this index keeps that
@@ -393,91 +344,3 @@ class Message(Base):
     artifact_id: Mapped[int | None] = mapped_column(ForeignKey("artifacts.id", ondelete="SET NULL"))
     platform_message_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-# The job ledger (agent/ledger/): one row per tool run, for quotas and crash reports.
-class JobState(enum.StrEnum):
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
-    INTERRUPTED = "interrupted"  # still running when its process ended
-    CANCELLED = "cancelled"  # stopped by its requester or the session's host (/cancel)
-
-
-class Job(Base):
-    """One tool run: who asked, where, what (a short summary), and how it ended."""
-
-    __tablename__ = "jobs"
-    __table_args__ = (
-        # The quotas count a person's and a server's recent jobs.
-        Index("ix_jobs_user_id_started_at", "user_id", "started_at"),
-        Index("ix_jobs_guild_id_started_at", "guild_id", "started_at"),
-        # At start-up: the jobs left running, and those interrupted but not yet told.
-        Index("ix_jobs_state_platform", "state", "platform"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    platform: Mapped[str] = mapped_column(String(32))
-    guild_id: Mapped[str | None] = mapped_column(String(64))
-    channel_id: Mapped[str | None] = mapped_column(String(64))
-    thread_id: Mapped[str | None] = mapped_column(String(64))
-    tool: Mapped[str] = mapped_column(String(64))
-    summary: Mapped[str] = mapped_column(String(100))
-    state: Mapped[str] = mapped_column(String(16), default=JobState.RUNNING)
-    started_at: Mapped[datetime] = mapped_column(default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(default=None)
-    tool_seconds: Mapped[float] = mapped_column(Float, default=0.0)
-    reported_at: Mapped[datetime | None] = mapped_column(default=None)
-
-
-# Faults survived (agent/store/retry.py): how long a SQLite writer waits for another's lock,
-# and how long a PostgreSQL connection may take to open, before the turn says the database
-# is not answering (asyncpg's own default is a minute).
-SQLITE_BUSY_S = 5.0
-POSTGRES_CONNECT_S = 10.0
-
-
-def create_engine(url: str, *, sqlite_busy_s: float = SQLITE_BUSY_S) -> AsyncEngine:
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        connect = {"timeout": POSTGRES_CONNECT_S} if parsed.get_driver_name() == "asyncpg" else {}
-        return create_async_engine(url, pool_pre_ping=True, connect_args=connect)
-    # Only the file path is used from a SQLite URL: see agent/store/sqlite.py for why the
-    # connection is made here rather than by the dialect.
-    database = parsed.database or ":memory:"
-    engine = create_async_engine(url, async_creator=sqlite_connector(database))
-    event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-    event.listen(engine.sync_engine, "connect", _sqlite_busy_wait(sqlite_busy_s))
-    return engine
-
-
-def _sqlite_busy_wait(seconds: float) -> Callable[[Any, Any], None]:
-    def wait_for_locks(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout={round(seconds * 1000)}")
-        cursor.close()
-
-    return wait_for_locks
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets readers and the writer overlap; NORMAL sync is durable across app crashes
-    # (not power loss), the usual trade for a chat history; foreign keys are off by default.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
-
-
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
-
-
-def redact_url(url: str) -> str:
-    """The URL with any password hidden, for messages and logs."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unparsable database URL>"

@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import migrations
 from agent.config import StartupError
-from agent.store.db import redact_url
+from agent.store.engine import redact_url
 
 
 class MigrationError(StartupError):

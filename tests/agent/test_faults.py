@@ -22,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 import agent.scope
 import agent.store.media
 import agent.writes
-from agent.store.db import Base, create_engine
+from agent.store.db import Base
+from agent.store.engine import create_engine
 from agent.store.media import MEDIA_UNWRITABLE
 from agent.store.memory import Memory
 from agent.store.people import find_or_create_user

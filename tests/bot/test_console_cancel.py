@@ -10,7 +10,7 @@ import os
 from sqlalchemy import select
 
 from agent.cancelling.command import CANCELLED
-from agent.store.db import Job, JobState
+from agent.ledger.models import Job, JobState
 from bot.console import ConsoleChat
 from tests.support.stepping import StepCounter, counting_steps
 from tests.support.workshop import MakeWorkshop

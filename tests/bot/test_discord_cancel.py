@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from agent.cancelling.command import ALREADY_DONE, CANCELLED, NOT_YOURS
-from agent.store.db import Job, JobState
+from agent.ledger.models import Job, JobState
 from tests.bot import test_discord_commands as commands_tests
 from tests.bot.test_discord_commands import Scene, Stage
 from tests.bot.test_discord_sessions import settled, start

@@ -8,7 +8,8 @@ import asyncio
 from sqlalchemy import select
 
 from agent.ledger.interrupted import mark_interrupted
-from agent.store.db import Job, JobState, User
+from agent.ledger.models import Job, JobState
+from agent.store.db import User
 from tests.bot.test_discord_commands import IMAGE, POEM, Scene, Stage, fake, stage
 from tests.support.workshop import MakeWorkshop
 

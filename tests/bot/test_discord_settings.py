@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import func, select
 
 from agent.policy.commands import ADMINS_ONLY
+from agent.policy.models import PolicyChange, ServerPolicy
 from agent.policy.rules import BLOCKED, ELSEWHERE
-from agent.store.db import PolicyChange, ServerPolicy
 from tests.bot import test_discord_commands as commands_tests
 from tests.bot.test_discord_commands import Scene, Stage
 from tests.support.fake_discord import FakeDiscord, InteractionLog, Payload, SentMessage

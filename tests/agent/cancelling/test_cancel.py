@@ -8,7 +8,7 @@ import asyncio
 from sqlalchemy import select
 
 from agent.cancelling.command import ALREADY_DONE, CANCELLED, NOT_YOURS, NOTHING_RUNNING, USAGE
-from agent.store.db import Job, JobState
+from agent.ledger.models import Job, JobState
 from agent.types import Reply, RunningJob, Turn, UserRef
 from bot.console import parse_command
 from tests.support.stepping import StepArgs, Stepping

@@ -11,7 +11,9 @@ from sqlalchemy import select
 from agent.config import Settings
 from agent.factory import open_agent
 from agent.ledger.interrupted import mark_interrupted
-from agent.store.db import Job, JobState, User, create_engine, session_factory, utcnow
+from agent.ledger.models import Job, JobState
+from agent.store.db import User, utcnow
+from agent.store.engine import create_engine, session_factory
 from agent.turns import Agent
 from agent.types import Place, Reply, Turn, UserRef
 from tests.support.announcements import Announcements

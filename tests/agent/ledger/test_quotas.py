@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from agent.ledger.models import Job, JobState
 from agent.ledger.quotas import Quotas
-from agent.store.db import Job, JobState, User
+from agent.store.db import User
 from agent.types import Place
 from tests.support.studio_tools import SKETCH
 from tests.support.workshop import MakeWorkshop, Sessions

@@ -8,7 +8,7 @@ import asyncio
 from sqlalchemy import select
 
 from agent.jobs import JobLimits
-from agent.store.db import Job, JobState
+from agent.ledger.models import Job, JobState
 from agent.store.retry import NOT_ANSWERING
 from agent.types import Place
 from tests.support.studio_tools import BROKEN, SKETCH, Stall, stall_tool

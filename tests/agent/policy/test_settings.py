@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import func, select
 
 from agent.policy.commands import ADMINS_ONLY, IN_A_SERVER
+from agent.policy.models import PolicyChange, ServerPolicy
 from agent.policy.rules import BLOCKED, ELSEWHERE
-from agent.store.db import Message, PolicyChange, ServerPolicy
+from agent.store.db import Message
 from agent.types import Command, Place, Reply, Turn, UserRef
 from tests.support.studio_tools import HUM, SKETCH, VERSE
 from tests.support.workshop import MakeWorkshop, Workshop

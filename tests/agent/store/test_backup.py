@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import select
 
 from agent.store import migrate
-from agent.store.db import Message, Role, create_engine, session_factory
+from agent.store.db import Message, Role
+from agent.store.engine import create_engine, session_factory
 from agent.store.memory import Memory
 from agent.store.people import create_conversation, find_or_create_user
 from agent.types import Place, UserRef

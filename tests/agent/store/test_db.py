@@ -7,7 +7,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agent.store.db import Base, User, create_engine
+from agent.store.db import Base, User
+from agent.store.engine import create_engine
 from agent.store.people import _insert_user, find_or_create_user, find_user
 from agent.types import UserRef
 
