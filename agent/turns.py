@@ -59,7 +59,6 @@ from agent.store.retry import DatabaseUnavailable, not_answering, transaction
 from agent.types import Announce, Command, Place, Reply, TextSink, Turn
 from agent.writes import FORGOTTEN, TurnWrites
 from tools.contract import ArtifactKind, Tool, ToolArgs
-from tools.units import MIB
 
 logger = logging.getLogger(__name__)
 
@@ -109,19 +108,13 @@ class Agent:
         self.policy = Policies(sessions)
         self._server_settings = SettingsCommands(sessions, self.policy)
         self._writes = TurnWrites(sessions=sessions, memory=memory, studio=studio)
-        personal = PersonalExports(
-            sessions,
-            studio.media,
-            settings.data_dir / "exports",
-            limit_bytes=settings.discord_file_limit_mb * MIB,
+        personal = PersonalExports.in_data_dir(
+            sessions, studio.media, settings.data_dir, file_limit_mb=settings.discord_file_limit_mb
         )
         self._account = AccountCommands(sessions, memory, studio.media, personal, self.tools)
         self._announcers: dict[str, Announce] = {}
-        exports = SessionExports(
-            sessions,
-            studio.media,
-            settings.data_dir / "exports",
-            limit_bytes=settings.discord_file_limit_mb * MIB,
+        exports = SessionExports.in_data_dir(
+            sessions, studio.media, settings.data_dir, file_limit_mb=settings.discord_file_limit_mb
         )
         self._clock = SessionClock(sessions, self._announcers, studio.media, exports)
         self._group_sessions = SessionCommands(sessions, studio.media, self._clock, exports)

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from pathlib import Path
-
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.personal_export.build import ExportTooLarge, NothingToExport, export_path, export_person
-from agent.store.media import MediaStore
+from agent.sessions.exporting import ZipExports
 from agent.types import Download, Reply, Turn
 from tools.units import KIB, MIB
 
@@ -22,20 +19,7 @@ NOTHING = "There is nothing of yours to export yet: no messages and no pieces."
 FILENAME = "atelier-export.zip"
 
 
-class PersonalExports:
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        media: MediaStore,
-        out_dir: Path,
-        *,
-        limit_bytes: int,
-    ) -> None:
-        self._sessions = sessions
-        self._media = media
-        self._out_dir = out_dir
-        self._limit = limit_bytes
-
+class PersonalExports(ZipExports):
     async def run(self, turn: Turn) -> Reply:
         assert turn.command is not None
         # Only "me": whose export it is comes from the turn, never from an option or a name.

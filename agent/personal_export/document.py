@@ -13,13 +13,18 @@ from datetime import datetime
 from typing import Any
 
 from agent.personal_export.snapshot import ConversationFacts, OwnPiece, PersonSnapshot, SaidFacts
-from agent.sessions.export.document import left_out_entry, piece_entry
+from agent.sessions.export.document import (
+    Document,
+    ZipNames,
+    left_out_entry,
+    opening,
+    piece_entry,
+    zip_names,
+)
 from agent.sessions.export.files import LeftOut, MediaFile
 
 FORMAT = "atelier-personal-export"
 VERSION = 1
-
-Document = dict[str, Any]
 
 
 def person_document(
@@ -28,11 +33,9 @@ def person_document(
     left_out: Sequence[LeftOut],
     exported_at: datetime,
 ) -> Document:
-    names = {(file.piece, file.stored.name): file.zip_name for file in included}
+    names = zip_names(included)
     return {
-        "format": FORMAT,
-        "version": VERSION,
-        "exported_at": exported_at.isoformat(),
+        **opening(FORMAT, VERSION, exported_at),
         "person": {"name": snapshot.name, "platform": snapshot.platform},
         "conversations": [_conversation(c) for c in snapshot.conversations],
         "pieces": [_piece(piece, names) for piece in snapshot.pieces],
@@ -54,7 +57,7 @@ def _message(said: SaidFacts) -> dict[str, Any]:
     return {"role": said.role, "text": said.text, "at": said.at.isoformat(), "piece": said.piece}
 
 
-def _piece(piece: OwnPiece, names: dict[tuple[int, str | None], str]) -> dict[str, Any]:
+def _piece(piece: OwnPiece, names: ZipNames) -> dict[str, Any]:
     return {
         **piece_entry(piece.facts, names),
         "kept_at": None if piece.kept_at is None else piece.kept_at.isoformat(),

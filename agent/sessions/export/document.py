@@ -28,6 +28,7 @@ FORMAT = "atelier-session-export"
 VERSION = 1
 
 Document = dict[str, Any]
+ZipNames = dict[tuple[int, str | None], str]  # (piece, file name) -> its name in the zip
 
 
 def session_document(
@@ -38,11 +39,9 @@ def session_document(
     left_out: Sequence[LeftOut],
     exported_at: datetime,
 ) -> Document:
-    names = {(file.piece, file.stored.name): file.zip_name for file in included}
+    names = zip_names(included)
     return {
-        "format": FORMAT,
-        "version": VERSION,
-        "exported_at": _time(exported_at),
+        **opening(FORMAT, VERSION, exported_at),
         "session": _session(snapshot.session),
         "members": [_member(member) for member in snapshot.members],
         "pieces": [piece_entry(piece, names) for piece in snapshot.pieces],
@@ -51,6 +50,16 @@ def session_document(
         "credits": [_credit(credit) for credit in credits],
         "left_out": [left_out_entry(gone) for gone in left_out],
     }
+
+
+def opening(format_: str, version: int, exported_at: datetime) -> Document:
+    """The fields both exports' documents open with: which format and version, and when."""
+    return {"format": format_, "version": version, "exported_at": exported_at.isoformat()}
+
+
+def zip_names(included: Iterable[MediaFile]) -> ZipNames:
+    """Each file in the zip by its piece and name, as piece_entry looks it up."""
+    return {(file.piece, file.stored.name): file.zip_name for file in included}
 
 
 def _time(moment: datetime | None) -> str | None:
@@ -78,8 +87,8 @@ def _member(member: MemberFacts) -> dict[str, Any]:
     }
 
 
-def piece_entry(piece: PieceFacts, names: dict[tuple[int, str | None], str]) -> dict[str, Any]:
-    """A piece as both exports describe it; `names`: (piece, file name) -> its name in the zip."""
+def piece_entry(piece: PieceFacts, names: ZipNames) -> dict[str, Any]:
+    """A piece as both exports describe it, its files named as `names` names them."""
     own = next((stored for stored in piece.files if stored.name is None), None)
     kept = [stored for stored in piece.files if stored.name is not None]
     return {
@@ -100,7 +109,7 @@ def piece_entry(piece: PieceFacts, names: dict[tuple[int, str | None], str]) -> 
     }
 
 
-def _kept(number: int, stored: StoredFile, names: dict[tuple[int, str | None], str]) -> Any:
+def _kept(number: int, stored: StoredFile, names: ZipNames) -> Any:
     return {
         "name": stored.name,
         "mime_type": stored.mime_type,
