@@ -17,10 +17,10 @@ from types import SimpleNamespace
 import aiohttp
 import pytest
 
-from agent.config import Settings
 from bot.cli import main
 from bot.discord.client import run_bot
 from bot.discord.reaching import Patience, why_unreachable
+from tests.support.cli_env import discord_env, fake_discord, fake_discord_settings, tiny_models_env
 from tests.support.fake_discord import FakeDiscord
 from tests.support.workshop import MakeWorkshop
 from tools.models.text import LoadedCausalLM
@@ -45,18 +45,21 @@ def run_env(
     models_cache_dir: Path,
     tiny_chat: LoadedCausalLM,  # built and cached before `atelier run` loads it
 ) -> None:
+    """`atelier run` in this process, with no settings but these."""
+    port = closed_port()
+    env = {
+        "ATELIER_DATA_DIR": str(tmp_path / "data"),
+        "ATELIER_CONFIG": str(tmp_path / "atelier.toml"),
+        **tiny_models_env(models_cache_dir),
+        **discord_env(f"http://127.0.0.1:{port}/api/v10", f"ws://127.0.0.1:{port}/"),
+        "ATELIER_DISCORD_TOKEN": "a-token-discord-never-sees",
+        "ATELIER_DISCORD_CONNECT_ATTEMPTS": "3",
+        "ATELIER_DISCORD_CONNECT_DELAY_S": "0",
+    }
     for name in [n for n in os.environ if n.startswith("ATELIER_")]:
         monkeypatch.delenv(name)
-    port = closed_port()
-    monkeypatch.setenv("ATELIER_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("ATELIER_CONFIG", str(tmp_path / "atelier.toml"))
-    monkeypatch.setenv("ATELIER_PROFILE", "tiny")
-    monkeypatch.setenv("ATELIER_MODELS_DIR", str(models_cache_dir))
-    monkeypatch.setenv("ATELIER_DISCORD_TOKEN", "a-token-discord-never-sees")
-    monkeypatch.setenv("ATELIER_DISCORD_API_BASE", f"http://127.0.0.1:{port}/api/v10")
-    monkeypatch.setenv("ATELIER_DISCORD_GATEWAY_URL", f"ws://127.0.0.1:{port}/")
-    monkeypatch.setenv("ATELIER_DISCORD_CONNECT_ATTEMPTS", "3")
-    monkeypatch.setenv("ATELIER_DISCORD_CONNECT_DELAY_S", "0")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
 
 
 def test_run_tries_again_a_line_each_time_then_exits_3(
@@ -78,23 +81,16 @@ def test_run_tries_again_a_line_each_time_then_exits_3(
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeDiscord]:
-    fake = FakeDiscord()
-    fake.add_guild()
-    await fake.start()
-    yield fake
-    await fake.close()
+    async with fake_discord() as fake:
+        yield fake
 
 
 async def test_a_503_at_login_is_said_then_the_bot_connects(
     make_studio: MakeWorkshop, fake: FakeDiscord, tmp_path: Path
 ) -> None:
     fake.inject("GET", "/users/@me", 503, {"message": "upstream connect error", "code": 0})
-    settings = Settings(
-        data_dir=tmp_path,
-        discord_api_base=fake.api_base,
-        discord_gateway_url=fake.gateway_url,
-        discord_connect_attempts=3,
-        discord_connect_delay_s=0,
+    settings = fake_discord_settings(
+        fake, tmp_path, discord_connect_attempts=3, discord_connect_delay_s=0
     )
     said: list[str] = []
     bot = asyncio.create_task(run_bot(make_studio([]).agent, settings, fake.token, say=said.append))

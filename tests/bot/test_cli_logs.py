@@ -19,9 +19,9 @@ import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
-from agent.config import Settings
 from bot.discord.client import AtelierBot
 from bot.log_redaction import REDACTED, redact, redacting_handler
+from tests.support.cli_env import fake_discord, fake_discord_settings
 from tests.support.fake_discord import FakeDiscord, InteractionLog
 from tests.support.workshop import MakeWorkshop
 
@@ -41,11 +41,8 @@ def answers() -> Answers:
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeDiscord]:
-    fake = FakeDiscord()
-    fake.add_guild()
-    await fake.start()
-    yield fake
-    await fake.close()
+    async with fake_discord() as fake:
+        yield fake
 
 
 @pytest.fixture
@@ -64,9 +61,7 @@ def captured(fake: FakeDiscord) -> Iterator[tuple[io.StringIO, logging.Handler]]
 async def talk(fake: FakeDiscord, make_studio: MakeWorkshop, tmp_path: Path) -> InteractionLog:
     """Ada mentions the bot with WORDS, then runs /help; both are answered."""
     studio = make_studio([], tool_chat=answers())
-    settings = Settings(
-        data_dir=tmp_path, discord_api_base=fake.api_base, discord_gateway_url=fake.gateway_url
-    )
+    settings = fake_discord_settings(fake, tmp_path)
     bot = AtelierBot(agent=studio.agent, settings=settings, guild_ready_timeout=0.05)
     task = asyncio.create_task(bot.start(fake.token))
     try:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli_env import QUICK_CHAT, discord_env, fake_discord, tiny_models_env
 from tests.support.fake_discord import FakeDiscord
 from tests.support.fixtures_models import REPO_ROOT
 from tools.models.text import LoadedCausalLM
@@ -32,11 +33,8 @@ def run_env(base_env: dict[str, str]) -> dict[str, str]:
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeDiscord]:
-    fake = FakeDiscord()
-    fake.add_guild()
-    await fake.start()
-    yield fake
-    await fake.close()
+    async with fake_discord() as fake:
+        yield fake
 
 
 @pytest.fixture
@@ -46,15 +44,10 @@ def bot_env(
     # Depending on tiny_chat makes sure the tiny model is already built and cached.
     return {
         **run_env,
-        "ATELIER_DISCORD_API_BASE": fake.api_base,
-        "ATELIER_DISCORD_GATEWAY_URL": fake.gateway_url,
+        **discord_env(fake.api_base, fake.gateway_url),
+        **tiny_models_env(models_cache_dir),
+        **QUICK_CHAT,
         "ATELIER_CHAT_MODEL": "tiny:chat",
-        "ATELIER_PROFILE": "tiny",
-        "ATELIER_MODELS_DIR": str(models_cache_dir),
-        "ATELIER_MAX_NEW_TOKENS": "4",
-        # Constrained routing with a random model sends "hello" to a random tool (music, a
-        # job, on a loaded CI machine); a random model never calls a tool, so it stays chat.
-        "ATELIER_ROUTING": "tools",
     }
 
 
@@ -117,13 +110,7 @@ def test_make_run_without_a_token_chats_in_the_terminal(
 ) -> None:
     """A person trying atelier types `make run` and can talk to it at once: one line says how
     to go on Discord, then the terminal chat answers what is piped in."""
-    env = {
-        **run_env,
-        "ATELIER_PROFILE": "tiny",
-        "ATELIER_MODELS_DIR": str(models_cache_dir),
-        "ATELIER_MAX_NEW_TOKENS": "4",
-        "ATELIER_ROUTING": "tools",  # a random tiny model never calls a tool: chat stays chat
-    }
+    env = {**run_env, **tiny_models_env(models_cache_dir), **QUICK_CHAT}
     result = subprocess.run(
         ["make", "--no-print-directory", "-s", "run"],
         cwd=REPO_ROOT,
