@@ -137,7 +137,9 @@ def assemble_agent(
     local = chat_model.loaded if isinstance(chat_model, LocalChatModel) else None
     mode = routing_mode(settings.routing, local)
     constrained = mode == "constrained" and bool(tools) and local is not None
-    router: Router = ConstrainedRouter(local) if constrained else AlwaysAnswer()
+    # Routing's forward passes go through the model scheduler: requests of one moment batch.
+    routing_lane = jobs.scheduler.lane("routing")
+    router: Router = ConstrainedRouter(local, routing_lane) if constrained else AlwaysAnswer()
     loop = None
     if mode == "tools" and tools:
         loop = ToolLoop(chat_model, studio, max_tool_calls=settings.max_tool_calls)

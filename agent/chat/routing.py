@@ -10,7 +10,9 @@ request most probable wins. This is "noisy channel" scoring (Min et al., 2022): 
 probabilities of the same text, so no choice wins merely by being a likelier word.
 
 These conversations are the same on every turn, so their key/value cache is computed
-once; a turn runs the model over the request's tokens only, all choices in one batch.
+once; a turn runs the model over the request's tokens only, all choices in one batch, and
+with the model scheduler (tools/scheduling/) other people's requests of the same moment in
+that batch too.
 
 Arguments are then filled from the request and validated with the tool's own `Args`: the
 free text goes to the tool's text argument (the tool reads form, language and tone from it),
@@ -26,6 +28,7 @@ import inspect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import torch
@@ -35,13 +38,16 @@ from pydantic import ValidationError
 from agent.making.decisions import ANSWER, REVISE, Decision
 from agent.making.tool_args import read_words
 from tools.catalog import JUST_ANSWER, REVISE_FOCUS, ToolInfo
-from tools.contract import Tool
+from tools.contract import Tool, no_progress
 from tools.models.text import LoadedCausalLM
+from tools.scheduling.lane import ALONE, Lane
+from tools.scheduling.work import OnStep, Work
 
 # The request's opening words carry its intent; a 4,000-character message need not be read
 # whole to route it.
 MAX_REQUEST_TOKENS = 96
 _TEXT_MARK = "\x00request\x00"
+SCORING = "scoring"  # the scheduler's kind for routing requests (its batch cap, its pace)
 
 
 def choice_messages(choice: ToolInfo) -> list[dict[str, str]]:
@@ -71,23 +77,40 @@ class _Prefixes:
 class ChoiceScorer:
     """log P(request | choice's conversation) for each choice, in one batched forward pass."""
 
-    def __init__(self, loaded: LoadedCausalLM) -> None:
+    def __init__(self, loaded: LoadedCausalLM, lane: Lane = ALONE) -> None:
         self._loaded = loaded
+        self._lane = lane  # the model scheduler (tools/scheduling/): ALONE scores at once
         self._prefixes: dict[tuple[ToolInfo, ...], _Prefixes] = {}
         self._cache_keyword = _cache_argument(loaded.model)
 
     def scores(self, text: str, choices: Sequence[ToolInfo]) -> dict[str, float]:
-        """Blocking (model work): call it from a worker thread."""
+        """Blocking (model work): call it from a worker thread. Requests routed at the same
+        moment, for the same choices, are scored in one batch through the model's line."""
         loaded = self._loaded
-        with loaded.lock, torch.inference_mode():
-            prefixes = self._prefixes_for(tuple(choices))
+        with loaded.lock:  # a fast tokenizer must not be used by two threads at once
             request = self._request_ids(text)
-            totals = self._score(prefixes, request)
+        key = tuple(choices)
+        work = Work(
+            model=loaded.model,
+            kind=SCORING,
+            item=request,
+            run=partial(self._score_batch, key),
+            shape=key,
+        )
+        totals = self._lane.run(work, no_progress, _never_cancelled)
         # A tool with more than one description (Tool.also_serves) scores by its likeliest.
         best: dict[str, float] = {}
-        for name, total in zip(prefixes.names, totals.tolist(), strict=True):
-            best[name] = max(total, best.get(name, -math.inf))
+        for info, total in zip(key, totals.tolist(), strict=True):
+            best[info.name] = max(total, best.get(info.name, -math.inf))
         return best
+
+    def _score_batch(
+        self, choices: tuple[ToolInfo, ...], requests: Sequence[list[int]], _on_step: OnStep
+    ) -> list[torch.Tensor]:
+        """Each request's totals over the choices (one row of `choices` scores each)."""
+        with self._loaded.lock, torch.inference_mode():
+            prefixes = self._prefixes_for(choices)
+            return list(self._score(prefixes, requests))
 
     def _head(self, choice: ToolInfo) -> str:
         """The rendered conversation up to where the request's text starts."""
@@ -126,38 +149,55 @@ class ChoiceScorer:
         names = tuple(c.name for c in choices)
         return _Prefixes(names, _returned_cache(out), mask, lengths, next_logprobs)
 
-    def _score(self, prefixes: _Prefixes, request: list[int]) -> torch.Tensor:
+    def _score(self, prefixes: _Prefixes, requests: Sequence[list[int]]) -> torch.Tensor:
+        """(requests, choices): log P(request | choice). The rows of the forward pass are
+        choice-major (row c * R + r), as the cache repeats each prefix R times; requests are
+        right-padded, and a padding token's log-probability is left out of its sum."""
         device = self._loaded.device
-        count = len(prefixes.names)
-        tokens = torch.tensor(request, dtype=torch.long)
-        first = prefixes.next_logprobs[:, tokens[0]]
-        if len(request) == 1:
-            return first.cpu()
-        ids = tokens.expand(count, -1)
-        mask = torch.cat([prefixes.mask, torch.ones_like(ids)], dim=1)
-        positions = prefixes.lengths[:, None] + torch.arange(len(request))
-        cache = _extendable_copy(prefixes.cache)
+        choices, count = len(prefixes.names), len(requests)
+        firsts = torch.stack([prefixes.next_logprobs[:, request[0]] for request in requests])
+        width = max(len(request) for request in requests)
+        if width == 1:
+            return firsts.cpu()
+        ids = torch.zeros((count, width), dtype=torch.long)
+        real = torch.zeros((count, width), dtype=torch.long)
+        for row, request in enumerate(requests):
+            ids[row, : len(request)] = torch.tensor(request)
+            real[row, : len(request)] = 1
+        ids, real = ids.repeat(choices, 1), real.repeat(choices, 1)
+        mask = torch.cat([prefixes.mask.repeat_interleave(count, dim=0), real], dim=1)
+        positions = prefixes.lengths.repeat_interleave(count)[:, None] + torch.arange(width)
         out = self._loaded.model(
             input_ids=ids.to(device),
             attention_mask=mask.to(device),
             position_ids=positions.to(device),
             use_cache=True,
-            **{self._cache_keyword: cache},
+            **{self._cache_keyword: _extendable_copy(prefixes.cache, count)},
         )
         logprobs = out.logits[:, :-1, :].float().log_softmax(dim=-1)
-        following = tokens[1:].to(device).expand(count, -1)
-        rest = logprobs.gather(2, following[..., None]).squeeze(-1).sum(dim=1)
-        return (first + rest).cpu()
+        following = ids[:, 1:].to(device)
+        picked = logprobs.gather(2, following[..., None]).squeeze(-1)
+        picked = picked.masked_fill(real[:, 1:].to(device) == 0, 0.0)
+        rest = picked.sum(dim=1).view(choices, count).T
+        return (firsts.to(device) + rest).cpu()
 
 
-def _extendable_copy(cache: Any) -> Any:
+def _extendable_copy(cache: Any, repeats: int) -> Any:
     """A cache the forward pass may extend while the prefixes' own stays as it is, for every
-    later turn. Layers extend by concatenation into new tensors, so copying the layer objects
-    is enough: the prefix tensors are shared, not duplicated (a deep copy is ~70 MB a turn for
-    SmolLM2). The cached-versus-plain scoring test catches a version that extends in place."""
+    later turn, each prefix repeated for `repeats` requests. Layers extend (and repeat) into
+    new tensors, so copying the layer objects is enough: for one request the prefix tensors
+    are shared, not duplicated (a deep copy is ~70 MB a turn for SmolLM2). The
+    cached-versus-plain scoring test catches a version that extends in place."""
     extendable = copy.copy(cache)
     extendable.layers = [copy.copy(layer) for layer in cache.layers]
+    if repeats > 1:
+        for layer in extendable.layers:
+            layer.batch_repeat_interleave(repeats)
     return extendable
+
+
+def _never_cancelled() -> None:
+    """Routing is part of the turn: nothing calls it off on its own."""
 
 
 def _cache_argument(model: torch.nn.Module) -> str:
@@ -177,8 +217,8 @@ class ConstrainedRouter:
     studio finds the piece in focus and the tool that revises it.
     """
 
-    def __init__(self, loaded: LoadedCausalLM) -> None:
-        self._scorer = ChoiceScorer(loaded)
+    def __init__(self, loaded: LoadedCausalLM, lane: Lane = ALONE) -> None:
+        self._scorer = ChoiceScorer(loaded, lane)
 
     async def decide(
         self, history: Sequence[BaseMessage], text: str, tools: Sequence[Tool]

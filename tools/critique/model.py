@@ -36,6 +36,7 @@ from tools.critique.rubric import (
 )
 from tools.models.sampling import seeded
 from tools.models.text import LoadedCausalLM
+from tools.models.text_batches import Prompt, Sampling, TextModel, text_work
 from tools.models.vision import LoadedVision
 from tools.scheduling.current import through_the_line
 from tools.scheduling.work import OnStep, Work
@@ -190,6 +191,12 @@ def write(reader: Reader, prompt: str, seed: int, max_new_tokens: int = WRITING_
         return ""
     inputs = reader.encode(prompt)
     tokenizer = reader.tokenizer
+    sampling = Sampling(max_new_tokens=max_new_tokens, temperature=0.7, top_p=0.9)
+    if set(inputs) <= {"input_ids", "attention_mask"}:  # words only: batched with others'
+        text_model = TextModel(reader.model, tokenizer, reader.device, reader.lock)
+        prompt_ids = Prompt(tuple(inputs["input_ids"][0].tolist()), 1, seed)
+        (reply,) = through_the_line(text_work(text_model, prompt_ids, sampling))
+        return str(tokenizer.decode(reply, skip_special_tokens=True))
 
     def generate(_items: Sequence[None], _on_step: OnStep) -> list[Any]:
         with reader.lock, torch.inference_mode(), seeded(seed, reader.device):
@@ -197,14 +204,14 @@ def write(reader: Reader, prompt: str, seed: int, max_new_tokens: int = WRITING_
                 reader.model.generate(
                     **inputs,
                     do_sample=True,
-                    temperature=0.7,
-                    top_p=0.9,
+                    temperature=sampling.temperature,
+                    top_p=sampling.top_p,
                     max_new_tokens=max_new_tokens,
                     pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
                 )
             ]
 
-    # Alone, through the model's line when a tool run is on this thread.
+    # A picture with it: alone, through the model's line when a tool run is on this thread.
     output = through_the_line(Work(model=reader.model, kind="critique", item=None, run=generate))
     start = inputs["input_ids"].shape[1]
     return str(tokenizer.decode(output[0, start:], skip_special_tokens=True))

@@ -5,20 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from tools.models.text import LoadedCausalLM
+from tools.models.text_batches import Prompt, Sampling, TextModel, text_work
 from tools.scheduling.current import through_the_line
-from tools.scheduling.work import OnStep, Work
 
-
-@dataclass(frozen=True)
-class Sampling:
-    max_new_tokens: int = 160
-    temperature: float = 0.8
-    top_p: float = 0.95
+__all__ = ["Sampling", "sample", "seeded"]
 
 
 def sample(
@@ -30,32 +25,22 @@ def sample(
     sampling: Sampling = Sampling(),  # noqa: B008 - frozen, shared safely
 ) -> list[str]:
     """`count` replies to a chat, sampled in one batch; the same seed gives the same replies
-    on the same device."""
+    on the same device, alone or batched with other people's prompts (text_batches.py)."""
     tokenizer = loaded.tokenizer
     chat = [dict(message) for message in messages]
-    prompt = tokenizer.apply_chat_template(
-        chat, add_generation_prompt=True, return_tensors="pt", return_dict=True
-    )
-    inputs = {name: tensor.to(loaded.device) for name, tensor in prompt.items()}
+    ids = tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=True)
+    prompt = Prompt(tuple(_token_ids(ids)), count, seed)
+    text_model = TextModel(loaded.model, tokenizer, loaded.device, loaded.lock)
+    # Through the model's line when a tool run is on this thread (its place, its ETA, and
+    # other people's prompts in the same batch); at once where none is.
+    replies = through_the_line(text_work(text_model, prompt, sampling))
+    return [tokenizer.decode(reply, skip_special_tokens=True).strip() for reply in replies]
 
-    def generate(_items: Sequence[None], _on_step: OnStep) -> list[torch.Tensor]:
-        with loaded.lock, torch.inference_mode(), seeded(seed, loaded.device):
-            return [
-                loaded.model.generate(
-                    **inputs,
-                    do_sample=True,
-                    temperature=sampling.temperature,
-                    top_p=sampling.top_p,
-                    max_new_tokens=sampling.max_new_tokens,
-                    num_return_sequences=count,
-                    pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
-                )
-            ]
 
-    # Alone, through the model's line when a tool run is on this thread (its place, its ETA).
-    output = through_the_line(Work(model=loaded.model, kind="text", item=None, run=generate))
-    start = inputs["input_ids"].shape[1]
-    return [tokenizer.decode(row[start:], skip_special_tokens=True).strip() for row in output]
+def _token_ids(rendered: Any) -> list[int]:
+    """apply_chat_template's ids: a list, or (transformers 5) a mapping holding them."""
+    ids = rendered["input_ids"] if isinstance(rendered, Mapping) else rendered
+    return [int(token) for token in ids]
 
 
 @contextmanager

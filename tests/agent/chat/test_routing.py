@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
 import pytest
@@ -24,6 +25,7 @@ from tests.agent.chat.test_toolcalls import NATIVE_TEMPLATE
 from tests.support.routing_phrasings import PHRASINGS
 from tests.support.studio_tools import VERSE
 from tests.support.workshop import MakeWorkshop
+from tests.tools.scheduling.helpers import WAIT_S, Batches
 from tools.catalog import (
     CREATIVE_TOOLS,
     IMAGE_FOR_A_POEM,
@@ -39,6 +41,8 @@ from tools.lineup import creative_tools
 from tools.models.registry import ModelRegistry
 from tools.models.text import LoadedCausalLM
 from tools.music.tool import MUSIC_TOOL
+from tools.scheduling.queue import Batching
+from tools.scheduling.scheduler import Scheduler
 
 REQUIRED_RATE = 0.8
 
@@ -231,3 +235,23 @@ def test_each_chat_model_gets_the_routing_it_can_do(tiny_chat: LoadedCausalLM) -
     assert routing_mode("auto", native) == "tools"
     assert routing_mode("constrained", native) == "constrained"
     assert routing_mode("tools", tiny_chat) == "tools"
+
+
+def test_requests_routed_at_once_are_scored_in_one_batch_as_each_alone(
+    tiny_chat: LoadedCausalLM,
+) -> None:
+    """Three people's requests (of other lengths, one a single token) in one forward pass
+    through the model scheduler score as each does alone."""
+    choices = [JUST_ANSWER, REVISE_FOCUS, *CREATIVE_TOOLS]
+    texts = ("draw a heron over the marsh at dawn", "写一首关于春天的诗", "x")
+    pace = Batches()
+    scheduler = Scheduler(Batching(window_s=WAIT_S, max_size=(("scoring", 3),)), pace=pace)
+    scorer = ChoiceScorer(tiny_chat, scheduler.lane("routing"))
+    with ThreadPoolExecutor(3) as pool:
+        together = list(pool.map(lambda text: scorer.scores(text, choices), texts))
+    scheduler.shutdown()
+
+    assert pace.sizes == [3]
+    alone = ChoiceScorer(tiny_chat)
+    for text, scores in zip(texts, together, strict=True):
+        assert scores == pytest.approx(alone.scores(text, choices), abs=1e-4)

@@ -9,7 +9,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from tools.scheduling.lane import Check, Report
-from tools.scheduling.scheduler import SchedulerLane
+from tools.scheduling.queue import Batching
+from tools.scheduling.scheduler import Scheduler, SchedulerLane
 from tools.scheduling.work import OnStep, Work, no_step
 
 WAIT_S = 30.0  # how long a test waits for something that must happen (never a measure)
@@ -71,3 +72,31 @@ def until(condition: Callable[[], bool]) -> None:
             return
         done.wait(0.01)
     raise AssertionError("the condition never came")
+
+
+# Long enough that the batch forms only when it is full: every job is in it.
+GATHER_S = WAIT_S
+
+
+class Batches:
+    """A pace that keeps the size of every batch run."""
+
+    def __init__(self) -> None:
+        self.sizes: list[int] = []
+
+    def record_batch(self, key: str, seconds: float, size: int) -> None:
+        self.sizes.append(size)
+
+    def batch_s(self, key: str, size: int) -> float:
+        return 1.0
+
+
+def batched(works: Sequence[Work], kind: str, cap: int) -> tuple[list, list[int]]:
+    """The works' results, each asked by a different person at once, and the batch sizes."""
+    pace = Batches()
+    scheduler = Scheduler(Batching(window_s=GATHER_S, max_size=((kind, cap),)), pace=pace)
+    with ThreadPoolExecutor(len(works)) as pool:
+        asked = [in_thread(pool, scheduler.lane(f"person {i}"), w) for i, w in enumerate(works)]
+        results = [job.result(WAIT_S * 4) for job in asked]
+    scheduler.shutdown()
+    return results, pace.sizes

@@ -3,13 +3,12 @@ pictures (same seeds, pixel arrays compared) and the tiny music model's clips (s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
-from tests.tools.scheduling.helpers import WAIT_S, in_thread
+from tests.tools.scheduling.helpers import WAIT_S, Batches, batched, in_thread
 from tools.image.batching import render_batch, render_work
 from tools.image.loaded import LoadedImagePipeline
 from tools.image.memory import MemoryOptions
@@ -20,34 +19,7 @@ from tools.music.batching import Take, compose_takes, take_work
 from tools.music.model import LoadedMusicGen, generate_music
 from tools.scheduling.queue import Batching
 from tools.scheduling.scheduler import Scheduler
-from tools.scheduling.work import Work, no_step
-
-# Long enough that the batch forms only when it is full: every job is in it.
-GATHER_S = WAIT_S
-
-
-class Batches:
-    """A pace that keeps the size of every batch run."""
-
-    def __init__(self) -> None:
-        self.sizes: list[int] = []
-
-    def record_batch(self, key: str, seconds: float, size: int) -> None:
-        self.sizes.append(size)
-
-    def batch_s(self, key: str, size: int) -> float:
-        return 1.0
-
-
-def batched(works: Sequence[Work], kind: str, cap: int) -> tuple[list, list[int]]:
-    """The works' results, each asked by a different person at once, and the batch sizes."""
-    pace = Batches()
-    scheduler = Scheduler(Batching(window_s=GATHER_S, max_size=((kind, cap),)), pace=pace)
-    with ThreadPoolExecutor(len(works)) as pool:
-        asked = [in_thread(pool, scheduler.lane(f"person {i}"), w) for i, w in enumerate(works)]
-        results = [job.result(WAIT_S * 4) for job in asked]
-    scheduler.shutdown()
-    return results, pace.sizes
+from tools.scheduling.work import no_step
 
 
 @pytest.fixture(scope="module")
