@@ -10,7 +10,8 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -203,6 +204,32 @@ class Settings(BaseSettings):
     discord_connect_delay_s: float = Field(
         2.0, ge=0.0, le=60.0, description="seconds before the second try; doubles, up to 60"
     )
+    # Sharding (bot/discord/sharding.py): unset, one process runs the bot unsharded.
+    discord_shard_count: int | None = Field(
+        None, ge=1, le=100_000, description="shards the bot is split into, across its processes"
+    )
+    discord_shard_ids: str | None = Field(
+        None, description="the shards this process runs, e.g. 0,1; unset: all of them"
+    )
+
+    @field_validator("discord_shard_ids")
+    @classmethod
+    def _shards_within_count(cls, ids: str | None, info: ValidationInfo) -> str | None:
+        # A shard id is 0 to count - 1, once each; Discord closes a wrong one's connection.
+        count = info.data.get("discord_shard_count")
+        if ids is None:
+            return None
+        parts = [part.strip() for part in ids.split(",")]
+        if not all(part.isascii() and part.isdigit() for part in parts):
+            raise PydanticCustomError("shards", "accepts shard numbers with commas, e.g. 0,1")
+        numbers = [int(part) for part in parts]
+        if count is None:
+            raise PydanticCustomError("shards", "shard ids need the shard count set too")
+        if max(numbers) >= count or len(set(numbers)) < len(numbers):
+            raise PydanticCustomError(
+                "shards", f"each id once, from 0 to {count - 1} (the shard count less one)"
+            )
+        return ids
 
     @classmethod
     def settings_customise_sources(

@@ -10,6 +10,8 @@ speaks unprompted in session threads through posting.py, registered as it starts
 are guilds, messages and message content; not members: with it discord.py asks for member
 chunks after each GUILD_CREATE and waits for them, and the bot needs no member list. Message
 content is a privileged intent: it must also be switched on in the Developer Portal (README).
+With a shard count set, the same bot is an AutoShardedBot running this process's shards
+(sharding.py).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
+from typing import Any
 
 import aiohttp
 import discord
@@ -40,6 +43,7 @@ from bot.discord.session_buttons import EntryButton, SessionPresses, VoteButton
 from bot.discord.session_turns import SessionTurns
 from bot.discord.sessions import Sessions
 from bot.discord.settings import ServerSettings
+from bot.discord.sharding import Shards, shards_of
 from tools.units import MIB
 
 logger = logging.getLogger(__name__)
@@ -78,7 +82,12 @@ def atelier_intents() -> discord.Intents:
 
 class AtelierBot(commands.Bot):
     def __init__(
-        self, *, agent: Agent, settings: Settings, guild_ready_timeout: float = 2.0
+        self,
+        *,
+        agent: Agent,
+        settings: Settings,
+        guild_ready_timeout: float = 2.0,
+        **client_options: Any,  # a sharded bot's shard_count and shard_ids
     ) -> None:
         # guild_ready_timeout: how long after the last GUILD_CREATE on_ready waits for more.
         # atelier has no voice: discord.py's warnings that voice needs PyNaCl and davey would
@@ -91,9 +100,11 @@ class AtelierBot(commands.Bot):
             help_command=None,
             tree_cls=AtelierTree,
             guild_ready_timeout=guild_ready_timeout,
+            **client_options,
         )
         self.agent = agent
         self.settings = settings
+        self.own_shards = shards_of(settings)  # None: unsharded
         # Set in setup_hook: what the buttons call, and how the agent posts unprompted.
         self.piece_actions: PieceActions
         self.session_presses: SessionPresses
@@ -120,7 +131,8 @@ class AtelierBot(commands.Bot):
         # Re-arms the sessions' deadlines: one that passed while the bot was down is
         # announced at once, fetching its thread if the cache does not have it yet.
         self.agent.announce_with(PLATFORM, self.poster.announce)
-        await self._sync_commands()
+        if self.own_shards is None or self.own_shards.registers_commands:
+            await self._sync_commands()
 
     async def _sync_commands(self) -> None:
         """Registers the slash commands with Discord (a bulk overwrite: commands that are
@@ -144,6 +156,33 @@ class AtelierBot(commands.Bot):
             await super().start(token, reconnect=reconnect)
 
 
+class ShardedAtelierBot(AtelierBot, commands.AutoShardedBot):
+    """The same bot as discord.py's AutoShardedBot: each of this process's shards is a
+    gateway connection of its own, identifying as [id, count]."""
+
+    def __init__(
+        self, *, agent: Agent, settings: Settings, shards: Shards, guild_ready_timeout: float = 2.0
+    ) -> None:
+        super().__init__(
+            agent=agent,
+            settings=settings,
+            guild_ready_timeout=guild_ready_timeout,
+            **shards.client_options(),
+        )
+
+
+def atelier_bot(
+    *, agent: Agent, settings: Settings, guild_ready_timeout: float = 2.0
+) -> AtelierBot:
+    """The bot the settings ask for: sharded when a shard count is set."""
+    shards = shards_of(settings)
+    if shards is None:
+        return AtelierBot(agent=agent, settings=settings, guild_ready_timeout=guild_ready_timeout)
+    return ShardedAtelierBot(
+        agent=agent, settings=settings, shards=shards, guild_ready_timeout=guild_ready_timeout
+    )
+
+
 async def run_bot(
     agent: Agent, settings: Settings, token: str, *, say: Callable[[str], None] | None = None
 ) -> None:
@@ -152,6 +191,9 @@ async def run_bot(
     problems the operator must fix in the Developer Portal become StartupError with one line
     saying what to do."""
     patience = Patience(settings.discord_connect_attempts, settings.discord_connect_delay_s)
+    shards = shards_of(settings)
+    if shards is not None:
+        (say or _on_stderr)(f"this process runs {shards.describe()}")
     try:
         await patience.keep_trying(lambda: _run_once(agent, settings, token), say or _on_stderr)
     except discord.LoginFailure:
@@ -173,7 +215,7 @@ async def run_bot(
 
 async def _run_once(agent: Agent, settings: Settings, token: str) -> None:
     # A fresh client per try: a failed login leaves discord.py's HTTP session half made.
-    bot = AtelierBot(agent=agent, settings=settings)
+    bot = atelier_bot(agent=agent, settings=settings)
     async with bot:
         await bot.start(token)
 

@@ -1092,7 +1092,8 @@ class FakeDiscord:
                 "session_id": self.session_id,
                 "resume_gateway_url": self.gateway_url,
                 "application": {"id": self.application_id, "flags": 0},
-                "shard": [0, 1],
+                # The shard it identified as ([id, count]); an unsharded client sends none.
+                "shard": (self.identify or {}).get("shard", [0, 1]),
             },
         )
         for guild in self.guilds:
