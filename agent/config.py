@@ -127,6 +127,39 @@ class Settings(BaseSettings):
     jobs_queue_cap: int = Field(
         50, ge=1, le=10_000, description="tool runs in the works for everyone, running or waiting"
     )
+    # Where tool runs go (agent/scaleout/): this process, or `atelier worker`s over NATS.
+    jobs: str = Field(
+        "local",
+        pattern=r"^(local|nats://\S+)$",
+        description="local: tools run in this process; nats://host:4222: on atelier workers",
+    )
+    jobs_media: Literal["shared", "object"] = Field(
+        "shared",
+        description="how a job's files travel: a media directory bot and workers both mount "
+        "(shared), or the JetStream object store (object: they share no disk)",
+    )
+    bot_id: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="this bot process's name on NATS (its results); unset: from the host name",
+    )
+    nats_prefix: str = Field(
+        "atelier",
+        pattern=r"^[a-z][a-z0-9_]{0,31}$",
+        description="the streams' and buckets' prefix: keeps deployments on one NATS apart",
+    )
+    jobs_ack_wait_s: float = Field(
+        30.0,
+        ge=1.0,
+        le=3600.0,
+        description="seconds without a worker's word before its job goes to another worker",
+    )
+    jobs_max_deliver: int = Field(
+        3, ge=2, le=100, description="deliveries of a job before it is given up (a poisoned job)"
+    )
+    worker_pull: int = Field(
+        8, ge=1, le=256, description="jobs one worker takes at once (they batch on its GPU)"
+    )
     routing: Literal["auto", "tools", "constrained"] = Field(
         "auto",
         description="how free text reaches a tool: the chat model calls tools itself, or "

@@ -25,6 +25,7 @@ from agent.ledger.quotas import Quotas
 from agent.ledger.record import JobLedger
 from agent.making.decisions import AlwaysAnswer, Router
 from agent.making.studio import Studio
+from agent.scaleout.runner import open_runner
 from agent.store import migrate
 from agent.store.engine import create_engine, session_factory
 from agent.store.media import MediaStore
@@ -82,7 +83,9 @@ async def open_agent(settings: Settings, *, upgrade_database: bool = True) -> As
     await warm_image_model(settings, models)
     engine = create_engine(url)
     sessions = session_factory(engine)
-    jobs = Jobs(job_limits(settings))
+    # ATELIER_JOBS=nats://...: tool runs go to `atelier worker`s (agent/scaleout/).
+    runner = await open_runner(settings)
+    jobs = Jobs(job_limits(settings), runner=runner)
     try:
         agent = assemble_agent(
             settings,
@@ -99,6 +102,8 @@ async def open_agent(settings: Settings, *, upgrade_database: bool = True) -> As
         yield agent
     finally:
         jobs.shutdown()
+        if runner is not None:
+            await runner.close()
         await asyncio.to_thread(shutdown_png_pool)
         await engine.dispose()
 

@@ -41,6 +41,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import torch
 
@@ -86,13 +87,36 @@ class _Place:
     taken: bool = False  # by a run of the turn, going on now
 
 
+class JobRunner(Protocol):
+    """Where a run goes once it holds its place within the limits: another process, such as
+    a GPU worker over NATS (agent/scaleout/runner.py). It returns the draft or raises what a
+    run here would (Cancelled, ToolRefused, ModelUnavailable, ToolTimedOut, an error)."""
+
+    async def run(
+        self,
+        tool: Tool,
+        args: ToolArgs,
+        context: ToolContext,
+        *,
+        owner: int,
+        group: Hashable | None = None,
+    ) -> ArtifactDraft: ...
+
+
 # The place the current turn holds, seen by its runs (they await in the turn's own task).
 _held: ContextVar[_Place | None] = ContextVar("atelier_held_place", default=None)
 
 
 class Jobs:
-    def __init__(self, limits: JobLimits, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        limits: JobLimits,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        runner: JobRunner | None = None,
+    ) -> None:
         self._limits = limits
+        self._runner = runner
         self._executor = ThreadPoolExecutor(limits.workers, thread_name_prefix="atelier-tool")
         self._active: dict[int, int] = defaultdict(int)
         # Everyone's runs in the works, by tool: the global cap, and what the wait is made of.
@@ -121,13 +145,20 @@ class Jobs:
         """Run `tool` for `user_id` (in `group`, their session or conversation: the
         scheduler is fair across a person's too), raising TooManyJobs, Busy, ToolTimedOut
         or the tool's error."""
-        context = replace(context, lane=self._scheduler.lane(user_id, group))
         with self._slot(user_id, tool):
             own = self._running.setdefault(user_id, asyncio.Semaphore(self._limits.running))
             if own.locked():
                 context.progress(0.0, "waiting for your other piece to finish")
             async with own:
+                if self._runner is not None:  # elsewhere: the limits above were kept here
+                    return await self._runner.run(tool, args, context, owner=user_id, group=group)
+                context = replace(context, lane=self._scheduler.lane(user_id, group))
                 return await self._run_in_thread(tool, args, context)
+
+    @property
+    def runner(self) -> JobRunner | None:
+        """Where runs go instead of this process's threads (None: here)."""
+        return self._runner
 
     @property
     def scheduler(self) -> Scheduler:

@@ -1,4 +1,4 @@
-"""The `atelier` command: run, chat, models, db upgrade/downgrade/backup/restore.
+"""The `atelier` command: run, chat, worker, models, db upgrade/downgrade/backup/restore.
 
 Start-up problems an operator can fix (a bad setting, an unreachable database, a missing
 model, a directory it cannot write) end the process with one line on stderr and exit code 2,
@@ -78,6 +78,22 @@ def _parser() -> argparse.ArgumentParser:
     chat = commands.add_parser("chat", help="chat in this terminal")
     chat.add_argument("--user", default=_os_user(), help="who is speaking (default: OS user)")
     chat.set_defaults(handler=_chat)
+
+    worker = commands.add_parser(
+        "worker",
+        help="run tool jobs from NATS (ATELIER_JOBS=nats://...): one process per GPU",
+        description="Run the tool jobs bots publish on NATS, for the kinds given. Start one "
+        "per GPU, each seeing only its own: CUDA_VISIBLE_DEVICES=0 atelier worker --kinds "
+        "image,music, then CUDA_VISIBLE_DEVICES=1 ... SIGTERM stops it: it takes no more "
+        "jobs, finishes those it holds within the grace period and hands back the rest.",
+    )
+    worker.add_argument(
+        "--kinds", default="text,image,music,critique", help="job kinds, e.g. image,music"
+    )
+    worker.add_argument(
+        "--grace", type=float, default=30.0, help="seconds to finish held jobs on SIGTERM"
+    )
+    worker.set_defaults(handler=_worker)
 
     models = commands.add_parser("models", help="list each role's model (loads none)")
     models.set_defaults(handler=_models)
@@ -179,6 +195,15 @@ async def _chat_async(settings: Settings, user: str) -> None:
         if interactive:
             print("Type a message, /help for commands, Ctrl-D to leave.", file=sys.stderr)
         await ConsoleChat(agent, user=user, interactive=interactive).run()
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    # Imported here, like the chat model: torch and the tools take seconds to import.
+    from agent.scaleout.serving import build_worker, parse_kinds, serve
+
+    worker = build_worker(settings, parse_kinds(args.kinds), grace_s=args.grace)
+    asyncio.run(serve(worker))  # NATS not answering at start: StartupError, exit 3
+    return 0
 
 
 def _models(settings: Settings, args: argparse.Namespace) -> int:

@@ -19,6 +19,7 @@ import logging
 import threading
 from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
@@ -27,6 +28,10 @@ from tools.contract import ArtifactDraft, Cancelled, Tool, ToolArgs, ToolContext
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+# The job id of the run in the works in this task: a runner that sends the run to another
+# process (agent/scaleout/runner.py) names the job by it.
+current_job: ContextVar[int | None] = ContextVar("atelier_current_job", default=None)
 
 
 @dataclass(frozen=True)
@@ -136,9 +141,11 @@ class RunningJobs:
     def running(self, job_id: int, owner: JobOwner, tool: str) -> Iterator[Cancellable]:
         run = Cancellable(job_id, owner, tool)
         self._jobs[job_id] = run
+        token = current_job.set(job_id)
         try:
             yield run
         finally:
+            current_job.reset(token)
             run.close()
             self._jobs.pop(job_id, None)
 

@@ -85,6 +85,10 @@ class Names:
         """Plain NATS: a worker running the job stops it within a step."""
         return f"{self.prefix}.cancel.{job_id}"
 
+    def cancels(self) -> str:
+        """Every job's cancel subject (what a worker listens to)."""
+        return f"{self.prefix}.cancel.*"
+
     def worker_consumer(self, kind: JobKind, priority: Priority) -> str:
         """The durable pull consumer every worker of `kind` shares, one per priority: each
         job goes to one worker, and a worker asks the "now" consumer first."""
@@ -97,3 +101,8 @@ class Names:
     def message_id(self, job_id: int) -> str:
         """The Nats-Msg-Id header: JetStream drops a second publish of the same job."""
         return f"{self.prefix}-job-{job_id}"
+
+    def result_message_id(self, job_id: int) -> str:
+        """The Nats-Msg-Id of a job's result: a second worker that reran a redelivered job
+        (the first died after publishing, before acking) publishes a result JetStream drops."""
+        return f"{self.prefix}-result-{job_id}"

@@ -1,0 +1,189 @@
+"""A tool run through NATS: published by the bot's runner, run by a worker, its draft back.
+
+The worker runs in this process here (the crash tests start real worker processes), on the
+real NATS server, with names of its own for each test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from agent.jobs import JobLimits, Jobs
+from agent.scaleout.runner import NatsRunner
+from agent.scaleout.setup import MediaMode, QueueUnreachable, Transport
+from agent.scaleout.subjects import Names
+from agent.scaleout.worker import Worker
+from tests.support.nats_tools import HOLD_TOOL, HoldArgs
+from tools.contract import Cancelled, ToolContext
+from tools.models.registry import ModelRegistry
+from tools.poem.tool import POEM_TOOL, PoemArgs
+
+
+def transport_for(url: str, names: Names, root: Path, media: MediaMode = "shared") -> Transport:
+    return Transport(
+        url=url, names=names, bot_id="bot1", media=media, media_root=root, ack_wait_s=2.0
+    )
+
+
+@asynccontextmanager
+async def worker_running(transport: Transport, models: ModelRegistry | None = None):
+    worker = Worker(
+        transport,
+        tools=[POEM_TOOL, HOLD_TOOL],
+        models=models if models is not None else ModelRegistryless(),
+        kinds=["text"],
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    ready = asyncio.create_task(worker.ready.wait())
+    await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        task.result()  # raises what stopped it
+    try:
+        yield worker
+    finally:
+        stop.set()
+        await task
+
+
+class ModelRegistryless:
+    def get(self, role: str) -> object:
+        raise LookupError(role)
+
+
+@asynccontextmanager
+async def bot_jobs(transport: Transport) -> AsyncIterator[Jobs]:
+    runner = NatsRunner(transport)
+    await runner.start()
+    jobs = Jobs(JobLimits(), runner=runner)
+    try:
+        yield jobs
+    finally:
+        jobs.shutdown()
+        await runner.close()
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait (briefly each time) for what another process or thread will make true."""
+    while not condition():
+        await asyncio.sleep(0.02)
+
+
+async def test_a_poem_made_on_a_worker_is_the_poem_made_here(
+    nats_url: str, nats_names: Names, tmp_path: Path, tiny_models: ModelRegistry
+) -> None:
+    transport = transport_for(nats_url, nats_names, tmp_path / "media")
+    args = PoemArgs(prompt="the sea at night", seed=7, lines=2)
+    here = await asyncio.to_thread(POEM_TOOL.run, args, ToolContext(models=tiny_models))
+    async with worker_running(transport, tiny_models), bot_jobs(transport) as jobs:
+        there = await jobs.run(1, POEM_TOOL, args, ToolContext())
+    assert there.text == here.text
+    assert dict(there.params) == dict(here.params)
+    assert there.kind is here.kind
+
+
+@pytest.mark.parametrize("media", ["shared", "object"])
+async def test_the_files_made_come_back_byte_for_byte_with_progress(
+    nats_url: str, nats_names: Names, tmp_path: Path, media: MediaMode
+) -> None:
+    transport = transport_for(nats_url, nats_names, tmp_path / "media", media)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    seen: list[str] = []
+
+    def progress(_fraction: float, label: str) -> None:
+        seen.append(label)
+        (marks / "release").touch()  # the worker's word arrived: let it finish
+
+    args = HoldArgs(prompt="a kept thing", marks=str(marks))
+    async with worker_running(transport), bot_jobs(transport) as jobs:
+        draft = await jobs.run(1, HOLD_TOOL, args, ToolContext(progress=progress))
+    assert draft.media is not None
+    assert draft.media.data == b"bytes of a kept thing"
+    assert "holding" in seen
+    if media == "shared":  # written once by the worker, where the bot's store finds it
+        digest = hashlib.sha256(draft.media.data).hexdigest()
+        assert (tmp_path / "media" / digest[:2] / f"{digest}.bin").exists()
+    else:  # nobody else will read the objects: they are gone
+        assert not (tmp_path / "media").exists()
+
+
+async def test_a_cancelled_job_stops_on_the_worker_and_nothing_is_stored(
+    nats_url: str, nats_names: Names, tmp_path: Path
+) -> None:
+    transport = transport_for(nats_url, nats_names, tmp_path / "media")
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    context = ToolContext()
+    args = HoldArgs(prompt="never mind", marks=str(marks))
+    async with worker_running(transport), bot_jobs(transport) as jobs:
+        run = asyncio.create_task(jobs.run(1, HOLD_TOOL, args, context))
+        await until(lambda: any(marks.glob("started-*")))
+        context.cancelled.set()  # what /cancel and the Cancel button do
+        with pytest.raises(Cancelled):
+            await run
+    assert any(marks.glob("saw-cancel-*")), "the tool on the worker never saw its flag"
+    assert not (tmp_path / "media").exists(), "a cancelled job stored its media"
+
+
+async def test_a_job_cancelled_before_a_worker_takes_it_never_runs(
+    nats_url: str, nats_names: Names, tmp_path: Path
+) -> None:
+    transport = transport_for(nats_url, nats_names, tmp_path / "media")
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    context = ToolContext()
+    args = HoldArgs(prompt="not yet", marks=str(marks))
+    async with bot_jobs(transport) as jobs:
+        run = asyncio.create_task(jobs.run(1, HOLD_TOOL, args, context))
+        await asyncio.sleep(0.3)  # published, with no worker running to take it
+        context.cancelled.set()
+        async with worker_running(transport):
+            with pytest.raises(Cancelled):
+                await run
+    assert not any(marks.glob("started-*"))
+
+
+async def test_the_persons_limits_are_kept_in_the_bot_before_publishing(
+    nats_url: str, nats_names: Names, tmp_path: Path
+) -> None:
+    transport = transport_for(nats_url, nats_names, tmp_path / "media")
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    runner = NatsRunner(transport)
+    await runner.start()
+    jobs = Jobs(JobLimits(running=1, queued=0), runner=runner)
+    args = HoldArgs(prompt="one at a time", marks=str(marks))
+    try:
+        async with worker_running(transport):
+            first = asyncio.create_task(jobs.run(1, HOLD_TOOL, args, ToolContext()))
+            await until(lambda: any(marks.glob("started-*")))
+            with pytest.raises(Exception, match="already have 1 pieces in the works"):
+                await jobs.run(1, HOLD_TOOL, args, ToolContext())
+            (marks / "release").touch()
+            assert (await first).text is not None
+    finally:
+        jobs.shutdown()
+        await runner.close()
+
+
+async def test_with_nats_not_answering_a_tool_request_is_refused_in_one_line(
+    tmp_path: Path, unused_tcp_port: int
+) -> None:
+    transport = transport_for(f"nats://127.0.0.1:{unused_tcp_port}", Names("x"), tmp_path)
+    transport = replace(transport, connect_timeout_s=0.5)
+    async with bot_jobs(transport) as jobs:
+        with pytest.raises(QueueUnreachable) as refused:
+            args = HoldArgs(prompt="anything", marks=str(tmp_path))
+            await jobs.run(1, HOLD_TOOL, args, ToolContext())
+    line = str(refused.value)
+    assert "\n" not in line
+    assert f"NATS at nats://127.0.0.1:{unused_tcp_port}" in line
+    assert "not answering" in line
