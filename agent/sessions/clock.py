@@ -4,23 +4,26 @@ The deadlines live in the database (group_sessions.turn_due_at, session_rounds.c
 this clock only keeps an asyncio timer per deadline, so a restart loses nothing: when a
 transport registers how to speak at its places, the clock re-arms every deadline of that
 platform (`rearm`), firing at once those that passed while the bot was down. After any change
-to a session, `sync` re-reads its deadlines and arms them. A timer that fires re-reads the row
-and acts only if the deadline still holds (the turn was not taken, the round not closed
+to a session, `sync` re-reads its deadlines and arms them. A timer that fires acts only if the
+deadline it was armed with still holds (the turn was not taken, the round not closed
 meanwhile), then says what happened at the session's place. A session's end time ends it
-the same way.
+the same way. Several bot processes on one database all arm the same deadlines: the action
+claims its deadline in the database first, in its own transaction (claims.py), so one of
+them acts and speaks, and the others find nothing to do and say nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agent.sessions.claims import claim_end, claim_round_close, claim_turn
 from agent.sessions.exporting import SessionExports
 from agent.sessions.finale import end_session
 from agent.sessions.relay import pass_turn, whose_turn
@@ -28,6 +31,7 @@ from agent.sessions.rounds import closed_reply, open_round
 from agent.store.db import (
     Conversation,
     GroupSession,
+    SessionRound,
     SessionState,
     utcnow,
 )
@@ -61,11 +65,12 @@ class SessionClock:
             .join(Conversation, GroupSession.conversation_id == Conversation.id)
             .where(Conversation.platform == platform, GroupSession.state != SessionState.ENDED)
         )
+        armed = 0
         async with self._sessions() as session:
             groups = (await session.execute(query)).scalars().all()
             for group in groups:
-                await self._arm_from(session, group)
-        return len(self._timers)
+                armed += await self._arm_from(session, group)
+        return armed
 
     async def sync(self, group_id: int) -> None:
         """Arm (or disarm) the session's deadlines as the database has them now."""
@@ -79,13 +84,19 @@ class SessionClock:
             handle.cancel()
         self._timers.clear()
 
-    async def _arm_from(self, session: AsyncSession, group: GroupSession) -> None:
+    async def _arm_from(self, session: AsyncSession, group: GroupSession) -> int:
+        """Arm the session's deadlines (disarm those it has no more); returns how many."""
         # An ended session has no deadlines; a paused one keeps them for its resume.
         still = group.state not in (SessionState.ENDED, SessionState.PAUSED)
-        self._arm(("turn", group.id), group.turn_due_at if still else None)
         round_ = await open_round(session, group) if still else None
-        self._arm(("round", group.id), None if round_ is None else round_.closes_at)
-        self._arm(("end", group.id), group.ends_at if still else None)
+        deadlines: dict[TimerKey, datetime | None] = {
+            ("turn", group.id): group.turn_due_at if still else None,
+            ("round", group.id): None if round_ is None else round_.closes_at,
+            ("end", group.id): group.ends_at if still else None,
+        }
+        for key, when in deadlines.items():
+            self._arm(key, when)
+        return sum(when is not None for when in deadlines.values())
 
     def _arm(self, key: TimerKey, when: datetime | None) -> None:
         old = self._timers.pop(key, None)
@@ -95,18 +106,23 @@ class SessionClock:
             return
         delay = max(0.0, (when - utcnow()).total_seconds())
         loop = asyncio.get_running_loop()
-        self._timers[key] = loop.call_later(delay, self._fire, key)
+        self._timers[key] = loop.call_later(delay, self._fire, key, when)
 
-    def _fire(self, key: TimerKey) -> None:
+    async def settled(self) -> None:
+        """Wait until the deadlines being acted on now are done with (announced, or not)."""
+        while self._firing:
+            await asyncio.gather(*self._firing)
+
+    def _fire(self, key: TimerKey, due: datetime) -> None:
         self._timers.pop(key, None)
-        task = asyncio.create_task(self._expire(key))
+        task = asyncio.create_task(self._expire(key, due))
         self._firing.add(task)
         task.add_done_callback(self._firing.discard)
 
-    async def _expire(self, key: TimerKey) -> None:
+    async def _expire(self, key: TimerKey, due: datetime) -> None:
         kind, group_id = key
         try:
-            said = await self._act(kind, group_id)
+            said = await self._act(kind, group_id, due)
         except Exception:  # a timer has nobody to answer: the log keeps it
             logger.exception("session %s: the %s deadline could not be applied", group_id, kind)
             return
@@ -117,21 +133,19 @@ class SessionClock:
             await self._announce(platform, place, reply)
         await self.sync(group_id)
 
-    async def _act(self, kind: str, group_id: int) -> tuple[str, Place, Reply] | None:
+    async def _act(
+        self, kind: str, group_id: int, due: datetime
+    ) -> tuple[str, Place, Reply] | None:
+        if due > utcnow():  # early by the wall clock: `sync` arms it again for the rest
+            return None
+        act = _LATE[kind]
         async with self._sessions() as session, session.begin():
-            group = await session.get(GroupSession, group_id)
-            # Paused, nothing moves on; a deadline that passed meanwhile fires on resume.
-            if group is None or group.state in (SessionState.ENDED, SessionState.PAUSED):
-                return None
-            if kind == "turn":
-                reply = _pass_late_turn(group)
-            elif kind == "round":
-                reply = await _close_late(session, group, self._media)
-            else:
-                reply = await _end_late(session, group, self._media)
+            # Paused, nothing moves on (a deadline that passed meanwhile fires on resume);
+            # taken by another process, or changed meanwhile, it is not ours to act on.
+            reply = await act(session, group_id, due, self._media)
             if reply is None:
                 return None
-            conversation = group.conversation
+            conversation = (await session.get_one(GroupSession, group_id)).conversation
             return conversation.platform, place_of(conversation), reply
 
     async def _announce(self, platform: str, place: Place, reply: Reply) -> None:
@@ -147,10 +161,12 @@ class SessionClock:
             logger.exception("announcing at %s failed", place)
 
 
-def _pass_late_turn(group: GroupSession) -> Reply | None:
-    due = group.turn_due_at
-    if due is None or due > utcnow():
+async def _pass_late_turn(
+    session: AsyncSession, group_id: int, due: datetime, media: MediaStore
+) -> Reply | None:
+    if not await claim_turn(session, group_id, due):
         return None
+    group = await session.get_one(GroupSession, group_id)
     late = whose_turn(group)
     following = pass_turn(group)
     name = "The member" if late is None else late.user.display_name
@@ -161,19 +177,31 @@ def _pass_late_turn(group: GroupSession) -> Reply | None:
 
 
 async def _close_late(
-    session: AsyncSession, group: GroupSession, media: MediaStore
+    session: AsyncSession, group_id: int, due: datetime, media: MediaStore
 ) -> Reply | None:
-    round_ = await open_round(session, group)
-    if round_ is None or round_.closes_at is None or round_.closes_at > utcnow():
+    round_id = await claim_round_close(session, group_id, due)
+    if round_id is None:
         return None
+    round_ = await session.get_one(SessionRound, round_id)
     return await closed_reply(session, round_, media, "Time is up. ")
 
 
-async def _end_late(session: AsyncSession, group: GroupSession, media: MediaStore) -> Reply | None:
-    if group.ends_at is None or group.ends_at > utcnow():
+async def _end_late(
+    session: AsyncSession, group_id: int, due: datetime, media: MediaStore
+) -> Reply | None:
+    if not await claim_end(session, group_id, due):
         return None
+    group = await session.get_one(GroupSession, group_id)
     ended = await end_session(session, group, media)
     return replace(ended, text="The session's time is up.\n" + ended.text)
+
+
+# What each deadline does once claimed, in the claim's transaction; None: not ours.
+_LATE: dict[str, Callable[[AsyncSession, int, datetime, MediaStore], Awaitable[Reply | None]]] = {
+    "turn": _pass_late_turn,
+    "round": _close_late,
+    "end": _end_late,
+}
 
 
 def place_of(conversation: Conversation) -> Place:
