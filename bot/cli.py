@@ -98,6 +98,12 @@ def _parser() -> argparse.ArgumentParser:
     models = commands.add_parser("models", help="list each role's model (loads none)")
     models.set_defaults(handler=_models)
 
+    status = commands.add_parser(
+        "status",
+        help="the job queue and its workers, with ATELIER_JOBS=nats://... (exit 3: NATS down)",
+    )
+    status.set_defaults(handler=_status)
+
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
     up = db.add_parser("upgrade", help="migrate to a revision (default: head)")
     up.add_argument("revision", nargs="?", default="head")
@@ -226,6 +232,28 @@ def _models(settings: Settings, args: argparse.Namespace) -> int:
         table.append((row.role, row.spec, _model_state(row), memory, row.setting))
     _print_table(table)
     print("\nRoles with the same spec share one loaded model; each loads on first use.")
+    return 0
+
+
+def _status(settings: Settings, args: argparse.Namespace) -> int:
+    """Queue depth per kind, jobs in flight, live workers; NATS unreachable is one line and
+    exit 3 (agent/scaleout/status.py raises it as a StartupError)."""
+    import time
+
+    from agent.scaleout.setup import transport_from
+    from agent.scaleout.status import read_status
+    from agent.scaleout.status_table import status_lines
+
+    transport = transport_from(settings)
+    if transport is None:
+        print(
+            "atelier: ATELIER_JOBS is local: jobs run inside the bot process, so there is no "
+            "queue or worker to show (ATELIER_JOBS=nats://host:4222 sends them to workers)"
+        )
+        return 0
+    snapshot = asyncio.run(read_status(transport))
+    for line in status_lines(snapshot, transport.where, transport.names.prefix, time.time()):
+        print(line)
     return 0
 
 
