@@ -2,7 +2,7 @@
 
     1. plan       what the turn asks, before the database: an explicit command's tool and
                   validated Args, a suggestion to apply, free text, or files alone; the files
-                  sent are checked by the tools that take them (in a thread)
+                  sent are checked by the tools that take them, in a thread (agent/planning.py)
     2. scope      the uploads written to the media store (in a thread), then one transaction
                   resolves who and where: person, conversation, piece in focus, history
                   (agent/scope.py)
@@ -11,80 +11,50 @@
     5. store      the person's message, what was made and the reply, in one transaction
                   (agent/writes.py); the transport renders the Reply
 
-Account commands (/history, /forget, /show ...) act on what is stored: agent/account.py.
+The commands no creative tool runs (/cancel, /settings, /session, the account commands) are
+answered from a table (agent/commands.py); what transports ask between turns (pickers, a
+delivered message, the session clock) is agent/between_turns.py.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from typing import NamedTuple
+from dataclasses import replace
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agent.account import AccountCommands
 from agent.apology import apology
+from agent.between_turns import BetweenTurns
 from agent.boundary import admit
-from agent.cancelling.command import CANCEL_COMMAND, CancelCommands
 from agent.chat.backends.errors import PERSON_LINE, ChatUnavailable
 from agent.chat.replies import ChatReplies, as_chat
 from agent.chat.tool_loop import ToolLoop
+from agent.commands import Commands
 from agent.config import Settings
-from agent.ledger.interrupted import InterruptedReports
 from agent.making.decisions import ANSWER, REVISE, Router
 from agent.making.revisions import CannotRevise, piece_to_revise, revising
 from agent.making.studio import Request, Studio
-from agent.making.suggestions import WHICH_CRITIQUE, SuggestionAsk, asked_suggestion, plan_revision
-from agent.making.tool_args import BadToolArgs, usage, validate_args
-from agent.making.uploads import Upload, UploadRefused, read_uploads, write_uploads
-from agent.personal_export import PersonalExports
-from agent.policy.commands import SETTINGS_COMMAND, SettingsCommands
+from agent.making.suggestions import WHICH_CRITIQUE, SuggestionAsk, plan_revision
+from agent.making.uploads import write_uploads
+from agent.planning import plan_turn
 from agent.policy.gate import Policies
-from agent.policy.rules import PlaceRules
 from agent.scope import Scope, Scopes
-from agent.sessions.clock import SessionClock
-from agent.sessions.commands import NO_SESSION, SESSION_COMMAND, SessionCommands
 from agent.sessions.exporting import SessionExports
-from agent.sessions.play import SessionPlay, makes_something
-from agent.sessions.store import session_at
-from agent.store.artifacts import mentioned_number, newest_pieces, shown_artifact
+from agent.sessions.play import SessionPlay
+from agent.store.artifacts import shown_artifact
 from agent.store.db import Artifact
 from agent.store.media import MediaUnwritable
 from agent.store.memory import Memory
-from agent.store.people import find_user
-from agent.store.retry import DatabaseUnavailable, not_answering, transaction
-from agent.types import Announce, Command, Place, Reply, TextSink, Turn
+from agent.store.retry import DatabaseUnavailable, not_answering
+from agent.types import Reply, TextSink, Turn
 from agent.writes import FORGOTTEN, TurnWrites
 from tools.contract import ArtifactKind, Tool, ToolArgs
 
 logger = logging.getLogger(__name__)
 
-EMPTY_HINT = "Say something to start: a question, an idea for a poem, a picture in words."
 
-
-class PieceSummary(NamedTuple):
-    number: int
-    kind: str
-    prompt: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class Plan:
-    """What a turn asks, read from the Turn alone (step 1)."""
-
-    said: str  # what the history keeps of the person's message
-    piece: int | None = None  # the piece it names: a field, or #N in free text
-    uploads: tuple[Upload, ...] = ()
-    tool: Tool | None = None  # an explicit command's tool, with its validated args
-    args: ToolArgs | None = None
-    suggestion: SuggestionAsk | None = None  # "apply suggestion 2"
-    text: str = ""  # free text to decide on; empty for commands and files sent alone
-
-
-class Agent:
+class Agent(BetweenTurns):
     def __init__(
         self,
         *,
@@ -96,9 +66,11 @@ class Agent:
         router: Router,
         tool_loop: ToolLoop | None = None,
     ) -> None:
+        exports = SessionExports.in_data_dir(
+            sessions, studio.media, settings.data_dir, file_limit_mb=settings.discord_file_limit_mb
+        )
+        super().__init__(sessions=sessions, memory=memory, media=studio.media, exports=exports)
         self._settings = settings
-        self._sessions = sessions
-        self._memory = memory
         self._studio = studio
         self._replies = replies
         self._router = router
@@ -106,24 +78,21 @@ class Agent:
         self._scopes = Scopes(sessions, memory)
         # The servers' /settings: asked by every turn here and by transports (agent/policy/).
         self.policy = Policies(sessions)
-        self._server_settings = SettingsCommands(sessions, self.policy)
         self._writes = TurnWrites(sessions=sessions, memory=memory, studio=studio)
-        personal = PersonalExports.in_data_dir(
-            sessions, studio.media, settings.data_dir, file_limit_mb=settings.discord_file_limit_mb
-        )
-        self._account = AccountCommands(sessions, memory, studio.media, personal, self.tools)
-        self._announcers: dict[str, Announce] = {}
-        exports = SessionExports.in_data_dir(
-            sessions, studio.media, settings.data_dir, file_limit_mb=settings.discord_file_limit_mb
-        )
-        self._clock = SessionClock(sessions, self._announcers, studio.media, exports)
-        self._group_sessions = SessionCommands(sessions, studio.media, self._clock, exports)
         self._play = SessionPlay(
             sessions=sessions, memory=memory, studio=studio, writes=self._writes, clock=self._clock
         )
-        self._rearming: set[asyncio.Task[int]] = set()
-        self._interrupted = InterruptedReports(sessions)
-        self._cancelling = CancelCommands(sessions, studio.running)
+        self._commands = Commands(
+            settings=settings,
+            sessions=sessions,
+            memory=memory,
+            studio=studio,
+            policy=self.policy,
+            scopes=self._scopes,
+            clock=self._clock,
+            play=self._play,
+            exports=exports,
+        )
 
     @property
     def tools(self) -> tuple[Tool, ...]:
@@ -152,20 +121,14 @@ class Agent:
         if isinstance(admitted, Reply):  # out of bounds: refused before anything reads it
             return admitted
         turn = admitted  # cleaned once: what follows counts, parses and stores these texts
-        if turn.command is not None and turn.command.name == CANCEL_COMMAND:
-            return await self._cancelling.run(turn)  # stopping one's own run is always allowed
-        if turn.command is not None and turn.command.name == SETTINGS_COMMAND:
-            return await self._server_settings.run(turn)  # an admin's, in any channel
+        if turn.command is not None and self._commands.handles(turn.command):
+            return await self._commands.answer(turn)  # /cancel, /settings, /session, /help ...
         rules = await self.policy.for_turn(turn)
         if isinstance(rules, str):  # a blocked person, a channel the server left out
             return Reply(rules, stored=False, private=True)
-        if turn.command is not None and turn.command.name == SESSION_COMMAND:
-            if makes_something(turn.command):
-                return await self._session_play(turn, turn.command, rules)
-            return await self._group_sessions.run(turn)
-        if turn.command is not None and not self._studio.handles(turn.command):
-            return await self._account.run(turn)
-        plan = await self._plan(turn)
+        plan = await plan_turn(
+            turn, self._studio.tools, text_limit=self._settings.max_message_chars
+        )
         if isinstance(plan, Reply):
             return plan
         written = await write_uploads(plan.uploads, self._studio.media)
@@ -191,99 +154,6 @@ class Agent:
         if not plan.text:
             return await self._kept_files(scope, plan.said)
         return await self._decide(turn, scope, plan.text)
-
-    async def recent_pieces(
-        self, platform: str, external_id: str, limit: int = 25
-    ) -> list[PieceSummary]:
-        """The person's newest pieces (in conversations they own), for pickers such as
-        Discord's autocomplete of #N."""
-        async with self._sessions() as session:
-            user = await find_user(session, platform, external_id)
-            if user is None:
-                return []
-            rows = await newest_pieces(session, user.id, limit)
-        return [PieceSummary(number, kind, prompt) for number, kind, prompt in rows]
-
-    async def session_on(self, platform: str, place: Place) -> bool:
-        """Whether a group session is on at `place`: there every message is for the bot,
-        mentioned or not (a Discord thread)."""
-        async with self._sessions() as session:
-            return await session_at(session, platform, place) is not None
-
-    def announce_with(self, platform: str, announce: Announce) -> None:
-        """How to speak unprompted at a place of `platform` (a relay turn passed on at its
-        timeout, a round closed at its deadline). Called on the running event loop, when the
-        transport starts: the deadlines of the platform's sessions are re-armed then, so a
-        restart keeps them (those that passed meanwhile fire at once)."""
-        self._announcers[platform] = announce
-        loop = asyncio.get_running_loop()
-        # Jobs a crash interrupted are told to their owners then too (agent/ledger/).
-        interrupted = self._interrupted.announce(platform, announce)
-        for task in (loop.create_task(self._clock.rearm(platform)), loop.create_task(interrupted)):
-            self._rearming.add(task)
-            task.add_done_callback(self._rearming.discard)
-
-    async def close(self) -> None:
-        """Stop the session timers (the deadlines stay stored)."""
-        self._clock.close()
-
-    async def record_delivery(
-        self, platform_message_id: str, artifact_numbers: Sequence[int]
-    ) -> None:
-        """A transport sent the message `platform_message_id` showing these pieces: a later
-        reply to that message makes them the piece in focus (see artifacts.resolve_focus)."""
-        if not artifact_numbers:
-            return
-
-        async def mark(session: AsyncSession) -> int:
-            return await self._memory.mark_shown(session, artifact_numbers, platform_message_id)
-
-        try:
-            await transaction(self._sessions, mark, doing="recording a delivered message")
-        except DatabaseUnavailable:  # logged; the answer is out, only a reply to that message
-            return  # loses its piece in focus (the parts after it are still sent)
-
-    async def _session_play(self, turn: Turn, command: Command, rules: PlaceRules) -> Reply:
-        """The /session actions that make something (agent/sessions/play.py), with the
-        turn's scope."""
-        scope = await self._scopes.resolve(turn, piece=None, uploads=(), window_tokens=None)
-        if isinstance(scope, Reply):
-            return scope
-        scope = replace(scope, rules=rules)
-        if scope.shared is None:
-            return Reply(NO_SESSION, stored=False, private=True)
-        return await self._play.command(turn, scope, command, end=self._group_sessions.run)
-
-    # --- 1. plan -----------------------------------------------------------------------------
-
-    async def _plan(self, turn: Turn) -> Plan | Reply:
-        try:
-            uploads = tuple(await read_uploads(turn.attachments, self.tools))
-        except UploadRefused as refused:
-            return Reply(str(refused), stored=False)
-        if turn.command is not None:
-            return _command_plan(self._studio.tools[turn.command.name], turn.command, uploads)
-        text = turn.text.strip()
-        if uploads and not text:
-            return Plan(said=_upload_line(turn), uploads=uploads)
-        problem = self._check_text(turn.text)
-        if problem is not None:
-            return Reply(problem, stored=False)
-        ask = asked_suggestion(text)
-        # "suggestion #2" names a suggestion, not piece #2: the piece is read from the rest.
-        piece = mentioned_number(text if ask is None else ask.rest)
-        return Plan(said=text, piece=piece, uploads=uploads, suggestion=ask, text=text)
-
-    def _check_text(self, text: str) -> str | None:
-        limit = self._settings.max_message_chars
-        if not text.strip():
-            return EMPTY_HINT
-        if len(text) > limit:
-            return (
-                f"That message is {len(text):,} characters; the limit is {limit:,}. "
-                "Please shorten it or split it into parts. Nothing was stored."
-            )
-        return None
 
     # --- 3. decide ---------------------------------------------------------------------------
 
@@ -361,6 +231,7 @@ class Agent:
             scope=scope,
             focus=scope.focus if focus is None else focus,
             progress=turn.progress,
+            said=said,
         )
         made = await self._studio.run(request)
         if isinstance(made, Reply):
@@ -410,30 +281,6 @@ class Agent:
         return Reply(outcome.answer, stored=stored)
 
 
-def _command_plan(tool: Tool, command: Command, uploads: tuple[Upload, ...]) -> Plan | Reply:
-    if command.text.strip() == "help" and not command.args:
-        return Reply(usage(tool), stored=False)
-    try:
-        args = validate_args(tool, command.args, command.text)
-    except BadToolArgs as problem:
-        return Reply(str(problem), stored=False)
-    said = command_line(command)
-    return Plan(said=said, piece=args.piece, uploads=uploads, tool=tool, args=args)
-
-
-def command_line(command: Command) -> str:
-    """The command as a person would type it, for the history."""
-    options = " ".join(f"{key}={_typed(value)}" for key, value in command.args.items())
-    return " ".join(part for part in (f"/{command.name}", options, command.text) if part)
-
-
-def _typed(value: object) -> str:
-    """A field's value as a console line would carry it."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 def _chat_unavailable(down: ChatUnavailable) -> Reply:
     """The operator's line in the log (no traceback: nothing here to debug), the person's
     in the reply; nothing of the turn is stored."""
@@ -448,8 +295,3 @@ def _could_not_answer() -> Reply:
         said="Sorry, I could not answer that",
         after="Nothing was stored; please try again.",
     )
-
-
-def _upload_line(turn: Turn) -> str:
-    """What the history keeps of a message that was only files."""
-    return "[sent " + ", ".join(attachment.filename for attachment in turn.attachments) + "]"
