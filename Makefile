@@ -40,6 +40,12 @@ bench: $(VENV)/.installed
 bench-gpu: $(VENV)/.installed
 	$(TEST_ENV) $(BIN)/python bench/gpu.py
 
+# Issue 18's scale-out figures against the NATS server (JetStream) at ATELIER_TEST_NATS_URL,
+# else nats://127.0.0.1:4222: jobs/s through 1, 2 and 4 workers, NATS's added latency per job.
+.PHONY: bench-scale
+bench-scale: $(VENV)/.installed-dev
+	$(TEST_ENV) $(BIN)/python bench/scale.py
+
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
