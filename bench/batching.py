@@ -1,5 +1,6 @@
-"""Batching across people: eight people's images (and clips) through the model scheduler as
-one batch, against the same eight run one by one, in the same run on the same model.
+"""Batching across people: eight people's images, clips, poem drafts and routed requests
+through the model scheduler as one batch, against the same eight run one by one, in the same
+run on the same model.
 
 Run:
 
@@ -11,9 +12,12 @@ Each side is the tool's own run function (tools/image/tool.py make_image, tools/
 compose: args, seed, recipe, the model, the PNG or the OGG with its parameters). Batched:
 eight threads, one per person, each with its own lane into one scheduler (tools/scheduling/,
 a 20 ms window, batches up to eight), all asking at once; one by one: the same eight
-requests in turn, each alone. Both sides are warmed up at their shapes first (on CUDA this
-includes any capture or compile), then timed --runs times, interleaved; the medians and their
-ratio (one by one / batched: how many times faster batching serves the eight) are printed.
+requests in turn, each alone. Text is the bundled SmolLM2 (real weights, float32): a
+poem draft is tools/models/sampling.py `sample` (one reply, --text-tokens new tokens), a
+routed request is agent/chat/routing.py `ChoiceScorer.scores` over every tool's choices.
+Both sides are warmed up at their shapes first (on CUDA this includes any capture or
+compile), then timed --runs times, interleaved; the medians and their ratio (one by one /
+batched: how many times faster batching serves the eight) are printed.
 """
 
 from __future__ import annotations
@@ -90,7 +94,7 @@ def batched(ask: Ask, models: Models, scheduler: Scheduler, pool: ThreadPoolExec
 
 
 def compare(name: str, ask: Ask, models: Models, runs: int) -> None:
-    scheduler = Scheduler(Batching(max_size=(("image", PEOPLE), ("music", PEOPLE))))
+    scheduler = Scheduler(Batching(default_max=PEOPLE))
     with ThreadPoolExecutor(PEOPLE) as pool:
         batched(ask, models, scheduler, pool)  # warm-up at both shapes
         one_by_one(ask, models)
@@ -137,11 +141,67 @@ def music_side(small: bool, cache: Path, device: torch.device, seconds: float) -
     return f"clips of {seconds:g} s ({name})", ask, Models(music=loaded)
 
 
+REQUESTS = [
+    "write a haiku about the sea",
+    "draw a heron at dawn",
+    "compose a lullaby for my daughter",
+    "what do you think of #3",
+    "make it darker",
+    "写一首关于春天的诗",
+    "hello, how are you today?",
+    "a sonnet about autumn rain on the roofs",
+]
+
+
+class ThisThreadsLane:
+    """The lane of whatever tool run is on this thread (tools/scheduling/current.py): one
+    scorer, with its prefixes cached once, serves every person's context."""
+
+    def run(self, work: Any, progress: Any, check: Any) -> Any:
+        from tools.scheduling.current import through_the_line
+
+        return through_the_line(work)
+
+
+def text_sides(models_dir: Path, tokens: int) -> list[tuple[str, Ask, Models]]:
+    from agent.chat.routing import ChoiceScorer
+    from tools.catalog import JUST_ANSWER, REVISE_FOCUS
+    from tools.lineup import creative_tools
+    from tools.models.sampling import Sampling, sample
+    from tools.models.text import load_causal_lm
+    from tools.scheduling.current import scheduling_for
+
+    loaded = load_causal_lm("bundled:smollm2", cache_dir=models_dir, device="auto", dtype="float32")
+    sampling = Sampling(max_new_tokens=tokens)
+    served = [info for tool in creative_tools() for info in (tool.info, *tool.also_serves)]
+    choices = [JUST_ANSWER, REVISE_FOCUS, *served]
+    scorer = ChoiceScorer(loaded, ThisThreadsLane())
+
+    def draft(person: int, context: ToolContext) -> Any:
+        asked = [{"role": "user", "content": f"Write a short poem: {PROMPTS[person]}"}]
+        with scheduling_for(context.schedule):
+            return sample(loaded, asked, count=1, seed=person, sampling=sampling)
+
+    def route(person: int, context: ToolContext) -> Any:
+        with scheduling_for(context.schedule):
+            return scorer.scores(REQUESTS[person], choices)
+
+    return [
+        (f"poem drafts, {tokens} tokens (SmolLM2)", draft, Models()),
+        ("routed requests (SmolLM2)", route, Models()),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--image", default=None, help="tiny, sd-turbo, or a pipeline directory")
     parser.add_argument("--music-seconds", type=float, default=None, help="(CPU 2, CUDA 8)")
     parser.add_argument("--no-music", action="store_true")
+    parser.add_argument("--no-text", action="store_true")
+    parser.add_argument("--text-tokens", type=int, default=32)
+    parser.add_argument(
+        "--models-dir", type=Path, default=Path("data/models"), help="where SmolLM2 is converted"
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     options = parser.parse_args()
@@ -165,6 +225,8 @@ def main() -> None:
         if not options.no_music:
             seconds = options.music_seconds or (8.0 if on_gpu else 2.0)
             sides.append(music_side(on_gpu, cache, device, seconds))
+        if not options.no_text:
+            sides.extend(text_sides(options.models_dir, options.text_tokens))
         print(f"\n{PEOPLE} people at once, median of {options.runs} runs")
         print(
             f"{'':<34} {'1 by 1 s':>10} {'batched s':>10} {'ratio':>8} "

@@ -150,49 +150,76 @@ class ChoiceScorer:
         return _Prefixes(names, _returned_cache(out), mask, lengths, next_logprobs)
 
     def _score(self, prefixes: _Prefixes, requests: Sequence[list[int]]) -> torch.Tensor:
-        """(requests, choices): log P(request | choice). The rows of the forward pass are
-        choice-major (row c * R + r), as the cache repeats each prefix R times; requests are
-        right-padded, and a padding token's log-probability is left out of its sum."""
-        device = self._loaded.device
-        choices, count = len(prefixes.names), len(requests)
+        """(requests, choices): log P(request | choice), every request in one forward pass.
+
+        The requests are packed into one sequence after each choice's cached prefix, and a
+        mask lets each token see the prefix and its own request's earlier tokens only, so each
+        is scored as if alone. Packed rather than batched: a batch would copy every prefix's
+        cache once per request (hundreds of MB for SmolLM2), which costs more than it saves."""
+        device, model = self._loaded.device, self._loaded.model
+        choices = len(prefixes.names)
         firsts = torch.stack([prefixes.next_logprobs[:, request[0]] for request in requests])
-        width = max(len(request) for request in requests)
-        if width == 1:
+        if max(len(request) for request in requests) == 1:
             return firsts.cpu()
-        ids = torch.zeros((count, width), dtype=torch.long)
-        real = torch.zeros((count, width), dtype=torch.long)
-        for row, request in enumerate(requests):
-            ids[row, : len(request)] = torch.tensor(request)
-            real[row, : len(request)] = 1
-        ids, real = ids.repeat(choices, 1), real.repeat(choices, 1)
-        mask = torch.cat([prefixes.mask.repeat_interleave(count, dim=0), real], dim=1)
-        positions = prefixes.lengths.repeat_interleave(count)[:, None] + torch.arange(width)
-        out = self._loaded.model(
-            input_ids=ids.to(device),
-            attention_mask=mask.to(device),
-            position_ids=positions.to(device),
+        packed = _Packed.of(requests)
+        out = model(
+            input_ids=packed.ids.expand(choices, -1).to(device),
+            attention_mask=packed.mask(prefixes.mask, model.dtype).to(device),
+            position_ids=(prefixes.lengths[:, None] + packed.offset).to(device),
             use_cache=True,
-            **{self._cache_keyword: _extendable_copy(prefixes.cache, count)},
+            **{self._cache_keyword: _extendable_copy(prefixes.cache)},
         )
         logprobs = out.logits[:, :-1, :].float().log_softmax(dim=-1)
-        following = ids[:, 1:].to(device)
+        following = packed.ids[1:].to(device).expand(choices, -1)
         picked = logprobs.gather(2, following[..., None]).squeeze(-1)
-        picked = picked.masked_fill(real[:, 1:].to(device) == 0, 0.0)
-        rest = picked.sum(dim=1).view(choices, count).T
-        return (firsts.to(device) + rest).cpu()
+        continues = (packed.which[1:] == packed.which[:-1]).to(device)  # same request
+        picked = picked.masked_fill(~continues, 0.0)
+        rest = torch.zeros((choices, len(requests)), device=device)
+        rest.index_add_(1, packed.which[1:].to(device), picked)
+        return (firsts.to(device) + rest.T).cpu()
 
 
-def _extendable_copy(cache: Any, repeats: int) -> Any:
+@dataclass(frozen=True)
+class _Packed:
+    """Requests one after another in one sequence: each token's request and place in it."""
+
+    ids: torch.Tensor  # (tokens,)
+    which: torch.Tensor  # (tokens,): the request each token belongs to
+    offset: torch.Tensor  # (tokens,): its place in that request
+
+    @classmethod
+    def of(cls, requests: Sequence[list[int]]) -> _Packed:
+        return cls(
+            torch.tensor([token for request in requests for token in request]),
+            torch.cat([torch.full((len(r),), i) for i, r in enumerate(requests)]),
+            torch.cat([torch.arange(len(r)) for r in requests]),
+        )
+
+    def mask(self, prefix_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """(choices, 1, tokens, prefix + tokens), additive: a token sees its choice's real
+        prefix tokens, and its own request's tokens up to itself."""
+        choices, tokens = prefix_mask.shape[0], len(self.ids)
+        own = (self.which[:, None] == self.which[None, :]) & (
+            self.offset[None] <= self.offset[:, None]
+        )
+        seen = torch.cat(
+            [
+                prefix_mask.bool()[:, None, :].expand(choices, tokens, -1),
+                own.expand(choices, tokens, tokens),
+            ],
+            dim=2,
+        )
+        blocked = torch.zeros(seen.shape, dtype=dtype).masked_fill(~seen, torch.finfo(dtype).min)
+        return blocked[:, None]
+
+
+def _extendable_copy(cache: Any) -> Any:
     """A cache the forward pass may extend while the prefixes' own stays as it is, for every
-    later turn, each prefix repeated for `repeats` requests. Layers extend (and repeat) into
-    new tensors, so copying the layer objects is enough: for one request the prefix tensors
-    are shared, not duplicated (a deep copy is ~70 MB a turn for SmolLM2). The
-    cached-versus-plain scoring test catches a version that extends in place."""
+    later turn. Layers extend by concatenation into new tensors, so copying the layer objects
+    is enough: the prefix tensors are shared, not duplicated (a deep copy is ~70 MB a turn for
+    SmolLM2). The cached-versus-plain scoring test catches a version that extends in place."""
     extendable = copy.copy(cache)
     extendable.layers = [copy.copy(layer) for layer in cache.layers]
-    if repeats > 1:
-        for layer in extendable.layers:
-            layer.batch_repeat_interleave(repeats)
     return extendable
 
 
