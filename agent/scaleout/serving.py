@@ -1,11 +1,8 @@
 """`atelier worker` put together: its models and tools from the same Settings as the bot
-(agent/factory.py), its device named, and served until SIGTERM or Ctrl-C."""
+(agent/factory.py) and its device named; `serve` (agent/scaleout/worker.py) runs it."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import signal
 from collections.abc import Sequence
 
 import torch
@@ -15,7 +12,7 @@ from agent.factory import build_model_registry, job_limits
 from agent.jobs import Jobs
 from agent.scaleout.setup import transport_from
 from agent.scaleout.subjects import KINDS, JobKind, job_kind
-from agent.scaleout.worker import Worker, worker_limits
+from agent.scaleout.worker import Worker, serve, worker_limits
 from tools.lineup import creative_tools
 from tools.models.devices import DeviceUnavailable, resolve_device
 
@@ -62,12 +59,4 @@ def device_name(setting: str) -> str:
     return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
 
 
-async def serve(worker: Worker) -> None:
-    """Run `worker` until SIGTERM or SIGINT: then it stops taking jobs, finishes or hands
-    back those it holds, and returns."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows' loop
-            loop.add_signal_handler(signum, stop.set)
-    await worker.run(stop)
+__all__ = ["build_worker", "device_name", "parse_kinds", "serve"]

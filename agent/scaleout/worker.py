@@ -13,9 +13,11 @@ The tools and models are constructor arguments, so tests and benches can give it
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
+import signal
 import socket
 import time
 from collections.abc import Sequence
@@ -197,6 +199,17 @@ class Worker:
             )
             await _quietly(bucket.put(self.worker_id, beat.model_dump_json().encode()))
             await asyncio.sleep(self.transport.beat_every_s)
+
+
+async def serve(worker: Worker) -> None:
+    """Run `worker` until SIGTERM or SIGINT: then it stops taking jobs, finishes or hands
+    back those it holds, and returns."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows' loop
+            loop.add_signal_handler(signum, stop.set)
+    await worker.run(stop)
 
 
 def default_worker_id() -> str:

@@ -1,6 +1,6 @@
 """A worker for the NATS tests, started as a subprocess: `python -m tests.support.nats_worker
---url ... --prefix ...`. It serves the test tools (tests/support/nats_tools.py) and the real
-poem tool on the tiny models, on the CPU, until SIGTERM; it prints `ready` once it pulls."""
+--url ... --prefix ...`. It serves the test tools (tests/support/nats_tools.py), which need no
+model, until SIGTERM. It imports no more than a worker must, so it starts in seconds."""
 
 from __future__ import annotations
 
@@ -15,26 +15,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from agent.config import StartupError  # noqa: E402
-from agent.scaleout.serving import serve  # noqa: E402
 from agent.scaleout.setup import Transport  # noqa: E402
 from agent.scaleout.subjects import Names  # noqa: E402
-from agent.scaleout.worker import Worker  # noqa: E402
+from agent.scaleout.worker import Worker, serve  # noqa: E402
 from tests.support.nats_tools import CRASH_TOOL, HOLD_TOOL  # noqa: E402
-from tools.models.registry import ModelRegistry, RegistryConfig  # noqa: E402
-from tools.models.specs import role_specs  # noqa: E402
-from tools.poem.tool import POEM_TOOL  # noqa: E402
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def tiny_models() -> ModelRegistry:
-    """The tiny profile on the CPU in float32, cached where the test session caches it."""
-    configured = os.environ.get("ATELIER_TEST_MODELS_DIR")
-    cache = Path(configured) if configured else REPO_ROOT / "data" / "test-models"
-    specs = role_specs("tiny", False, {})
-    return ModelRegistry(
-        RegistryConfig(specs=specs, models_dir=cache, device="cpu", dtype="float32")
-    )
+from tools.contract import NoModels  # noqa: E402
 
 
 def main() -> int:
@@ -63,8 +48,8 @@ def main() -> int:
     )
     worker = Worker(
         transport,
-        tools=[POEM_TOOL, HOLD_TOOL, CRASH_TOOL],
-        models=tiny_models(),
+        tools=[HOLD_TOOL, CRASH_TOOL],
+        models=NoModels(),
         kinds=["text"],
         worker_id=args.id,
         grace_s=args.grace,

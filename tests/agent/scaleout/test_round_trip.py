@@ -8,81 +8,28 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from agent.jobs import JobLimits, Jobs
-from agent.scaleout.runner import NatsRunner
-from agent.scaleout.setup import MediaMode, QueueUnreachable, Transport
+from agent.jobs import JobLimits
+from agent.scaleout.setup import MediaMode, QueueUnreachable
 from agent.scaleout.subjects import Names
-from agent.scaleout.worker import Worker
+from tests.support.nats_running import bot_jobs, transport_for, until, worker_running
 from tests.support.nats_tools import HOLD_TOOL, HoldArgs
 from tools.contract import Cancelled, ToolContext
 from tools.models.registry import ModelRegistry
 from tools.poem.tool import POEM_TOOL, PoemArgs
 
 
-def transport_for(url: str, names: Names, root: Path, media: MediaMode = "shared") -> Transport:
-    return Transport(
-        url=url, names=names, bot_id="bot1", media=media, media_root=root, ack_wait_s=2.0
-    )
-
-
-@asynccontextmanager
-async def worker_running(transport: Transport, models: ModelRegistry | None = None):
-    worker = Worker(
-        transport,
-        tools=[POEM_TOOL, HOLD_TOOL],
-        models=models if models is not None else ModelRegistryless(),
-        kinds=["text"],
-    )
-    stop = asyncio.Event()
-    task = asyncio.create_task(worker.run(stop))
-    ready = asyncio.create_task(worker.ready.wait())
-    await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
-    if task.done():
-        task.result()  # raises what stopped it
-    try:
-        yield worker
-    finally:
-        stop.set()
-        await task
-
-
-class ModelRegistryless:
-    def get(self, role: str) -> object:
-        raise LookupError(role)
-
-
-@asynccontextmanager
-async def bot_jobs(transport: Transport) -> AsyncIterator[Jobs]:
-    runner = NatsRunner(transport)
-    await runner.start()
-    jobs = Jobs(JobLimits(), runner=runner)
-    try:
-        yield jobs
-    finally:
-        jobs.shutdown()
-        await runner.close()
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    """Wait (briefly each time) for what another process or thread will make true."""
-    while not condition():
-        await asyncio.sleep(0.02)
-
-
 async def test_a_poem_made_on_a_worker_is_the_poem_made_here(
     nats_url: str, nats_names: Names, tmp_path: Path, tiny_models: ModelRegistry
 ) -> None:
     transport = transport_for(nats_url, nats_names, tmp_path / "media")
-    args = PoemArgs(prompt="the sea at night", seed=7, lines=2)
+    args = PoemArgs(prompt="the sea at night", seed=7, form="free verse", lines=2)
     here = await asyncio.to_thread(POEM_TOOL.run, args, ToolContext(models=tiny_models))
-    async with worker_running(transport, tiny_models), bot_jobs(transport) as jobs:
+    async with worker_running(transport, [POEM_TOOL], tiny_models), bot_jobs(transport) as jobs:
         there = await jobs.run(1, POEM_TOOL, args, ToolContext())
     assert there.text == here.text
     assert dict(there.params) == dict(here.params)
@@ -157,21 +104,15 @@ async def test_the_persons_limits_are_kept_in_the_bot_before_publishing(
     transport = transport_for(nats_url, nats_names, tmp_path / "media")
     marks = tmp_path / "marks"
     marks.mkdir()
-    runner = NatsRunner(transport)
-    await runner.start()
-    jobs = Jobs(JobLimits(running=1, queued=0), runner=runner)
     args = HoldArgs(prompt="one at a time", marks=str(marks))
-    try:
-        async with worker_running(transport):
-            first = asyncio.create_task(jobs.run(1, HOLD_TOOL, args, ToolContext()))
-            await until(lambda: any(marks.glob("started-*")))
-            with pytest.raises(Exception, match="already have 1 pieces in the works"):
-                await jobs.run(1, HOLD_TOOL, args, ToolContext())
-            (marks / "release").touch()
-            assert (await first).text is not None
-    finally:
-        jobs.shutdown()
-        await runner.close()
+    limits = JobLimits(running=1, queued=0)
+    async with worker_running(transport), bot_jobs(transport, limits) as jobs:
+        first = asyncio.create_task(jobs.run(1, HOLD_TOOL, args, ToolContext()))
+        await until(lambda: any(marks.glob("started-*")))
+        with pytest.raises(Exception, match="already have 1 pieces in the works"):
+            await jobs.run(1, HOLD_TOOL, args, ToolContext())
+        (marks / "release").touch()
+        assert (await first).text is not None
 
 
 async def test_with_nats_not_answering_a_tool_request_is_refused_in_one_line(
