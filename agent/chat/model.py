@@ -9,69 +9,45 @@ Tool calling follows the Hermes/Qwen text protocol (agent/chat/toolcalls.py): to
 tools (Qwen2.5 and most tool-tuned models), else through a system-prompt block of our own
 (SmolLM2 and the tiny test model); `<tool_call>` blocks in the reply become the AIMessage's
 tool_calls, and calls and results in the history are written back the same way. The prompt
-itself is rendered in agent/chat/prompting.py.
+itself is rendered in agent/chat/prompting.py; a call and its finished reply are described in
+agent/chat/backends/local_reply.py, and a reply streamed in local_stream.py there.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from functools import partial
+from typing import Any
 
 import torch
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
-from langchain_core.messages.ai import UsageMetadata
+from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from pydantic import ConfigDict, Field, SkipValidation
 
 from agent.chat.backends.cuda_speed import compiled_generation
-from agent.chat.backends.local_stream import StreamedGeneration, iterated_in_thread, showable
+from agent.chat.backends.local_reply import (
+    Call,
+    Completion,
+    GenerationOptions,
+    cut_at_stop,
+    message_fields,
+)
+from agent.chat.backends.local_stream import StreamedGeneration, stream_chunks, told_in_thread
 from agent.chat.prompting import render_chat
-from agent.chat.toolcalls import CALL_OPEN, ToolRequest, parse_tool_calls
+from agent.chat.toolcalls import ToolRequest
 from agent.config import Settings
 from tools.models.sampling import seeded
 from tools.models.text import LoadedCausalLM
 
-FinishReason = Literal["stop", "length"]
 # Per-call options accepted through invoke(..., **kwargs) or bind(...).
 _CALL_OPTIONS = frozenset({"temperature", "top_p", "max_new_tokens", "seed"})
 # Set by bind_tools (or passed per call): tool schemas, and how the model must use them.
 _TOOL_OPTIONS = ("tools", "tool_choice")
-
-
-@dataclass(frozen=True)
-class GenerationOptions:
-    temperature: float
-    top_p: float
-    max_new_tokens: int
-    seed: int | None
-
-    def __post_init__(self) -> None:
-        # Per-call overrides skip the pydantic field checks, so check them here.
-        if self.temperature < 0 or not 0 < self.top_p <= 1 or self.max_new_tokens < 1:
-            raise ValueError(
-                "need temperature >= 0, 0 < top_p <= 1 and max_new_tokens >= 1; got "
-                f"{self.temperature}, {self.top_p} and {self.max_new_tokens}"
-            )
-
-    @property
-    def sampling(self) -> bool:
-        # Temperature 0 means "always the likeliest token": greedy decoding, not a division by 0.
-        return self.temperature > 0
-
-
-@dataclass(frozen=True)
-class Completion:
-    text: str
-    input_tokens: int
-    output_tokens: int
-    finish_reason: FinishReason
 
 
 class LocalChatModel(BaseChatModel):
@@ -156,24 +132,9 @@ class LocalChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        tool_options = {name: kwargs.pop(name) for name in _TOOL_OPTIONS if name in kwargs}
-        request = ToolRequest.build(tool_options.get("tools"), tool_options.get("tool_choice"))
-        options = self._options(kwargs)
-        inputs = self._encode(messages, request)
-        completion = self._complete(inputs, options, [s for s in stop or [] if s])
-        usage = UsageMetadata(
-            input_tokens=completion.input_tokens,
-            output_tokens=completion.output_tokens,
-            total_tokens=completion.input_tokens + completion.output_tokens,
-        )
-        message = AIMessage(
-            **_reply_fields(completion.text, request),
-            usage_metadata=usage,
-            response_metadata={
-                "model_name": self.loaded.spec,
-                "finish_reason": completion.finish_reason,
-            },
-        )
+        call = self._call(messages, stop, kwargs)
+        completion = self._complete(call)
+        message = AIMessage(**message_fields(completion, call.request, self.loaded.spec))
         generation = ChatGeneration(
             message=message, generation_info={"finish_reason": completion.finish_reason}
         )
@@ -189,25 +150,11 @@ class LocalChatModel(BaseChatModel):
         """The reply as it is written (agent/chat/backends/local_stream.py): plain text in
         pieces, then one last chunk with the rest of the content, the tool calls and usage.
         LangChain runs this in a worker thread for astream(), one piece at a time."""
-        tool_options = {name: kwargs.pop(name) for name in _TOOL_OPTIONS if name in kwargs}
-        request = ToolRequest.build(tool_options.get("tools"), tool_options.get("tool_choice"))
-        options = self._options(kwargs)
-        stops = [s for s in stop or [] if s]
-        encoded = self._encode(messages, request)
-        markers = [*stops, CALL_OPEN] if request.offered else stops
-        written, shown = request.forced_prefix, ""
-        generation = self._streamed(encoded, options, stops)
-        for piece in generation:
-            written += piece
-            now = showable(written, markers)
-            if len(now) > len(shown):
-                delta, shown = now[len(shown) :], now
-                if run_manager:
-                    run_manager.on_llm_new_token(delta)
-                yield ChatGenerationChunk(message=AIMessageChunk(content=delta))
-        said = written[len(request.forced_prefix) :]
-        completion = self._finished(encoded, said, stops, generation.tokens, options)
-        yield self._last_chunk(completion, request, shown)
+        call = self._call(messages, stop, kwargs)
+        on_token = run_manager.on_llm_new_token if run_manager else None
+        yield from stream_chunks(
+            self._streamed(call), call, model=self.loaded.spec, on_token=on_token
+        )
 
     async def _astream(
         self,
@@ -217,10 +164,8 @@ class LocalChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         # The whole stream in one worker thread (the loop never waits on the model).
-        pieces = iterated_in_thread(lambda: self._stream(messages, stop, None, **kwargs))
-        async for chunk in pieces:
-            if run_manager and chunk.text:
-                await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+        stream = partial(self._stream, messages, stop, None, **kwargs)
+        async for chunk in told_in_thread(stream, run_manager):
             yield chunk
 
     async def _agenerate(
@@ -234,6 +179,17 @@ class LocalChatModel(BaseChatModel):
         # heartbeats. to_thread (not run_in_executor) so the caller's contextvars follow.
         sync_manager = run_manager.get_sync() if run_manager else None
         return await asyncio.to_thread(self._generate, messages, stop, sync_manager, **kwargs)
+
+    def _call(
+        self, messages: Sequence[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> Call:
+        """A call's tools (bound, or passed per call) taken out of `kwargs`, then the
+        per-call options that are left, and the stop strings that are not empty."""
+        tool_options = {name: kwargs.pop(name) for name in _TOOL_OPTIONS if name in kwargs}
+        request = ToolRequest.build(tool_options.get("tools"), tool_options.get("tool_choice"))
+        options = self._options(kwargs)
+        stops = [s for s in stop or [] if s]
+        return Call(request, options, stops, self._encode(messages, request))
 
     def _options(self, overrides: Mapping[str, Any]) -> GenerationOptions:
         unknown = overrides.keys() - _CALL_OPTIONS
@@ -302,80 +258,22 @@ class LocalChatModel(BaseChatModel):
         with loaded.lock, torch.inference_mode(), seeded(options.seed, loaded.device):
             return loaded.model.generate(**inputs, **kwargs)
 
-    def _streamed(
-        self, encoded: Mapping[str, torch.Tensor], options: GenerationOptions, stop: list[str]
-    ) -> StreamedGeneration:
-        inputs = {name: tensor.to(self.loaded.device) for name, tensor in encoded.items()}
+    def _streamed(self, call: Call) -> StreamedGeneration:
+        inputs = {name: tensor.to(self.loaded.device) for name, tensor in call.encoded.items()}
         return StreamedGeneration(
-            lambda **kwargs: self._run_generate(inputs, options, **kwargs),
+            lambda **kwargs: self._run_generate(inputs, call.options, **kwargs),
             self.loaded.tokenizer,
-            **self._generate_kwargs(options, stop),
+            **self._generate_kwargs(call.options, call.stops),
         )
 
-    def _finished(
-        self,
-        encoded: Mapping[str, torch.Tensor],
-        written: str,
-        stop: list[str],
-        output_tokens: int,
-        options: GenerationOptions,
-    ) -> Completion:
-        """A streamed reply as a Completion, as _complete makes one."""
-        text, stopped = cut_at_stop(written, stop)
-        ended = stopped or output_tokens < options.max_new_tokens
-        return Completion(
-            text=text.strip(),
-            input_tokens=int(encoded["input_ids"].shape[1]),
-            output_tokens=output_tokens,
-            finish_reason="stop" if ended else "length",
-        )
-
-    def _last_chunk(
-        self, completion: Completion, request: ToolRequest, shown: str
-    ) -> ChatGenerationChunk:
-        """The content not yet streamed, the tool calls, usage and the finish reason."""
-        fields = _reply_fields(completion.text, request)
-        content = str(fields.pop("content"))
-        rest = content[len(shown) :] if content.startswith(shown) else ""
-        # As chunks: an aggregated stream rebuilds its calls from them (a malformed call's
-        # text fails to parse there again, and stays invalid).
-        calls = [
-            {"name": c["name"], "args": json.dumps(c["args"]), "id": c["id"]}
-            for c in fields.get("tool_calls", [])
-        ] + [
-            {"name": c["name"], "args": c["args"], "id": c["id"]}
-            for c in fields.get("invalid_tool_calls", [])
-        ]
-        chunk_calls = [{**call, "index": index} for index, call in enumerate(calls)]
-        usage = UsageMetadata(
-            input_tokens=completion.input_tokens,
-            output_tokens=completion.output_tokens,
-            total_tokens=completion.input_tokens + completion.output_tokens,
-        )
-        message = AIMessageChunk(
-            content=rest,
-            tool_call_chunks=chunk_calls,
-            usage_metadata=usage,
-            response_metadata={
-                "model_name": self.loaded.spec,
-                "finish_reason": completion.finish_reason,
-            },
-            chunk_position="last",
-        )
-        return ChatGenerationChunk(
-            message=message, generation_info={"finish_reason": completion.finish_reason}
-        )
-
-    def _complete(
-        self, encoded: Mapping[str, torch.Tensor], options: GenerationOptions, stop: list[str]
-    ) -> Completion:
-        loaded = self.loaded
-        inputs = {name: tensor.to(loaded.device) for name, tensor in encoded.items()}
+    def _complete(self, call: Call) -> Completion:
+        loaded, options = self.loaded, call.options
+        inputs = {name: tensor.to(loaded.device) for name, tensor in call.encoded.items()}
         prompt_length = inputs["input_ids"].shape[1]
-        output = self._run_generate(inputs, options, **self._generate_kwargs(options, stop))
+        output = self._run_generate(inputs, options, **self._generate_kwargs(options, call.stops))
         new_tokens = output[0, prompt_length:]
         text = loaded.tokenizer.decode(new_tokens, skip_special_tokens=True)
-        text, stopped = cut_at_stop(text, stop)
+        text, stopped = cut_at_stop(text, call.stops)
         ended = stopped or _ends_with_eos(new_tokens, loaded)
         return Completion(
             text=text.strip(),
@@ -394,27 +292,6 @@ def build_chat_model(settings: Settings, loaded: LoadedCausalLM) -> LocalChatMod
         compile_on_cuda=settings.chat_compile,
         cache_tokens=settings.context_tokens + settings.max_new_tokens,
     )
-
-
-def _reply_fields(text: str, request: ToolRequest) -> dict[str, Any]:
-    """The AIMessage content of a reply, and its tool calls when tools were offered."""
-    if not request.offered:
-        return {"content": text}
-    # The forced prefix was written for the model, so it is part of what the model said.
-    parsed = parse_tool_calls(request.forced_prefix + text, known_names=request.names)
-    return {
-        "content": parsed.content,
-        "tool_calls": parsed.tool_calls,
-        "invalid_tool_calls": parsed.invalid_tool_calls,
-    }
-
-
-def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
-    """The text before the earliest stop string, and whether one was found."""
-    cuts = [index for index in (text.find(s) for s in stop if s) if index >= 0]
-    if not cuts:
-        return text, False
-    return text[: min(cuts)], True
 
 
 def _ends_with_eos(new_tokens: torch.Tensor, loaded: LoadedCausalLM) -> bool:

@@ -1,22 +1,30 @@
-"""Text as the local model writes it: generate() in a worker thread feeding transformers'
-TextIteratorStreamer, read here piece by piece.
+"""The local model's replies streamed: generate() in a worker thread feeding transformers'
+TextIteratorStreamer, read here piece by piece, and handed to LangChain as chunks
+(LocalChatModel's _stream and _astream in agent/chat/model.py).
 
 What may be shown while it streams is the plain text before any tool call and any stop string:
 a suffix that could be the start of one (`<tool_c`) is held back until the next piece tells,
 and so is trailing whitespace (the finished reply is stripped; what was shown stays a prefix of
 it). The finished reply itself is parsed as a whole by agent/chat/model.py, as when nothing
-streams.
+streams, and its last chunk carries the rest of it: the text not shown, the tool calls, usage.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import queue
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun
+from langchain_core.messages import AIMessageChunk
+from langchain_core.outputs import ChatGenerationChunk
 from transformers import PreTrainedTokenizerBase, TextIteratorStreamer
+
+from agent.chat.backends.local_reply import Call, Completion, cut_at_stop, message_fields
+from agent.chat.toolcalls import CALL_OPEN
 
 T = TypeVar("T")
 # Seconds the reader waits for the next piece before it looks whether generation died.
@@ -81,6 +89,82 @@ class _CountingStreamer(TextIteratorStreamer):
         if not (self.skip_prompt and self.next_tokens_are_prompt):
             self.tokens += int(value.numel())
         super().put(value)
+
+
+def stream_chunks(
+    generation: StreamedGeneration,
+    call: Call,
+    *,
+    model: str,
+    on_token: Callable[[str], object] | None,
+) -> Iterator[ChatGenerationChunk]:
+    """The reply `generation` writes for `call`, as LangChain chunks: one each time more of
+    its plain text may be shown, then the last, made from the whole reply parsed (the model's
+    name in its metadata)."""
+    request = call.request
+    markers = [*call.stops, CALL_OPEN] if request.offered else call.stops
+    written, shown = request.forced_prefix, ""
+    for piece in generation:
+        written += piece
+        now = showable(written, markers)
+        if len(now) > len(shown):
+            delta, shown = now[len(shown) :], now
+            if on_token is not None:
+                on_token(delta)
+            yield ChatGenerationChunk(message=AIMessageChunk(content=delta))
+    said = written[len(request.forced_prefix) :]
+    completion = _completion(call, said, generation.tokens)
+    yield last_chunk(message_fields(completion, request, model), shown)
+
+
+def _completion(call: Call, written: str, output_tokens: int) -> Completion:
+    """A streamed reply as a Completion, as LocalChatModel._complete makes one."""
+    text, stopped = cut_at_stop(written, call.stops)
+    ended = stopped or output_tokens < call.options.max_new_tokens
+    return Completion(
+        text=text.strip(),
+        input_tokens=call.prompt_tokens,
+        output_tokens=output_tokens,
+        finish_reason="stop" if ended else "length",
+    )
+
+
+def last_chunk(fields: Mapping[str, Any], shown: str) -> ChatGenerationChunk:
+    """The content not yet streamed, the tool calls, usage and the finish reason."""
+    content = str(fields["content"])
+    rest = content[len(shown) :] if content.startswith(shown) else ""
+    # As chunks: an aggregated stream rebuilds its calls from them (a malformed call's
+    # text fails to parse there again, and stays invalid).
+    calls = [
+        {"name": c["name"], "args": json.dumps(c["args"]), "id": c["id"]}
+        for c in fields.get("tool_calls", [])
+    ] + [
+        {"name": c["name"], "args": c["args"], "id": c["id"]}
+        for c in fields.get("invalid_tool_calls", [])
+    ]
+    metadata = fields["response_metadata"]
+    message = AIMessageChunk(
+        content=rest,
+        tool_call_chunks=[{**call, "index": index} for index, call in enumerate(calls)],
+        usage_metadata=fields["usage_metadata"],
+        response_metadata=metadata,
+        chunk_position="last",
+    )
+    return ChatGenerationChunk(
+        message=message, generation_info={"finish_reason": metadata["finish_reason"]}
+    )
+
+
+async def told_in_thread(
+    stream: Callable[[], Iterator[ChatGenerationChunk]],
+    run_manager: AsyncCallbackManagerForLLMRun | None,
+) -> AsyncIterator[ChatGenerationChunk]:
+    """The chunks of `stream()`, made in one worker thread (iterated_in_thread), each one's
+    text told to the run's callbacks as it reaches the event loop."""
+    async for chunk in iterated_in_thread(stream):
+        if run_manager and chunk.text:
+            await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+        yield chunk
 
 
 def showable(text: str, markers: Sequence[str]) -> str:
