@@ -20,12 +20,13 @@ from agent.chat.routing import ConstrainedRouter
 from agent.chat.tool_loop import ToolLoop
 from agent.config import Settings
 from agent.jobs import JobLimits, Jobs
-from agent.ledger.interrupted import mark_interrupted
+from agent.ledger.interrupted import REMOTE_PATIENCE, mark_interrupted
 from agent.ledger.quotas import Quotas
 from agent.ledger.record import JobLedger
 from agent.making.decisions import AlwaysAnswer, Router
 from agent.making.studio import Studio
 from agent.scaleout.runner import open_runner
+from agent.scaleout.unclaimed import on_unclaimed
 from agent.store import migrate
 from agent.store.engine import create_engine, session_factory
 from agent.store.media import MediaStore
@@ -83,6 +84,11 @@ async def open_agent(settings: Settings, *, upgrade_database: bool = True) -> As
     await warm_image_model(settings, models)
     engine = create_engine(url)
     sessions = session_factory(engine)
+    try:
+        await settle_what_was_left(settings, sessions)
+    except BaseException:
+        await engine.dispose()
+        raise
     # ATELIER_JOBS=nats://...: tool runs go to `atelier worker`s (agent/scaleout/).
     runner = await open_runner(settings)
     jobs = Jobs(job_limits(settings), runner=runner)
@@ -95,10 +101,8 @@ async def open_agent(settings: Settings, *, upgrade_database: bool = True) -> As
             models=models,
             jobs=jobs,
         )
-        # No turn runs yet: whatever a crash left in the media store can go.
-        await sweep_media(sessions, media_store(settings))
-        # Nor any job: those still running were an earlier process's, stopped by its end.
-        await mark_interrupted(sessions)
+        if runner is not None:  # set before the first await: results may be waiting already
+            runner.on_unclaimed = on_unclaimed(agent.unclaimed, runner)
         yield agent
     finally:
         jobs.shutdown()
@@ -106,6 +110,20 @@ async def open_agent(settings: Settings, *, upgrade_database: bool = True) -> As
             await runner.close()
         await asyncio.to_thread(shutdown_png_pool)
         await engine.dispose()
+
+
+async def settle_what_was_left(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """What an earlier process left, settled before this one takes a turn or a result."""
+    remote = settings.jobs != "local"
+    # A file no piece points at is a crash's leftover, unless NATS workers write results into
+    # this media directory: then it may be a result still waiting to be delivered.
+    if not (remote and settings.jobs_media == "shared"):
+        await sweep_media(sessions, media_store(settings))
+    # The jobs still running were an earlier process's, stopped by its end; a NATS worker's
+    # may still finish, so it is left running for a while (agent/ledger/interrupted.py).
+    await mark_interrupted(sessions, remote_patience=REMOTE_PATIENCE if remote else None)
 
 
 async def warm_image_model(settings: Settings, models: ModelRegistry) -> None:
@@ -137,7 +155,7 @@ def assemble_agent(
         models=models,
         media=media_store(settings),
         tool_settings=settings.tool_settings,
-        ledger=JobLedger(sessions, quotas(settings)),
+        ledger=JobLedger(sessions, quotas(settings), remote=settings.jobs != "local"),
     )
     local = chat_model.loaded if isinstance(chat_model, LocalChatModel) else None
     mode = routing_mode(settings.routing, local)

@@ -18,6 +18,7 @@ delivered message, the session clock) is agent/between_turns.py.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import replace
 
@@ -39,6 +40,7 @@ from agent.making.suggestions import WHICH_CRITIQUE, SuggestionAsk, plan_revisio
 from agent.making.uploads import write_uploads
 from agent.planning import plan_turn
 from agent.policy.gate import Policies
+from agent.scaleout.unclaimed import UnclaimedResults
 from agent.scope import Scope, Scopes
 from agent.sessions.exporting import SessionExports
 from agent.sessions.play import SessionPlay
@@ -47,7 +49,7 @@ from agent.store.db import Artifact
 from agent.store.media import MediaUnwritable
 from agent.store.memory import Memory
 from agent.store.retry import DatabaseUnavailable, not_answering
-from agent.types import Reply, TextSink, Turn
+from agent.types import Announce, Reply, TextSink, Turn
 from agent.writes import FORGOTTEN, TurnWrites
 from tools.contract import ArtifactKind, Tool, ToolArgs
 
@@ -93,6 +95,19 @@ class Agent(BetweenTurns):
             play=self._play,
             exports=exports,
         )
+        # Results that came back while atelier was restarting (ATELIER_JOBS=nats://...).
+        self.unclaimed = UnclaimedResults(
+            sessions=sessions, memory=memory, media=studio.media, tools=studio.tools
+        )
+
+    def announce_with(self, platform: str, announce: Announce) -> None:
+        """As between turns; the late results owed at the platform's places are told too."""
+        super().announce_with(platform, announce)
+        owed = asyncio.get_running_loop().create_task(
+            self.unclaimed.announce_with(platform, announce)
+        )
+        self._rearming.add(owed)
+        owed.add_done_callback(self._rearming.discard)
 
     @property
     def tools(self) -> tuple[Tool, ...]:

@@ -3,7 +3,9 @@
 Media files are already in the media store when this runs (agent/making/files.py wrote them in
 a thread); here only rows are written. If the transaction fails, or the conversation was
 forgotten while the tools ran, nothing of the turn is stored and the files it wrote are
-removed, so a failure never leaves an artifact row or a file that nothing points to.
+removed, so a failure never leaves an artifact row or a file that nothing points to. The same
+transaction makes each run's job done (agent/ledger/claim.py): a job whose piece another
+process stored already (a redelivered remote result) stores nothing a second time.
 Each transaction is run once more if the database connection drops before its commit
 (agent/store/retry.py); a drop during the commit keeps the files, as the pieces may be stored.
 """
@@ -11,15 +13,17 @@ Each transaction is run once more if the database connection drops before its co
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agent.ledger.claim import GONE, claim_for_storing, not_stored_line
+from agent.ledger.models import JobState
 from agent.making.studio import Made, Studio
 from agent.scope import Scope
 from agent.store.artifacts import add_artifact, shown_artifact
-from agent.store.db import Artifact, Role
+from agent.store.db import Artifact, Role, utcnow
 from agent.store.memory import Memory, MessageDraft
 from agent.store.retry import CommitUncertain, transaction
 from agent.types import Reply
@@ -27,7 +31,7 @@ from tools.contract import ArtifactDraft, ArtifactKind
 
 # Written with a turn's pieces, in their transaction: (session, each run's main piece).
 AlsoStore = Callable[[AsyncSession, Sequence[Artifact]], Awaitable[None]]
-FORGOTTEN = "This conversation was forgotten meanwhile; nothing was kept."
+FORGOTTEN = GONE
 
 
 class TurnWrites:
@@ -77,6 +81,9 @@ class TurnWrites:
         except BaseException:
             await self._studio.discard(made)
             raise
+        if isinstance(stored, NotRunning):  # its job was stored, or reported, by another
+            await self._studio.discard(made, keep_files=stored.state == JobState.DONE)
+            return Reply(not_stored_line(stored.state), stored=False)
         if stored is None:
             await self._studio.discard(made)
             return Reply(FORGOTTEN, stored=False)
@@ -134,8 +141,15 @@ class TurnWrites:
         closing: MessageDraft | None,
         *,
         also: AlsoStore | None,
-    ) -> list[Artifact] | None:
-        async def write(session: AsyncSession) -> list[Artifact] | None:
+    ) -> list[Artifact] | NotRunning | None:
+        async def write(session: AsyncSession) -> list[Artifact] | NotRunning | None:
+            # First, so the row's lock is taken before anything is read (and SQLite's write
+            # lock, waited for, rather than a read snapshot that a writer outdates).
+            for one in made:
+                claimed = await _claim_job(session, one)
+                if claimed is not None:
+                    await session.rollback()
+                    return claimed
             messages, artifacts, pieces = [person] if person else [], [], []
             for one, line in zip(made, presented, strict=True):
                 kept = await _add_pieces(session, scope, one, said)
@@ -152,6 +166,21 @@ class TurnWrites:
 
         # Retried once if the connection drops before the commit: nothing of it was kept.
         return await transaction(self._sessions, write, doing="storing a turn")
+
+
+@dataclass(frozen=True)
+class NotRunning:
+    """A run's job had left running before its piece was stored: its state then."""
+
+    state: str
+
+
+async def _claim_job(session: AsyncSession, made: Made) -> NotRunning | None:
+    """The run's job flipped to done with its piece (exactly once, agent/ledger/claim.py)."""
+    if made.job is None:  # a studio without a ledger
+        return None
+    state = await claim_for_storing(session, made.job, now=utcnow(), tool_seconds=made.tool_seconds)
+    return None if state is None else NotRunning(state)
 
 
 async def _add_pieces(

@@ -4,14 +4,18 @@ told to their owners, at their place, once the platform's transport is back.
 One bot process per database is assumed (the embedded default, as for the media sweep): at
 start every running row is an earlier process's, since this one has run nothing yet. Several
 processes sharing a database would mark each other's live jobs; scaling out changes this.
+With ATELIER_JOBS=nats a job run by a worker (`remote`) may still finish: its result waits in
+NATS for the bot to come back (agent/scaleout/unclaimed.py), so such a row stays running,
+until it has waited longer than `remote_patience` without a result.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -24,14 +28,23 @@ from agent.types import Announce, Place, Reply
 logger = logging.getLogger(__name__)
 
 
-async def mark_interrupted(sessions: async_sessionmaker[AsyncSession]) -> int:
-    """Every job still running becomes interrupted; call before the first turn runs. Returns
-    how many."""
+# How long a remote job may go without a result before a start-up calls it interrupted.
+REMOTE_PATIENCE = timedelta(hours=1)
+
+
+async def mark_interrupted(
+    sessions: async_sessionmaker[AsyncSession], *, remote_patience: timedelta | None = None
+) -> int:
+    """Every job still running becomes interrupted; call before the first turn runs. With
+    `remote_patience` (the jobs go to NATS workers) a remote job started within it is left
+    running: its result may still come. Returns how many."""
+    now = utcnow()
+    gone = Job.state == JobState.RUNNING
+    if remote_patience is not None:
+        gone = and_(gone, or_(Job.remote.is_(False), Job.started_at < now - remote_patience))
     async with sessions() as session, session.begin():
         result = await session.execute(
-            update(Job)
-            .where(Job.state == JobState.RUNNING)
-            .values(state=JobState.INTERRUPTED, finished_at=utcnow())
+            update(Job).where(gone).values(state=JobState.INTERRUPTED, finished_at=now)
         )
     count = result.rowcount or 0
     if count:
@@ -101,10 +114,11 @@ class InterruptedReports:
             now = utcnow()
             for job, _ in rows:
                 job.reported_at = now
-        return [Interrupted(_place(job), name, job.tool, job.summary) for job, name in rows]
+        return [Interrupted(job_place(job), name, job.tool, job.summary) for job, name in rows]
 
 
-def _place(job: Job) -> Place:
+def job_place(job: Job) -> Place:
+    """Where a job was asked for, as a transport reaches it."""
     return Place(
         channel_id=job.channel_id,
         guild_id=job.guild_id,

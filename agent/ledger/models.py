@@ -1,14 +1,23 @@
-"""The job ledger's table: one row per tool run, on the database's Base (agent/store/db.py)."""
+"""The job ledger's table: one row per tool run, on the database's Base (agent/store/db.py).
+
+A row keeps enough to store its piece without the turn that asked for it (the conversation,
+the piece in focus, the person's words, the tool's Args): a job that ran on a NATS worker
+(`remote`) may finish after the bot process that asked was restarted (agent/scaleout/).
+"""
 
 from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, String
+from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agent.store.db import Base, utcnow
+
+REQUEST_CHARS = 4000  # what a row keeps of the person's words (the default message limit)
+NOTE_CHARS = 200
 
 
 class JobState(enum.StrEnum):
@@ -20,7 +29,8 @@ class JobState(enum.StrEnum):
 
 
 class Job(Base):
-    """One tool run: who asked, where, what (a short summary), and how it ended."""
+    """One tool run: who asked, where, what (a short summary, and what it takes to store its
+    piece later), and how it ended."""
 
     __tablename__ = "jobs"
     __table_args__ = (
@@ -44,3 +54,20 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     tool_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     reported_at: Mapped[datetime | None] = mapped_column(default=None)
+    # What storing its piece needs when nobody awaits it any more (agent/scaleout/unclaimed.py).
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="SET NULL"), default=None
+    )
+    focus_id: Mapped[int | None] = mapped_column(
+        ForeignKey("artifacts.id", ondelete="SET NULL"), default=None
+    )
+    request: Mapped[str] = mapped_column(Text, default="")  # the person's words, bounded
+    args: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    remote: Mapped[bool] = mapped_column(default=False)  # run by a worker over NATS
+    # Its result arrived with nobody waiting (the bot restarted meanwhile): its owner is owed
+    # the news, told at their place (reported_at) once a transport is there.
+    unclaimed_at: Mapped[datetime | None] = mapped_column(default=None)
+    artifact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("artifacts.id", ondelete="SET NULL"), default=None
+    )
+    note: Mapped[str | None] = mapped_column(String(NOTE_CHARS), default=None)  # why: none

@@ -57,6 +57,7 @@ class Request:
     scope: Scope
     focus: Artifact | None
     progress: ProgressSink | None = None
+    said: str | None = None  # the person's words, kept with its job (agent/ledger/)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,6 +67,9 @@ class Made:
     request: Request
     draft: ArtifactDraft
     files: tuple[StoredFiles, ...]  # one per draft: the piece itself, then its parts
+    # Its ledger row, still running: storing the piece makes it done (agent/ledger/claim.py).
+    job: int | None = None
+    tool_seconds: float = 0.0
 
     @property
     def drafts(self) -> tuple[ArtifactDraft, ...]:
@@ -73,10 +77,14 @@ class Made:
 
     @property
     def seen_by_the_model(self) -> str:
-        """What the chat model is told of the piece, then and in later turns: its kind and
-        its text, enough to talk about it; never a file's path."""
-        kind, text = self.draft.kind.value, (self.draft.text or "").strip()
-        return f"[made a {kind}]\n{text}" if text else f"[made a {kind}]"
+        return seen_by_the_model(self.draft)
+
+
+def seen_by_the_model(draft: ArtifactDraft) -> str:
+    """What the chat model is told of a piece, then and in later turns: its kind and its
+    text, enough to talk about it; never a file's path."""
+    kind, text = draft.kind.value, (draft.text or "").strip()
+    return f"[made a {kind}]\n{text}" if text else f"[made a {kind}]"
 
 
 class Studio:
@@ -121,7 +129,10 @@ class Studio:
         if self._ledger is None:
             with self._cancellable(request, self.running.new_id()) as run:
                 return await self._run(request, RunClock(), run)
-        job = await self._ledger.start(request.scope, request.tool, request.args)
+        focus_id = None if request.focus is None else request.focus.id
+        job = await self._ledger.start(
+            request.scope, request.tool, request.args, focus_id=focus_id, said=request.said
+        )
         if isinstance(job, Reply):  # over a quota: nothing started, nothing stored
             return job
         clock = RunClock()
@@ -129,11 +140,13 @@ class Studio:
         with self._cancellable(request, job) as run:
             try:
                 outcome = await self._run(request, clock, run)
-                return outcome
             finally:
                 cancelled = run.close()  # past cancelling from here: its end is recorded
-                made = isinstance(outcome, Made)
-                await self._ledger.finish(job, made=made, run=clock, cancelled=cancelled)
+                if not isinstance(outcome, Made):  # a piece's job ends when it is stored
+                    await self._ledger.finish(job, run=clock, cancelled=cancelled)
+        if isinstance(outcome, Made):
+            return replace(outcome, job=job, tool_seconds=clock.seconds())
+        return outcome
 
     @contextmanager
     def _cancellable(self, request: Request, job: int) -> Iterator[Cancellable]:
@@ -178,9 +191,16 @@ class Studio:
             return Reply(CANCELLED, stored=False)
         return Made(request=request, draft=draft, files=files)
 
-    async def discard(self, made: Sequence[Made]) -> None:
-        """Remove the files of runs whose pieces were not stored."""
-        await discard_files(self.media, [files for one in made for files in one.files])
+    async def discard(self, made: Sequence[Made], *, keep_files: bool = False) -> None:
+        """Runs whose pieces were not stored: their jobs failed (if still running), and their
+        files removed, unless `keep_files` (their job's piece was stored by another, maybe
+        from these very files; a file nothing points at goes at the start-up sweep)."""
+        if not keep_files:
+            await discard_files(self.media, [files for one in made for files in one.files])
+        if self._ledger is not None:
+            for one in made:
+                if one.job is not None:
+                    await self._ledger.unstored(one.job, tool_seconds=one.tool_seconds)
 
     def _context(self, request: Request) -> ToolContext:
         tool, focus = request.tool, request.focus

@@ -8,4 +8,5 @@ run by `atelier worker` processes (one per GPU), their results collected back by
   runner.py     the bot's side: a run published as a job, its result awaited (results.py)
   worker.py     `atelier worker`: pulling.py takes jobs, running.py runs one, serving.py builds it
   media.py      a job's files as MediaRefs: a shared directory or the object store (carrying.py)
+  unclaimed.py  a result that came while the bot restarted: stored once, its owner told
 """

@@ -130,6 +130,10 @@ async def test_starting_atelier_marks_jobs_left_running_interrupted(
         agent.announce_with("test", heard)
         _, reply = await heard.first()
         await settled(agent)
-    assert await states(sessions) == {"ada": JobState.INTERRUPTED}
+    # Only the job left running (the tiny chat model may route "hello" to a tool of its own,
+    # which ended as it did in the first run).
+    async with sessions() as session:
+        heron = (await session.execute(select(Job).where(Job.summary == "a heron"))).scalar_one()
+    assert heron.state == JobState.INTERRUPTED
     await engine.dispose()
     assert reply.text.startswith("Ada, your image ('a heron') was interrupted")

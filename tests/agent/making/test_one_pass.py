@@ -1,7 +1,7 @@
 """One pass per turn: media written off the event loop and outside transactions, no server
-path shown to a chat model or a person, and four database sessions for a turn that makes a
-piece (one to read who and where, one to store what was made, and the job ledger's two: the
-job's row before the tool runs and its end after)."""
+path shown to a chat model or a person, and three database sessions for a turn that makes a
+piece (one to read who and where, the job ledger's row before the tool runs, and one to store
+what was made, which ends the job too)."""
 
 from __future__ import annotations
 
@@ -118,7 +118,7 @@ async def test_no_server_path_reaches_the_chat_model_or_a_person(
     assert [text for text in told if str(tmp_path) in text or "/media/" in text] == []
 
 
-async def test_an_image_turn_opens_one_session_to_read_one_to_write_and_two_for_its_job(
+async def test_an_image_turn_opens_one_session_to_read_one_for_its_job_and_one_to_store(
     make_studio: MakeWorkshop,
 ) -> None:
     studio = make_studio([SKETCH])
@@ -134,10 +134,10 @@ async def test_an_image_turn_opens_one_session_to_read_one_to_write_and_two_for_
     for part in parts:
         part._sessions = counting  # noqa: SLF001
     reply = await studio.command("/sketch a heron")
-    # Two more are the job ledger's, each a short write off the model's path: the job's row
-    # committed before the tool runs (a kill -9 mid-run must leave a trace), and its end
-    # after (not in the store's transaction: a run whose piece is never stored still ends).
-    assert reply.artifacts and len(opened) == 4
+    # One more is the job ledger's, a short write off the model's path: the job's row
+    # committed before the tool runs (a kill -9 mid-run must leave a trace). Its end is in the
+    # store's transaction, so its piece is stored exactly once (agent/ledger/claim.py).
+    assert reply.artifacts and len(opened) == 3
 
 
 def trace_call(piece: int) -> AIMessage:

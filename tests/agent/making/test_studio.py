@@ -12,11 +12,14 @@ import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.utils.function_calling import convert_to_openai_tool
+from sqlalchemy import delete
 
 from agent.jobs import JobLimits
+from agent.ledger.models import Job, JobState
 from agent.making.decisions import REVISE, Decision
 from agent.making.studio import Made, Request
 from agent.scope import Scope
+from agent.store.db import Conversation
 from agent.store.memory import ContextWindow
 from agent.store.people import find_user
 from agent.types import Command, Turn, UserRef
@@ -234,15 +237,20 @@ async def test_out_of_gpu_memory_is_retried_once_then_reported(make_studio: Make
 async def test_a_piece_that_cannot_be_stored_leaves_no_file(make_studio: MakeWorkshop) -> None:
     studio = make_studio([SKETCH])
     # The conversation was forgotten while the tool ran: nothing may remain of the run.
-    await studio.say("hello")  # user 1 exists; conversation 999 does not
-    gone = Scope(user_id=1, conversation_id=999, window=ContextWindow(None, (), 0))
+    await studio.say("hello")  # user 1 and their conversation 1 exist
+    gone = Scope(user_id=1, conversation_id=1, window=ContextWindow(None, (), 0))
     request = Request(tool=SKETCH, args=SketchArgs(prompt="a boat"), scope=gone, focus=None)
     made = await studio.studio.run(request)
     assert isinstance(made, Made) and studio.media_files() != []  # written before the store
+    async with studio.sessions() as session, session.begin():
+        await session.execute(delete(Conversation).where(Conversation.id == 1))
     reply = await studio.agent._writes.pieces(gone, "/sketch a boat", [made])  # noqa: SLF001
     assert not reply.stored and not reply.artifacts
     assert studio.media_files() == []
     assert await studio.artifacts() == []
+    async with studio.sessions() as session:  # and its job ended: it failed
+        job = await session.get(Job, made.job)
+    assert job is not None and job.state == JobState.FAILED
 
 
 async def test_a_tool_past_its_timeout_is_stopped_and_nothing_is_kept(
