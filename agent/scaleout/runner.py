@@ -28,9 +28,10 @@ from nats.js.kv import KeyValue
 from agent.cancelling.running import current_job
 from agent.config import Settings
 from agent.jobs import ToolTimedOut
-from agent.scaleout.carrying import draft_from, focus_ref, refs_of_draft, refs_of_focus
+from agent.scaleout.carrying import focus_ref, refs_of_focus
 from agent.scaleout.envelope import JobEnvelope, ProgressNote, ResultEnvelope
 from agent.scaleout.media import MediaMover
+from agent.scaleout.outcomes import draft_or_raise, read_once
 from agent.scaleout.results import Arrived, OnUnclaimed, Results, log_unclaimed
 from agent.scaleout.setup import QueueUnreachable, Transport, connect, describe, transport_from
 from agent.scaleout.streams import (
@@ -40,7 +41,7 @@ from agent.scaleout.streams import (
     media_bucket,
 )
 from agent.scaleout.subjects import job_kind
-from tools.contract import ArtifactDraft, Cancelled, Tool, ToolArgs, ToolContext, ToolRefused
+from tools.contract import ArtifactDraft, Cancelled, Tool, ToolArgs, ToolContext
 
 logger = logging.getLogger(__name__)
 
@@ -51,10 +52,6 @@ PUBLISH_TIMEOUT_S = 2.0
 # Job ids the studio mints for runs without a ledger row start here (agent/cancelling/);
 # they repeat across processes, so such a run gets a random id of its own instead.
 MINTED_IDS = 2**53
-
-
-class RemoteToolFailed(Exception):
-    """The tool raised on the worker: the studio's apology, with the worker's line logged."""
 
 
 class NatsRunner:
@@ -233,36 +230,18 @@ class NatsRunner:
             logger.warning("could not send job %d's cancel: %s", job_id, describe(exc))
 
     async def _outcome(self, arrived: Arrived, tool: Tool) -> ArtifactDraft:
-        result, message = arrived.result, arrived.message
+        assert self._media is not None
         try:
-            return await self._draft_of(result, tool)
+            return await draft_or_raise(self._media, arrived.result, tool.name)
         finally:
-            await _acknowledge(message)
-
-    async def _draft_of(self, result: ResultEnvelope, tool: Tool) -> ArtifactDraft:
-        media = self._media
-        assert media is not None
-        if result.outcome == "made" and result.draft is not None:
-            try:
-                return await draft_from(media, result.draft)
-            finally:
-                await media.delete(refs_of_draft(result.draft))
-        line = result.message or f"the {tool.name} tool stopped on its worker"
-        if result.outcome == "cancelled":
-            raise Cancelled()
-        if result.outcome in ("refused", "gave_up"):
-            raise ToolRefused(line)
-        raise RemoteToolFailed(f"on worker {result.worker_id}: {line}")
+            await _acknowledge(arrived.message)
 
     async def draft_of(self, result: ResultEnvelope) -> ArtifactDraft | None:
         """An unclaimed result's draft with its bytes (for whoever stores it), None when it
         made nothing; its objects are deleted once read."""
         if result.outcome != "made" or result.draft is None or self._media is None:
             return None
-        try:
-            return await draft_from(self._media, result.draft)
-        finally:
-            await self._media.delete(refs_of_draft(result.draft))
+        return await read_once(self._media, result.draft)
 
 
 def _job_id() -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -128,3 +129,27 @@ async def test_with_nats_not_answering_a_tool_request_is_refused_in_one_line(
     assert "\n" not in line
     assert f"NATS at nats://127.0.0.1:{unused_tcp_port}" in line
     assert "not answering" in line
+
+
+async def test_a_worker_takes_several_peoples_jobs_at_once(
+    nats_url: str, nats_names: Names, tmp_path: Path
+) -> None:
+    transport = transport_for(nats_url, nats_names, tmp_path / "media")
+    folders = [tmp_path / f"marks{person}" for person in (1, 2, 3)]
+    for folder in folders:
+        folder.mkdir()
+    async with worker_running(transport), bot_jobs(transport) as jobs:
+        runs = [
+            asyncio.create_task(
+                jobs.run(
+                    person, HOLD_TOOL, HoldArgs(prompt="together", marks=str(folder)), ToolContext()
+                )
+            )
+            for person, folder in enumerate(folders, start=1)
+        ]
+        # All three run before any is let go: the worker holds them together, not in turn.
+        await until(lambda: all(any(folder.glob("started-*")) for folder in folders))
+        for folder in folders:
+            (folder / "release").touch()
+        drafts = await asyncio.gather(*runs)
+    assert [draft.text for draft in drafts] == [f"held together by {os.getpid()}"] * 3
