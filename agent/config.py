@@ -160,6 +160,13 @@ class Settings(BaseSettings):
     worker_pull: int = Field(
         8, ge=1, le=256, description="jobs one worker takes at once (they batch on its GPU)"
     )
+    jobs_remote_patience_s: float = Field(
+        3600.0,
+        ge=60.0,
+        le=7 * 86400.0,
+        description="seconds a worker's job may go without a result before a start-up of the "
+        "bot reports it interrupted (until then its result may still come)",
+    )
     routing: Literal["auto", "tools", "constrained"] = Field(
         "auto",
         description="how free text reaches a tool: the chat model calls tools itself, or "

@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Literal
 
 import torch
@@ -20,7 +21,7 @@ from agent.chat.routing import ConstrainedRouter
 from agent.chat.tool_loop import ToolLoop
 from agent.config import Settings
 from agent.jobs import JobLimits, Jobs
-from agent.ledger.interrupted import REMOTE_PATIENCE, mark_interrupted
+from agent.ledger.interrupted import mark_interrupted
 from agent.ledger.quotas import Quotas
 from agent.ledger.record import JobLedger
 from agent.making.decisions import AlwaysAnswer, Router
@@ -123,7 +124,8 @@ async def settle_what_was_left(
         await sweep_media(sessions, media_store(settings))
     # The jobs still running were an earlier process's, stopped by its end; a NATS worker's
     # may still finish, so it is left running for a while (agent/ledger/interrupted.py).
-    await mark_interrupted(sessions, remote_patience=REMOTE_PATIENCE if remote else None)
+    patience = timedelta(seconds=settings.jobs_remote_patience_s) if remote else None
+    await mark_interrupted(sessions, remote_patience=patience)
 
 
 async def warm_image_model(settings: Settings, models: ModelRegistry) -> None:

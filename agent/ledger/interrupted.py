@@ -6,7 +6,8 @@ start every running row is an earlier process's, since this one has run nothing 
 processes sharing a database would mark each other's live jobs; scaling out changes this.
 With ATELIER_JOBS=nats a job run by a worker (`remote`) may still finish: its result waits in
 NATS for the bot to come back (agent/scaleout/unclaimed.py), so such a row stays running,
-until it has waited longer than `remote_patience` without a result.
+until it has waited longer than `remote_patience` without a result
+(ATELIER_JOBS_REMOTE_PATIENCE_S).
 """
 
 from __future__ import annotations
@@ -26,10 +27,6 @@ from agent.store.db import User, utcnow
 from agent.types import Announce, Place, Reply
 
 logger = logging.getLogger(__name__)
-
-
-# How long a remote job may go without a result before a start-up calls it interrupted.
-REMOTE_PATIENCE = timedelta(hours=1)
 
 
 async def mark_interrupted(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -49,7 +50,13 @@ def results(studio: Workshop, sessions: Sessions | None = None) -> UnclaimedResu
 
 
 async def left_running(
-    studio: Workshop, user: str = "ada", *, place: Place = PLACE, remote: bool = True
+    studio: Workshop,
+    user: str = "ada",
+    *,
+    place: Place = PLACE,
+    remote: bool = True,
+    tool: str = "sketch",
+    args: dict[str, Any] | None = None,
 ) -> int:
     """What a bot stopped while its job ran on a worker leaves: the person, their
     conversation, and the job's row still running, with what storing its piece needs."""
@@ -72,13 +79,13 @@ async def left_running(
             guild_id=place.guild_id,
             channel_id=place.channel_id,
             thread_id=place.thread_id,
-            tool="sketch",
-            summary=FOX,
+            tool=tool,
+            summary=str((args or {"prompt": FOX})["prompt"]),
             state=JobState.RUNNING,
             started_at=utcnow(),
             conversation_id=conversation.id,
-            request=f"/sketch {FOX}",
-            args={"prompt": FOX, "seed": 0},
+            request=f"/{tool} {FOX}" if args is None else f"/{tool} {args['prompt']}",
+            args={"prompt": FOX, "seed": 0} if args is None else args,
             remote=remote,
         )
         session.add(job)
