@@ -60,6 +60,7 @@ class LoopOutcome:
 class ToolLoop:
     def __init__(self, chat_model: BaseChatModel, studio: Studio, *, max_tool_calls: int) -> None:
         tools = [_as_langchain_tool(tool, studio) for tool in studio.tools.values()]
+        self._studio = studio
         self._graph = create_agent(
             chat_model,
             tools,
@@ -73,7 +74,11 @@ class ToolLoop:
         """`prompt`: the system message, the history and the person's message, in order."""
         context = TurnContext(turn, scope, named_piece)
         messages = list(prompt)
-        state = await state_streamed(self._graph, {"messages": messages}, context, turn.stream)
+        try:
+            state = await state_streamed(self._graph, {"messages": messages}, context, turn.stream)
+        except BaseException:  # the turn stores nothing: what its tools made goes, jobs failed
+            await self._studio.discard(context.made)
+            raise
         new = state["messages"][len(messages) :]
         calls = sum(len(m.tool_calls) for m in new if isinstance(m, AIMessage))
         answers = [m for m in new if isinstance(m, AIMessage) and not m.tool_calls]
@@ -98,7 +103,9 @@ def _as_langchain_tool(tool: Tool, studio: Studio) -> StructuredTool:
                 return str(missing)
             if not _theirs_to_name(focus, scope, turn):
                 return NOT_NAMED.format(number=args.piece)
-        request = Request(tool=tool, args=args, scope=scope, focus=focus, progress=turn.progress)
+        request = Request(
+            tool=tool, args=args, scope=scope, focus=focus, progress=turn.progress, said=turn.text
+        )
         made = await studio.run(request)
         if not isinstance(made, Made):
             return made.text  # a refusal or failure, in one line

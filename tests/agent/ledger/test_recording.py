@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 
+from langchain_core.messages import AIMessage
 from sqlalchemy import select
 
 from agent.jobs import JobLimits
 from agent.ledger.models import Job, JobState
 from agent.store.retry import NOT_ANSWERING
 from agent.types import Place
+from tests.agent.making.test_studio import ToolCallingChat
 from tests.support.studio_tools import BROKEN, SKETCH, Stall, stall_tool
 from tests.support.workshop import MakeWorkshop, Sessions
 
@@ -100,3 +102,16 @@ async def test_a_database_gone_before_the_job_starts_is_one_line_and_no_run(
     reply = await studio.command("/sketch a heron")
     assert reply.text == NOT_ANSWERING and not reply.artifacts
     assert studio.media_files() == [] and await studio.artifacts() == []  # the tool never ran
+
+
+async def test_a_piece_made_for_a_chat_model_that_then_fails_is_not_stored_and_its_job_failed(
+    make_studio: MakeWorkshop,
+) -> None:
+    # The model calls the sketch tool, then has nothing more to say (its script runs out).
+    call = AIMessage("", tool_calls=[{"name": "sketch", "args": {"prompt": "a heron"}, "id": "c"}])
+    studio = make_studio([SKETCH], tool_chat=ToolCallingChat(messages=iter([call])))
+    reply = await studio.say("draw me a heron")
+    assert not reply.stored and await studio.artifacts() == []
+    assert studio.media_files() == []  # its file went with it
+    [job] = await jobs(studio.sessions)
+    assert job.state == JobState.FAILED and job.request == "draw me a heron"
