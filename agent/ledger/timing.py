@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import replace
 
 from tools.contract import ArtifactDraft, Tool, ToolArgs, ToolContext
@@ -32,6 +35,22 @@ class RunClock:
             running = 0.0 if self._since is None else time.monotonic() - self._since
             return self._spent + running
 
+    @contextmanager
+    def counting(self) -> Iterator[None]:
+        """While the job's run is awaited in this task: a run in another process (a worker
+        over NATS) reports the seconds it took to this clock (`ran_elsewhere`)."""
+        token = _this_run.set(self)
+        try:
+            yield
+        finally:
+            _this_run.reset(token)
+
+    def add(self, seconds: float) -> None:
+        """Seconds the tool ran somewhere else: it did begin, and they count."""
+        with self._lock:
+            self._started = True
+            self._spent += max(0.0, seconds)
+
     def timing(self, tool: Tool) -> Tool:
         """`tool`, its run counted by this clock."""
         run = tool.run
@@ -55,3 +74,14 @@ class RunClock:
             if self._since is not None:
                 self._spent += time.monotonic() - self._since
             self._since = None
+
+
+_this_run: ContextVar[RunClock | None] = ContextVar("atelier_run_clock", default=None)
+
+
+def ran_elsewhere(seconds: float) -> None:
+    """The current job's tool ran for `seconds` in another process: the ledger records them
+    and the daily quota counts them, as for a run in this process's threads."""
+    clock = _this_run.get()
+    if clock is not None:
+        clock.add(seconds)

@@ -163,15 +163,16 @@ class Studio:
         tool = request.tool
         context = replace(self._context(request), cancelled=run.flag)
         try:
-            draft = await run.guard(
-                self._jobs.run(
-                    request.scope.user_id,
-                    run.tool(clock.timing(tool)),
-                    request.args,
-                    context,
-                    group=request.scope.conversation_id,  # fair across a person's sessions
+            with clock.counting():  # a run on a worker reports its seconds to the clock
+                draft = await run.guard(
+                    self._jobs.run(
+                        request.scope.user_id,
+                        run.tool(clock.timing(tool)),
+                        request.args,
+                        context,
+                        group=request.scope.conversation_id,  # fair across a person's sessions
+                    )
                 )
-            )
             if draft.kind is not tool.kind:
                 raise TypeError(f"the {tool.name} tool returned a {draft.kind}")
         except Cancelled:

@@ -28,6 +28,7 @@ from nats.js.kv import KeyValue
 from agent.cancelling.running import current_job
 from agent.config import Settings
 from agent.jobs import ToolTimedOut
+from agent.ledger.timing import ran_elsewhere
 from agent.scaleout.carrying import focus_ref, refs_of_focus
 from agent.scaleout.envelope import JobEnvelope, ProgressNote, ResultEnvelope
 from agent.scaleout.media import MediaMover
@@ -231,6 +232,7 @@ class NatsRunner:
 
     async def _outcome(self, arrived: Arrived, tool: Tool) -> ArtifactDraft:
         assert self._media is not None
+        ran_elsewhere(arrived.result.tool_seconds)  # the ledger's seconds, the daily quota's
         try:
             return await draft_or_raise(self._media, arrived.result, tool.name)
         finally:
