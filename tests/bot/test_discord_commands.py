@@ -275,6 +275,17 @@ async def test_commands_are_registered_from_the_tools_with_typed_options(
     assert all(len(c["description"]) <= 100 for c in registered.values())
 
 
+async def delivery_recorded(studio: Workshop, message_id: str) -> list[Any]:
+    """The stored messages once the follow-up's delivery is recorded: the bot records it just
+    after Discord accepts the message, so a loaded machine may read the store before then."""
+    deadline = time.monotonic() + 20
+    while True:
+        shown = await studio.messages()
+        if any(m.platform_message_id == message_id for m in shown) or time.monotonic() > deadline:
+            return shown
+        await asyncio.sleep(0.02)
+
+
 async def test_image_is_deferred_shows_progress_and_follows_up_with_the_file(
     stage: Stage,
 ) -> None:
@@ -282,7 +293,7 @@ async def test_image_is_deferred_shows_progress_and_follows_up_with_the_file(
         log = await scene.slash(scene.ada, "image", prompt="a lighthouse @everyone", aspect="3:2")
         await scene.answered(log)
         [made] = await scene.artifacts()
-        shown = await scene.studio.messages()
+        shown = await delivery_recorded(scene.studio, log.followups[0].id)
 
     assert log.acknowledged_in is not None and log.acknowledged_in < 3.0
     assert log.deferred and not log.callbacks[0].ephemeral
