@@ -172,7 +172,7 @@ def test_a_bot_killed_while_its_job_runs_on_a_worker_delivers_it_once_after_a_re
     assert match, told
     store = consistency(data_dir)
     assert (store.pieces, store.pieces_without_file, store.files_without_piece) == (1, 0, 0)
-    assert store.temporary_files == 0
+    assert store.clean, store  # the person's words stored with the line presenting it
     with sqlite3.connect(f"file:{data_dir / 'atelier.db'}?mode=ro", uri=True) as db:
         [(piece_id, path)] = db.execute("SELECT id, media_path FROM artifacts").fetchall()
     assert int(match.group(1)) == piece_id and (data_dir / "media" / path).is_file()
