@@ -5,6 +5,7 @@ turn that blocks the loop (a model, a hash or an fsync run on it)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -41,11 +42,18 @@ async def watching_the_loop(caplog: pytest.LogCaptureFixture) -> AsyncIterator[L
             await asyncio.sleep(TICK_S)
             watch.gaps.append(time.perf_counter() - started)
 
+    # Late in a full run the test process holds a large heap (models, tensors, thousands of
+    # objects from earlier tests): a full garbage collection landing inside the watch stops
+    # the loop for most of a second whatever the code under test does. Collect now and set
+    # what exists aside, so what is measured is the code's own blocking.
+    gc.collect()
+    gc.freeze()
     ticker = asyncio.create_task(tick())
     try:
         yield watch
     finally:
         ticker.cancel()
+        gc.unfreeze()
         watch.slow.extend(
             r.getMessage()
             for r in caplog.records
