@@ -32,6 +32,8 @@ class ArtifactKind(enum.StrEnum):
     IMAGE = "image"
     MUSIC = "music"
     CRITIQUE = "critique"
+    # A person's own style, trained on their pictures: its files are the LoRA weights.
+    STYLE = "style"
 
 
 # How a message names a piece: "#12" (not "x#12", not "##12"), also between Chinese characters
@@ -78,6 +80,10 @@ class ArtifactDraft:
     # that piece's version tree; another kind (music for a poem, a critique) starts its own
     # tree with the focus as its parent. A new piece on its own leaves it False.
     from_focus: bool = False
+    # With from_focus: True when the piece in focus was only this one's source, so a piece of
+    # the same kind is a new piece "made from #N", not a version of it (a picture in the
+    # style of a reference picture).
+    focus_is_source: bool = False
     # One line for the person about what was made: the form it met, what changed ...
     note: str | None = None
     # Files that belong to the piece without being it, by name (a clip's "wav" and
@@ -177,6 +183,15 @@ class ToolContext:
     kept: tuple[Mapping[str, Any], ...] = ()
     # A group session's shared style: every new piece made in the session follows it.
     style: str | None = None
+    # Pieces the run draws on besides the focus, as the Args name them (a style's training
+    # pictures: `from_pieces`), each checked by the agent to be the person's own.
+    sources: tuple[FocusArtifact, ...] = ()
+    # The person's own trained style the Args name by name (`style_name`): a STYLE piece
+    # whose files hold its weights; None when none is asked for.
+    personal_style: FocusArtifact | None = None
+    # The person's own poems, newest first, when the Args ask for their voice: examples for
+    # the poem model (never anyone else's).
+    voice: tuple[str, ...] = ()
     # Where model work goes (tools/scheduling/): batched with other people's by the agent's
     # scheduler; ALONE runs it at once, here.
     lane: Lane = ALONE

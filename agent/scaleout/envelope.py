@@ -70,6 +70,7 @@ class DraftRef(_Message):
     media: MediaRef | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     from_focus: bool = False
+    focus_is_source: bool = False
     note: str | None = None
     files: dict[str, MediaRef] = Field(default_factory=dict)
     parts: tuple[DraftRef, ...] = ()

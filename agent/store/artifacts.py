@@ -53,8 +53,10 @@ async def add_artifact(
     media: StoredMedia | None,
     files: Mapping[str, StoredMedia] | None = None,
 ) -> Artifact:
-    # Only a piece of the same kind is a new version; another kind is a new piece from it.
-    root_id = None if parent is None or parent.kind != draft.kind.value else root_of(parent)
+    # Only a piece of the same kind is a new version; another kind, or one the parent was
+    # only the source of, is a new piece made from it.
+    new_tree = parent is None or parent.kind != draft.kind.value or draft.focus_is_source
+    root_id = None if new_tree else root_of(parent)
     artifact = Artifact(
         kind=draft.kind.value,
         conversation_id=conversation_id,

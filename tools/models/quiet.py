@@ -41,6 +41,7 @@ class _Hidden(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         return not self._pattern.search(record.getMessage())
 
+
 # diffusers' loggers are standard ones too (diffusers/utils/logging.py).
 DIFFUSERS_CONFIG_LOGGER = "diffusers.configuration_utils"
 _TINY_DECODER_CONFIG = re.compile(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from agent.types import Attachment
 from tests.support.studio_tools import HUM, PGM, PGM_HEADER, TRACE, VERSE, ScriptedRouter
 from tests.support.workshop import MakeWorkshop
+from tools.contract import ArtifactDraft, ToolContext
 
 GREY = PGM_HEADER + bytes(range(256))
 
@@ -19,6 +22,21 @@ async def test_an_uploaded_image_is_kept_and_built_on(make_studio: MakeWorkshop)
     inverted = studio.media.read(traced.media_path, traced.media_sha256)
     assert inverted[len(PGM_HEADER)] == 255 - GREY[len(PGM_HEADER)]
     assert reply.artifacts[0].number == traced.id
+
+
+def _styled_after(args: object, context: ToolContext) -> ArtifactDraft:
+    """The inverted focus, as a new picture that only took the focus as its source."""
+    return dataclasses.replace(TRACE.run(args, context), focus_is_source=True)
+
+
+async def test_a_picture_made_from_a_reference_is_a_new_piece_naming_its_source(
+    make_studio: MakeWorkshop,
+) -> None:
+    """In the style of this picture: the upload is its source (made from #1), not version 2."""
+    studio = make_studio([dataclasses.replace(TRACE, run=_styled_after)])
+    await studio.command("/trace in this style", attachments=[Attachment("ref.pgm", PGM, GREY)])
+    upload, styled = await studio.artifacts()
+    assert (styled.parent_id, styled.root_id, styled.version) == (upload.id, None, 1)
 
 
 async def test_an_untyped_upload_is_known_by_its_file_name(make_studio: MakeWorkshop) -> None:
