@@ -74,6 +74,17 @@ async def _check_reachable(url: str) -> None:
     await client.close()
 
 
+async def until_in_stream(url: str, stream: str) -> None:
+    """Wait, a moment at a time, until the stream holds a message (a job published, a key
+    written to a KV bucket, whose stream is KV_<bucket>)."""
+    client = await nats.connect(url, connect_timeout=2, max_reconnect_attempts=0)
+    try:
+        while not (await client.jsm().stream_info(stream)).state.messages:
+            await asyncio.sleep(0.02)
+    finally:
+        await client.close()
+
+
 async def delete_everything_of(url: str, names: Names) -> None:
     """Delete every stream of `names`: its jobs and results, KV_<bucket>, OBJ_<bucket>, and
     any other whose name carries its prefix (a bucket another module adds)."""

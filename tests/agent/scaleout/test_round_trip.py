@@ -17,6 +17,7 @@ import pytest
 from agent.jobs import JobLimits
 from agent.scaleout.setup import MediaMode, QueueUnreachable
 from agent.scaleout.subjects import Names
+from tests.support.nats import until_in_stream
 from tests.support.nats_running import bot_jobs, transport_for, until, worker_running
 from tests.support.nats_tools import HOLD_TOOL, HoldArgs
 from tools.contract import Cancelled, ToolContext
@@ -91,8 +92,11 @@ async def test_a_job_cancelled_before_a_worker_takes_it_never_runs(
     args = HoldArgs(prompt="not yet", marks=str(marks))
     async with bot_jobs(transport) as jobs:
         run = asyncio.create_task(jobs.run(1, HOLD_TOOL, args, context))
-        await asyncio.sleep(0.3)  # published, with no worker running to take it
+        await until_in_stream(nats_url, nats_names.jobs_stream)  # published; no worker yet
         context.cancelled.set()
+        # Marked where a worker looks before it starts a job (a cancel takes up to the runner's
+        # poll to be written; a worker started sooner would rightly run it).
+        await until_in_stream(nats_url, f"KV_{nats_names.cancelled_bucket}")
         async with worker_running(transport):
             with pytest.raises(Cancelled):
                 await run
