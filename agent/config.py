@@ -67,6 +67,9 @@ class Settings(BaseSettings):
         None, description="vision-language model spec for image critique"
     )
     model_clip: str | None = Field(None, description="CLIP model spec for image-prompt similarity")
+    model_embedding: str | None = Field(
+        None, description="sentence-embedding model spec for a poem's topic score"
+    )
     model_memory_budget_mb: int = Field(
         0,
         ge=0,
@@ -325,6 +328,7 @@ class Settings(BaseSettings):
             "critique": self.model_critique,
             "vision": self.model_vision,
             "clip": self.model_clip,
+            "embedding": self.model_embedding,
         }
 
 

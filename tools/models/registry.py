@@ -31,6 +31,7 @@ from typing import Any, Protocol
 import torch
 
 from tools.image.pipeline import load_image_pipeline
+from tools.models.embedding import load_embedding
 from tools.models.specs import ROLES, ModelKind, ModelRole, ModelUnavailable
 from tools.models.text import load_causal_lm
 from tools.models.vision import load_clip, load_vision
@@ -68,6 +69,7 @@ DEFAULT_LOADERS: Mapping[ModelKind, Loader] = MappingProxyType(
         ModelKind.MUSIC: load_music_model,
         ModelKind.VISION: load_vision,
         ModelKind.CLIP: load_clip,
+        ModelKind.EMBEDDING: load_embedding,
     }
 )
 

