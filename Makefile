@@ -5,6 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Tests never reach the network: models come from disk or are built from configs.
 TEST_ENV := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+# pytest-xdist processes for `make test`: much of the suite waits on other processes (the
+# console's restarts, NATS workers, the fake Discord), so two on two cores finish sooner.
+# A file's tests stay in one process (--dist loadfile): its module fixtures are built once.
+TEST_WORKERS ?= 2
 
 .PHONY: run chat test install install-dev lint bench bench-gpu chromium
 
@@ -19,7 +23,7 @@ chat: $(VENV)/.installed
 
 test: $(VENV)/.installed-dev chromium
 	$(BIN)/ruff check .
-	$(TEST_ENV) $(BIN)/pytest
+	$(TEST_ENV) $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
