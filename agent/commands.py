@@ -4,7 +4,9 @@ answers it. Agent.respond hands them here once the turn is admitted (agent/turns
     before the server's /settings   /cancel (stopping one's own run is always allowed) and
                                     /settings (an admin's, in any channel)
     after them                      /session (agent/sessions/: its actions that make
-                                    something are played with the turn's scope), and every
+                                    something are played with the turn's scope), /style
+                                    list and delete (agent/styles/; /style train is the
+                                    STYLE tool's run), and every
                                     other name: the account commands (agent/account.py: /help
                                     /history /forget /show /versions /diff /keep /export, or
                                     "Unknown command")
@@ -31,6 +33,7 @@ from agent.sessions.commands import NO_SESSION, SESSION_COMMAND, SessionCommands
 from agent.sessions.exporting import SessionExports
 from agent.sessions.play import SessionPlay, makes_something
 from agent.store.memory import Memory
+from agent.styles.commands import STYLE_COMMAND, StyleCommands, answered_here
 from agent.types import Command, Reply, Turn
 
 Answer = Callable[[Turn], Awaitable[Reply]]
@@ -65,11 +68,17 @@ class Commands:
             CANCEL_COMMAND: CancelCommands(sessions, studio.running).run,
             SETTINGS_COMMAND: SettingsCommands(sessions, policy).run,
         }
-        self._after_rules: Mapping[str, RuledAnswer] = {SESSION_COMMAND: self._session}
+        self._styles = StyleCommands(sessions, studio.media)
+        self._after_rules: Mapping[str, RuledAnswer] = {
+            SESSION_COMMAND: self._session,
+            STYLE_COMMAND: self._style,
+        }
 
     def handles(self, command: Command) -> bool:
         """Whether `command` is answered here rather than by a creative tool."""
         name = command.name
+        if name == STYLE_COMMAND and not answered_here(command) and self._studio.handles(command):
+            return False  # /style train: the STYLE tool's run (/style list, delete: here)
         tables = (self._before_rules, self._after_rules)
         return any(name in table for table in tables) or not self._studio.handles(command)
 
@@ -87,6 +96,9 @@ class Commands:
 
     async def _account_command(self, turn: Turn, rules: PlaceRules) -> Reply:
         return await self._account.run(turn)
+
+    async def _style(self, turn: Turn, rules: PlaceRules) -> Reply:
+        return await self._styles.run(turn)
 
     async def _session(self, turn: Turn, rules: PlaceRules) -> Reply:
         assert turn.command is not None

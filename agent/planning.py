@@ -13,6 +13,7 @@ from agent.making.suggestions import SuggestionAsk, asked_suggestion
 from agent.making.tool_args import BadToolArgs, usage, validate_args
 from agent.making.uploads import Upload, UploadRefused, read_uploads
 from agent.store.artifacts import mentioned_number
+from agent.styles.commands import as_tool_command
 from agent.types import Command, Reply, Turn
 from tools.contract import Tool, ToolArgs
 
@@ -39,7 +40,8 @@ async def plan_turn(turn: Turn, tools: Mapping[str, Tool], *, text_limit: int) -
     except UploadRefused as refused:
         return Reply(str(refused), stored=False)
     if turn.command is not None:
-        return _command_plan(tools[turn.command.name], turn.command, uploads)
+        command = as_tool_command(turn.command)  # /style train: the STYLE tool's; #3,#7 as numbers
+        return _command_plan(tools[command.name], command, uploads)
     text = turn.text.strip()
     if uploads and not text:
         return Plan(said=_upload_line(turn), uploads=uploads)

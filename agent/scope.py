@@ -3,8 +3,10 @@
 Everything a turn reads from the database before it decides is read here, in one transaction:
 the person and their conversation (created on first contact), the files they sent (kept as
 pieces, already written to the media store outside the transaction), the piece in focus, the
-context window and their taste (the params of pieces they kept). The `Scope` then travels
-down the turn; nothing looks any of it up again.
+context window, their taste (the params of pieces they kept) and, for a command's Args, what
+its run draws on (agent/styles/resolution.py: a style's pictures, a style by name, the
+person's poems as their voice). The `Scope` then travels down the turn; nothing looks any of
+it up again (Args decided from free text are drawn on once, by `Scopes.drawn_on`).
 
 In a DM, and in a shared channel, every person has a private conversation: one person's
 messages never reach another person's context.
@@ -13,7 +15,7 @@ messages never reach another person's context.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -36,8 +38,9 @@ from agent.store.db import Artifact, GroupSession, MemberRole, SessionState
 from agent.store.memory import ContextWindow, Memory
 from agent.store.people import create_conversation, find_or_create_user
 from agent.store.retry import CommitUncertain, transaction
+from agent.styles.resolution import NO_DRAWS, DrawRefused, Draws, draws_on_anything, read_draws
 from agent.types import Place, Reply, Turn
-from tools.contract import ArtifactKind
+from tools.contract import ArtifactKind, ToolArgs
 
 NO_HISTORY = ContextWindow(None, (), 0)
 
@@ -99,6 +102,9 @@ class Scope:
     # Where the turn is, as the job ledger keeps a tool run's place (agent/ledger/).
     platform: str = ""
     place: Place = Place()
+    # What the run of `drawn_for` (its Args) draws on besides the focus (agent/styles/).
+    draws: Draws = NO_DRAWS
+    drawn_for: ToolArgs | None = None
 
     def kept(self, kind: ArtifactKind) -> tuple[Mapping[str, Any], ...]:
         return self.taste.get(kind.value, ())
@@ -122,19 +128,25 @@ class Scopes:
         uploads: Sequence[WrittenUpload],
         window_tokens: int | None,
         kinds: Collection[ArtifactKind] = tuple(ArtifactKind),
+        args: ToolArgs | None = None,
     ) -> Scope | Reply:
         """The turn's scope, or a Reply when the piece it names cannot be seen. The uploads'
         files are already in the media store; they are removed again if this fails. With
         `window_tokens` None the history is not read (nothing in the turn reads it); the
-        person's taste is read for the `kinds` of piece the turn may make."""
+        person's taste is read for the `kinds` of piece the turn may make, and what a
+        command's `args` draw on (a source that is not theirs: a Reply, nothing stored)."""
 
         async def read(session: AsyncSession) -> Scope:
-            return await self._read(session, turn, piece, uploads, window_tokens, kinds)
+            scope = await self._read(session, turn, piece, uploads, window_tokens, kinds)
+            if args is None or not draws_on_anything(args):
+                return scope
+            draws = await read_draws(session, scope.user_id, args, scope.uploaded)
+            return replace(scope, draws=draws, drawn_for=args)
 
         try:
             # Retried once if the connection drops before the commit (agent/store/retry.py).
             return await transaction(self._sessions, read, doing="reading a turn's scope")
-        except (ArtifactNotFound, NotInSession, SessionPaused) as refused:
+        except (ArtifactNotFound, NotInSession, SessionPaused, DrawRefused) as refused:
             await discard_uploads(uploads)
             return Reply(str(refused), stored=False, private=True)
         except CommitUncertain:  # the uploads may be stored as pieces, which need their files
@@ -142,6 +154,20 @@ class Scopes:
         except BaseException:
             await discard_uploads(uploads)
             raise
+
+    async def drawn_on(self, scope: Scope, args: ToolArgs) -> Scope | Reply:
+        """The scope with what `args` draw on, for Args decided after the scope was resolved
+        (free text); one short read, only when they draw on something not read yet."""
+        if args == scope.drawn_for:
+            return scope
+        if not draws_on_anything(args):
+            return replace(scope, draws=NO_DRAWS, drawn_for=args)
+        try:
+            async with self._sessions() as session:
+                draws = await read_draws(session, scope.user_id, args, scope.uploaded)
+        except (ArtifactNotFound, DrawRefused) as refused:
+            return Reply(str(refused), stored=False, private=True)
+        return replace(scope, draws=draws, drawn_for=args)
 
     async def named_piece(self, scope: Scope, number: int) -> Artifact:
         """Piece #number, when the person may see it; ArtifactNotFound otherwise. For a piece

@@ -154,6 +154,7 @@ class Agent(BetweenTurns):
             # Only free text is decided with the history in view.
             window_tokens=self._replies.window_tokens(plan.said) if plan.text else None,
             kinds=tuple(ArtifactKind) if plan.tool is None else (plan.tool.kind,),
+            args=plan.args,  # what a command's run draws on, read in the same transaction
         )
         if isinstance(scope, Reply):
             return scope
@@ -240,6 +241,9 @@ class Agent(BetweenTurns):
         said: str,
         focus: Artifact | None = None,
     ) -> Reply:
+        scope = await self._scopes.drawn_on(scope, args)  # Args decided from free text
+        if isinstance(scope, Reply):
+            return scope
         request = Request(
             tool=tool,
             args=args,

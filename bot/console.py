@@ -20,6 +20,7 @@ from typing import TextIO
 
 from agent.cancelling.command import CANCEL_COMMAND
 from agent.sessions.commands import SESSION_COMMAND
+from agent.styles.commands import STYLE_ACTIONS, STYLE_COMMAND
 from agent.turns import Agent
 from agent.types import Command, Place, Reply, Turn, UserRef
 
@@ -33,16 +34,22 @@ CONSOLE_HELP = "; /as NAME: speak as someone else; /quit: leave (or Ctrl-D)"
 
 def parse_command(line: str) -> Command:
     """`/name key=value ... free text` -> Command; options stop at the first plain word.
-    /session's first word is its action: `/session join`."""
+    /session's and /style's first word is its action: `/session join`, `/style list`."""
     head, _, rest = line[1:].partition(" ")
     words = rest.split()
     args: dict[str, str] = {}
-    if head.lower() == SESSION_COMMAND and words:  # `/session start mode=relay a night market`
-        args["action"] = words.pop(0).lower()
+    if words and _leads_with_action(head.lower(), words[0].lower()):
+        args["action"] = words.pop(0).lower()  # `/session start mode=relay a night market`
     while words and (match := OPTION.match(words[0])):
         args[match.group(1)] = match.group(2)
         words.pop(0)
     return Command(name=head.lower(), args=args, text=" ".join(words))
+
+
+def _leads_with_action(name: str, word: str) -> bool:
+    """/session's first word is always its action; /style's when it names one (`/style
+    name=ink` is the STYLE tool's own command)."""
+    return name == SESSION_COMMAND or (name == STYLE_COMMAND and word in STYLE_ACTIONS)
 
 
 def render(reply: Reply) -> str:

@@ -215,7 +215,22 @@ class Studio:
             focus=None if focus is None else focus_view(focus, self.media),
             kept=request.scope.kept(tool.kind),
             style=request.scope.style,
+            **self._drawn_on(request),
         )
+
+    def _drawn_on(self, request: Request) -> dict[str, Any]:
+        """What the run draws on besides its focus, when the scope was drawn for its Args
+        (agent/styles/resolution.py); nothing otherwise, so no run sees another's."""
+        scope = request.scope
+        if scope.drawn_for != request.args:
+            return {}
+        draws, media = scope.draws, self.media
+        style = draws.personal_style
+        return {
+            "sources": tuple(focus_view(piece, media) for piece in draws.sources),
+            "personal_style": None if style is None else focus_view(style, media),
+            "voice": draws.voice,
+        }
 
 
 def _on_event_loop(sink: ProgressSink | None) -> Progress:
