@@ -13,10 +13,13 @@ from agent.scaleout.media import MediaMover
 from tools.contract import ArtifactDraft, FocusArtifact, Media
 
 
-async def focus_ref(mover: MediaMover, focus: FocusArtifact | None, job_id: int) -> FocusRef | None:
+async def focus_ref(
+    mover: MediaMover, focus: FocusArtifact | None, job_id: int, *, place: str = "in"
+) -> FocusRef | None:
+    """`place` names its objects apart from the job's other inputs' (a style's pictures)."""
     if focus is None:
         return None
-    prefix = f"job-{job_id}/in"
+    prefix = f"job-{job_id}/{place}"
     media = None
     if focus.media_path is not None:
         mime = focus.mime_type or "application/octet-stream"

@@ -55,6 +55,11 @@ class JobEnvelope(_Message):
     focus: FocusRef | None = None
     kept: tuple[dict[str, Any], ...] = ()
     style: str | None = None
+    # What the run draws on besides its focus (ToolContext: a style's pictures, the
+    # person's trained style, their own poems), checked by the bot to be theirs.
+    sources: tuple[FocusRef, ...] = ()
+    personal_style: FocusRef | None = None
+    voice: tuple[str, ...] = ()
     # Opaque fairness keys for the worker's scheduler: the person, and their session.
     owner: str
     group: str

@@ -107,6 +107,12 @@ class NatsRunner:
         client, js, media = self._ready()
         job_id = _job_id()
         focus = await focus_ref(media, context.focus, job_id)
+        sources = [
+            await focus_ref(media, one, job_id, place=f"source-{n}")
+            for n, one in enumerate(context.sources)
+        ]
+        personal_style = await focus_ref(media, context.personal_style, job_id, place="style")
+        inputs = [ref for one in (focus, *sources, personal_style) for ref in refs_of_focus(one)]
         envelope = JobEnvelope(
             job_id=job_id,
             bot_id=self.transport.bot_id,
@@ -117,6 +123,9 @@ class NatsRunner:
             focus=focus,
             kept=tuple(dict(one) for one in context.kept),
             style=context.style,
+            sources=tuple(one for one in sources if one is not None),
+            personal_style=personal_style,
+            voice=context.voice,
             owner=str(owner),
             group=str(owner if group is None else group),
             timeout_s=tool.timeout_s,
@@ -132,12 +141,12 @@ class NatsRunner:
         except asyncio.CancelledError:
             raise  # the bot is stopping, the job goes on: its focus stays for the worker
         except BaseException:
-            await media.delete(refs_of_focus(focus))
+            await media.delete(inputs)
             raise
         finally:
             self.results.forget(job_id)
             await _quietly_unsubscribe(progress)
-        await media.delete(refs_of_focus(focus))
+        await media.delete(inputs)
         return await self._outcome(arrived, tool)
 
     def _ready(self) -> tuple[Client, JetStreamContext, MediaMover]:

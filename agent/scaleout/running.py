@@ -42,6 +42,7 @@ from agent.store.media import MediaCorrupted
 from tools.contract import (
     ArtifactDraft,
     Cancelled,
+    FocusArtifact,
     ModelSource,
     Tool,
     ToolContext,
@@ -139,6 +140,9 @@ async def _run(
             focus=await focus_from(parts.media, envelope.focus, scratch),
             kept=envelope.kept,
             style=envelope.style,
+            sources=await _sources_from(parts, envelope, scratch),
+            personal_style=await focus_from(parts.media, envelope.personal_style, scratch),
+            voice=envelope.voice,
         )
         owner = _owner_key(envelope.owner)
         draft = await parts.jobs.run(owner, tool, args, context, group=envelope.group)  # type: ignore[arg-type]
@@ -152,6 +156,14 @@ async def _run(
     if held.cancelled.is_set():  # called off as it finished: nothing is stored
         return _answer(parts, envelope, "cancelled", "Cancelled; nothing was stored.")
     return await _made(parts, envelope, draft, seconds)
+
+
+async def _sources_from(
+    parts: WorkerParts, envelope: JobEnvelope, scratch: Path
+) -> tuple[FocusArtifact, ...]:
+    """The pieces the run draws on (a style's pictures), their files on this machine."""
+    views = [await focus_from(parts.media, one, scratch) for one in envelope.sources]
+    return tuple(view for view in views if view is not None)
 
 
 async def _made(

@@ -25,6 +25,7 @@ _KIND_OF: dict[ArtifactKind, JobKind] = {
     ArtifactKind.IMAGE: "image",
     ArtifactKind.MUSIC: "music",
     ArtifactKind.CRITIQUE: "critique",
+    ArtifactKind.STYLE: "image",  # a style is trained on the image model, by image workers
 }
 
 
