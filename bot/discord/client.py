@@ -44,6 +44,7 @@ from bot.discord.session_turns import SessionTurns
 from bot.discord.sessions import Sessions
 from bot.discord.settings import ServerSettings
 from bot.discord.sharding import Shards, shards_of
+from bot.discord.styles import Styles
 from tools.units import MIB
 
 logger = logging.getLogger(__name__)
@@ -125,6 +126,7 @@ class AtelierBot(commands.Bot):
         self.add_dynamic_items(PieceButton, CancelButton, EntryButton, VoteButton)
         await self.add_cog(Chat(self, self.agent, file_limit_bytes=limit, limiter=limiter))
         await self.add_cog(Create(self, self.agent, turns))
+        await self.add_cog(Styles(self, turns, self.agent.tools))  # after Create: /style's group
         await self.add_cog(Account(turns))
         await self.add_cog(Sessions(self, sessions))
         self.tree.add_command(ServerSettings(turns), override=True)  # /settings, for admins
