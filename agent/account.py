@@ -47,6 +47,7 @@ HELP = {
     "versions": "the versions of a piece: `/versions #12`",
     "diff": "what changed between two versions: `/diff #12 #14`",
     "keep": "keep a piece as a favourite; your next requests lean toward it: `/keep #12`",
+    "taste": "what atelier learned from what you kept, per medium: `/taste clear pictures`",
     "export": "a zip of your own messages and pieces: `/export me`",
     "cancel": "stop what you asked for while it is made (Discord: its Cancel button)",
 }

@@ -6,7 +6,7 @@ answers it. Agent.respond hands them here once the turn is admitted (agent/turns
     after them                      /session (agent/sessions/: its actions that make
                                     something are played with the turn's scope), /style
                                     list and delete (agent/styles/; /style train is the
-                                    STYLE tool's run), and every
+                                    STYLE tool's run), /taste (agent/taste.py), and every
                                     other name: the account commands (agent/account.py: /help
                                     /history /forget /show /versions /diff /keep /export, or
                                     "Unknown command")
@@ -34,6 +34,7 @@ from agent.sessions.exporting import SessionExports
 from agent.sessions.play import SessionPlay, makes_something
 from agent.store.memory import Memory
 from agent.styles.commands import STYLE_COMMAND, StyleCommands, answered_here
+from agent.taste import TASTE_COMMAND, TasteCommands
 from agent.types import Command, Reply, Turn
 
 Answer = Callable[[Turn], Awaitable[Reply]]
@@ -69,9 +70,11 @@ class Commands:
             SETTINGS_COMMAND: SettingsCommands(sessions, policy).run,
         }
         self._styles = StyleCommands(sessions, studio.media)
+        self._taste = TasteCommands(sessions)
         self._after_rules: Mapping[str, RuledAnswer] = {
             SESSION_COMMAND: self._session,
             STYLE_COMMAND: self._style,
+            TASTE_COMMAND: self._taste_command,
         }
 
     def handles(self, command: Command) -> bool:
@@ -99,6 +102,9 @@ class Commands:
 
     async def _style(self, turn: Turn, rules: PlaceRules) -> Reply:
         return await self._styles.run(turn)
+
+    async def _taste_command(self, turn: Turn, rules: PlaceRules) -> Reply:
+        return await self._taste.run(turn)
 
     async def _session(self, turn: Turn, rules: PlaceRules) -> Reply:
         assert turn.command is not None

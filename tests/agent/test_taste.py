@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from agent.taste import ASK_WHICH, TasteCommands, asked
-from agent.types import Command, Reply, Turn, UserRef
-from bot.console import parse_command
+from agent.taste import ASK_WHICH, MEDIA, asked
+from agent.types import Command
 from tests.support.studio_tools import RECALL, VERSE
-from tests.support.workshop import PLACE, MakeWorkshop, Workshop
+from tests.support.workshop import MakeWorkshop
 from tools.contract import ArtifactKind
-
-
-async def taste(studio: Workshop, line: str, user: str = "ada") -> Reply:
-    turn = Turn("test", UserRef(user, user.title()), PLACE, command=parse_command(line))
-    return await TasteCommands(studio.sessions).run(turn)
 
 
 async def test_taste_shows_what_the_kept_pieces_lend_and_clearing_it_changes_the_next_piece(
@@ -26,15 +20,15 @@ async def test_taste_shows_what_the_kept_pieces_lend_and_clearing_it_changes_the
     await studio.command("/verse form=couplet rain", user="bob")
     for line, user in (("/keep #1", "ada"), ("/keep #2", "ada"), ("/keep #3", "bob")):
         await studio.command(line, user=user)
-    shown = (await taste(studio, "/taste")).text.splitlines()
+    shown = (await studio.command("/taste")).text.splitlines()
     assert shown[1] == "poems: haiku (from 2 kept)"
     assert shown[2].startswith("pictures: nothing yet")
-    cleared = await taste(studio, "/taste clear poems")
+    cleared = await studio.command("/taste clear poems")
     assert "2 kept piece(s) no longer lean" in cleared.text
     # What the tools are offered is what /taste said: ada's is gone, bob's stays.
     assert (await studio.command("/recall anything")).text == "none"
     assert (await studio.command("/recall anything", user="bob")).text == "couplet"
-    assert (await taste(studio, "/taste")).text.splitlines()[1].startswith("poems: nothing yet")
+    assert (await studio.command("/taste")).text.splitlines()[1].startswith("poems: nothing yet")
     pieces = await studio.artifacts()
     assert len(pieces) == 5  # three poems and two recalls: clearing deletes nothing
 
@@ -45,8 +39,8 @@ async def test_clearing_without_a_medium_asks_which_and_changes_nothing(
     studio = make_studio([VERSE])
     await studio.command("/verse form=haiku a heron")
     await studio.command("/keep #1")
-    assert (await taste(studio, "/taste clear")).text == ASK_WHICH
-    assert "from 1 kept" in (await taste(studio, "/taste")).text
+    assert (await studio.command("/taste clear")).text == ASK_WHICH
+    assert "from 1 kept" in (await studio.command("/taste")).text
 
 
 @pytest.mark.parametrize(
@@ -57,7 +51,7 @@ async def test_clearing_without_a_medium_asks_which_and_changes_nothing(
         (Command("taste", text="清除 音乐"), ("clear", (ArtifactKind.MUSIC,))),
         (
             Command("taste", {"action": "clear", "medium": "all"}),
-            ("clear", tuple(ArtifactKind)[:3]),
+            ("clear", MEDIA),
         ),
     ],
 )
