@@ -78,6 +78,7 @@ class Agent(BetweenTurns):
         self._router = router
         self._tool_loop = tool_loop
         self._scopes = Scopes(sessions, memory)
+        studio.draw_with(self._scopes.drawn_on)  # what Args decided after the scope draw on
         # The servers' /settings: asked by every turn here and by transports (agent/policy/).
         self.policy = Policies(sessions)
         self._writes = TurnWrites(sessions=sessions, memory=memory, studio=studio)
@@ -241,9 +242,6 @@ class Agent(BetweenTurns):
         said: str,
         focus: Artifact | None = None,
     ) -> Reply:
-        scope = await self._scopes.drawn_on(scope, args)  # Args decided from free text
-        if isinstance(scope, Reply):
-            return scope
         request = Request(
             tool=tool,
             args=args,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
@@ -28,6 +28,7 @@ from agent.making.files import StoredFiles, discard_files, write_files
 from agent.scope import Scope
 from agent.store.db import Artifact
 from agent.store.media import MediaStore
+from agent.styles.resolution import draws_on_anything
 from agent.types import Command, ProgressSink, Reply, RunningJob, ShowsJobs
 from tools.contract import (
     ArtifactDraft,
@@ -45,6 +46,9 @@ from tools.contract import (
 from tools.models.specs import ModelUnavailable
 
 logger = logging.getLogger(__name__)
+
+NOT_DRAWN = "The {tool} tool needs your pieces, styles or poems, which I cannot read here."
+DrawnOn = Callable[[Scope, ToolArgs], Awaitable[Scope | Reply]]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,6 +109,12 @@ class Studio:
         self._models = models
         self._tool_settings = tool_settings or {}
         self.running = RunningJobs()  # what /cancel stops (agent/cancelling/)
+        self._drawn_on: DrawnOn | None = None
+
+    def draw_with(self, drawn_on: DrawnOn) -> None:
+        """How a run's scope gets what its Args draw on when it was resolved before they
+        were known (free text, a tool-calling model, a session's round): Scopes.drawn_on."""
+        self._drawn_on = drawn_on
 
     def handles(self, command: Command) -> bool:
         return command.name in self.tools
@@ -126,6 +136,10 @@ class Studio:
         refused = request.scope.rules.refusal(request.args, request.scope.style)
         if refused is not None:  # the server's blocklist (agent/policy/), before any job counts
             return Reply(refused, stored=False)
+        drawn = await self._with_draws(request)
+        if isinstance(drawn, Reply):  # not their picture, no such style: before any job
+            return drawn
+        request = drawn
         if self._ledger is None:
             with self._cancellable(request, self.running.new_id()) as run:
                 return await self._run(request, RunClock(), run)
@@ -147,6 +161,15 @@ class Studio:
         if isinstance(outcome, Made):
             return replace(outcome, job=job, tool_seconds=clock.seconds())
         return outcome
+
+    async def _with_draws(self, request: Request) -> Request | Reply:
+        """The request with what its Args draw on (agent/styles/resolution.py), read once."""
+        if request.scope.drawn_for == request.args or not draws_on_anything(request.args):
+            return request
+        if self._drawn_on is None:  # never a run that silently lacks what it asked for
+            return Reply(NOT_DRAWN.format(tool=request.tool.name), stored=False)
+        scope = await self._drawn_on(request.scope, request.args)
+        return scope if isinstance(scope, Reply) else replace(request, scope=scope)
 
     @contextmanager
     def _cancellable(self, request: Request, job: int) -> Iterator[Cancellable]:
@@ -215,10 +238,10 @@ class Studio:
             focus=None if focus is None else focus_view(focus, self.media),
             kept=request.scope.kept(tool.kind),
             style=request.scope.style,
-            **self._drawn_on(request),
+            **self._draws_of(request),
         )
 
-    def _drawn_on(self, request: Request) -> dict[str, Any]:
+    def _draws_of(self, request: Request) -> dict[str, Any]:
         """What the run draws on besides its focus, when the scope was drawn for its Args
         (agent/styles/resolution.py); nothing otherwise, so no run sees another's."""
         scope = request.scope

@@ -4,12 +4,14 @@ The real agent on SQLite (and PostgreSQL when configured); the tools show what t
 
 from __future__ import annotations
 
+from langchain_core.messages import AIMessage
 from sqlalchemy import func, select
 
 from agent.ledger.models import Job
 from agent.making.decisions import Decision
 from agent.store.db import Artifact
 from agent.types import Attachment
+from tests.agent.making.test_studio import ToolCallingChat
 from tests.agent.styles.drawing_tools import ODE, PAINT, STYLE_TOOL, OdeArgs, PaintArgs
 from tests.support.studio_tools import PGM, PGM_HEADER, SKETCH, TRACE, ScriptedRouter
 from tests.support.workshop import PLACE, MakeWorkshop, Workshop
@@ -199,3 +201,16 @@ async def test_voice_from_free_text_reads_the_persons_poems(make_studio: MakeWor
     await studio.command("/ode hail", user="bob")
     reply = await studio.say(said)
     assert reply.text == "ode on rain\node on snow"
+
+
+async def test_a_tool_calling_model_asking_for_a_voice_gets_the_persons_poems(
+    make_studio: MakeWorkshop,
+) -> None:
+    """Args a chat model calls a tool with are drawn on too (the studio asks the scope)."""
+    call = {"name": "ode", "args": {"prompt": "rain", "voice": True}, "id": "call_0"}
+    model = ToolCallingChat(messages=iter([AIMessage("", tool_calls=[call]), AIMessage("Done.")]))
+    studio = make_studio(TOOLS, tool_chat=model)
+    await studio.command("/ode snow")
+    await studio.command("/ode hail", user="bob")
+    await studio.say("an ode to rain, in my voice")
+    assert (await studio.artifacts())[-1].text == "ode on rain\node on snow"
