@@ -34,6 +34,7 @@ STYLE_ACTIONS = (TRAIN, LIST, DELETE)
 ANSWERED_HERE = (LIST, DELETE)
 # The pieces as an option gives them: "#3 #7", "3,7,9".
 PIECE_NUMBERS = re.compile(r"(?<!\d)\d{1,12}(?!\d)")
+PIECE_LIST = re.compile(r"[\s,]*#?\d{1,12}(?:[\s,]+#?\d{1,12})*[\s,]*", re.ASCII)
 NO_TRAINING = "Training a style is not available on this atelier. Nothing was stored."
 
 
@@ -65,13 +66,10 @@ def as_tool_command(command: Command) -> Command:
         else:
             text = text.split(maxsplit=1)[1] if len(text.split(maxsplit=1)) > 1 else ""
     pieces = args.get("from_pieces")
-    if isinstance(pieces, str):  # a console's or a text option's "#3,#7,#9"
-        args["from_pieces"] = tuple(int(n) for n in _numbers(pieces))
+    if isinstance(pieces, str) and PIECE_LIST.fullmatch(pieces):  # "#3,#7,#9" as typed
+        args["from_pieces"] = tuple(int(n) for n in PIECE_NUMBERS.findall(pieces))
+    # Anything else goes to the Args as it is, whose validation explains what they take.
     return Command(command.name, args, text)
-
-
-def _numbers(text: str) -> list[str]:
-    return PIECE_NUMBERS.findall(text)
 
 
 class StyleCommands:

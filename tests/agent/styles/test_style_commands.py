@@ -95,3 +95,13 @@ async def test_train_without_a_style_tool_is_one_line(make_studio: MakeWorkshop)
     reply = await studio.command("/style train name=ink from_pieces=#1,#2,#3,#4")
     assert reply.text == "Training a style is not available on this atelier. Nothing was stored."
     assert (await studio.command("/style list")).text.startswith("You have no trained styles")
+
+
+async def test_pieces_that_are_not_numbers_are_the_args_line(make_studio: MakeWorkshop) -> None:
+    """Never read as "no pieces named" (which would train on the kept pictures)."""
+    studio = make_studio(TOOLS)
+    for number in await sketches(studio, 4):
+        await studio.command(f"/keep #{number}")
+    reply = await studio.command("/style train name=ink from_pieces=#1,#2,three")
+    assert (reply.text or "").startswith("/style: from_pieces='#1,#2,three': ")
+    assert await styles(studio) == []
