@@ -10,6 +10,7 @@ that stand in for the model's evidence when its words are unusable.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from PIL import Image
@@ -21,6 +22,7 @@ from tools.critique.subject import CritiqueRefused, Subject
 from tools.models.specs import ModelUnavailable
 from tools.models.vision import LoadedClip
 from tools.poem import findings as poem_findings
+from tools.poem.topic import TopicScore
 
 CLIP_ROLE = "clip"
 
@@ -33,25 +35,36 @@ def poem_grounds(subject: Subject) -> Grounds:
     about = f" written for the request '{subject.made_from}'" if subject.made_from else ""
     repeats = ", ".join(f"{r.word} x{r.count}" for r in found.repeated_words[:3]) or "none"
     stock = ", ".join(f'"{p}"' for p, _ in found.stock_phrases) or "none"
+    topic_line, topic_values = _topic_score(subject.params)
+    tones_line = f" {found.result.tones.summary()}." if found.result.tones else ""
     return Grounds(
         intro=f"A poem{about}.",
         piece=poem,
-        lines=tuple(poem_findings.describe(found)),
+        lines=(*poem_findings.describe(found), *([topic_line] if topic_line else [])),
         advice=tuple(poem_findings.advice(found)),
         evidence={
             "creativity": f"stock phrases: {stock}; repeated words: {repeats}.",
             "aesthetics": f"the checker found: {found.result.summary()}.",
             "technique": f"{found.unit} per line: "
             + ", ".join(str(line.units) for line in found.lines)
-            + f" ({found.form.label}).",
+            + f" ({found.form.label}).{tones_line}",
             "emotional impact": (
                 f"the requested tone was {found.tone}; feeling itself has no measure."
                 if found.tone
                 else "no tone was requested and feeling itself has no measure."
             ),
         },
-        measurements=found.as_params(),
+        measurements={**found.as_params(), **topic_values},
     )
+
+
+def _topic_score(params: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    """The topic score the poem tool kept in the poem's params (tools/poem/topic.py), as a
+    line and measurements; nothing for a poem that has none (an upload, an older poem)."""
+    if "topic" not in params:
+        return None, {}
+    kept = TopicScore(params.get("topic"), str(params.get("topic_model")), params.get("topic_note"))
+    return kept.describe(), kept.as_params()
 
 
 def image_grounds(subject: Subject, image: Image.Image, context: ToolContext) -> Grounds:

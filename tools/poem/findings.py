@@ -127,6 +127,7 @@ class PoemFindings:
             "repeated_words": {r.word: r.count for r in self.repeated_words},
             "stock_phrases": [[phrase, line] for phrase, line in self.stock_phrases],
             "tone": self.tone,
+            **(self.result.tones.as_params() if self.result.tones else {}),
         }
 
 
@@ -191,6 +192,8 @@ def describe(findings: PoemFindings) -> list[str]:
         "free verse": "no fixed form fits",
     }[f.form_source]
     lines = [f"form: {f.form.label} ({how}); checker: {f.result.summary()}"]
+    if f.result.tones is not None:
+        lines.append(f"tones: {f.result.tones.summary()} (measured by Mandarin readings)")
     if f.tone:
         lines.append(f"requested tone: {f.tone}")
     for line in f.lines:

@@ -4,6 +4,10 @@ A form fixes some of: the number of lines, the syllables (English) or characters
 of each line, and which lines rhyme. The checker measures a poem against its form and returns
 what a person can read in one line: `haiku 5-7-5 ✓`, or `line 2 has 8 syllables, wanted 7`.
 The poem tool reports only what this checker confirmed, never the form it was asked for.
+
+For the regulated Chinese forms the checker also measures the tone pattern (平仄,
+tools/poem/tones.py): reported as `tones`, a measurement, not a failure, unless the check is
+strict (`strict_tones`), when each line's missed tones are problems of that line.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
-from tools.poem import prosody
+from tools.poem import prosody, tones
+from tools.poem.tones import ToneCheck
 
 Language = Literal["en", "zh"]
 # "line 3 has ...", "line 3 repeats line 1", "lines 1 and 3 should rhyme": the line at fault.
@@ -134,12 +139,24 @@ class FormCheck:
     rhyme_problems: tuple[str, ...]
     scheme: str | None  # the rhyme scheme that was met (or came closest)
     line_count_problem: str | None
+    tones: ToneCheck | None = None  # regulated Chinese forms: the 平仄 pattern kept best
+    strict_tones: bool = False  # missed tones are problems, not only measured
 
     @property
     def problems(self) -> tuple[str, ...]:
         counted = tuple(_unit_problem(line, self.form) for line in self.lines if not line.ok)
         head = (self.line_count_problem,) if self.line_count_problem else ()
-        return head + counted + self.rhyme_problems + _repeated_lines(self.lines)
+        return head + counted + self.rhyme_problems + _repeated_lines(self.lines) + self._tones()
+
+    def _tones(self) -> tuple[str, ...]:
+        """In strict mode, one problem per line that misses its tones."""
+        if not self.strict_tones or self.tones is None:
+            return ()
+        return tuple(
+            "; ".join(miss.describe() for miss in self.tones.misses_on(line.number))
+            for line in self.lines
+            if self.tones.misses_on(line.number)
+        )
 
     @property
     def ok(self) -> bool:
@@ -190,7 +207,7 @@ class FormCheck:
         return " ".join(parts) + " ✓"
 
 
-def check(poem: str, form: Form) -> FormCheck:
+def check(poem: str, form: Form, *, strict_tones: bool = False) -> FormCheck:
     language = form.language or ("zh" if prosody.is_chinese(poem) else "en")
     lines = prosody.chinese_verse_lines(poem) if language == "zh" else prosody.content_lines(poem)
     wanted = form.line_units or ()
@@ -199,7 +216,16 @@ def check(poem: str, form: Form) -> FormCheck:
         for i, line in enumerate(lines)
     )
     scheme, rhyme_problems = _check_rhymes(lines, form.rhyme_schemes, language)
-    return FormCheck(form, checks, rhyme_problems, scheme, _line_count_problem(len(lines), form))
+    measured = tones.measure(lines, form.name) if language == "zh" else None
+    return FormCheck(
+        form,
+        checks,
+        rhyme_problems,
+        scheme,
+        _line_count_problem(len(lines), form),
+        tones=measured,
+        strict_tones=strict_tones,
+    )
 
 
 def _check_line(number: int, line: str, wanted: Bounds | None, language: str) -> LineCheck:

@@ -236,3 +236,26 @@ def test_an_unknown_form_lists_the_known_ones(name: str) -> None:
 )
 def test_forms_are_found_as_people_type_them(typed: str, name: str) -> None:
     assert find_form(typed).name == name
+
+
+# --- 平仄: measured, enforced only when strict -------------------------------------------------
+
+STORK_TOWER = "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。"
+
+
+def test_a_chinese_form_reports_its_tone_pattern_without_failing_on_it() -> None:
+    off_tone = STORK_TOWER.replace("流", "路")  # 路 is oblique where the pattern wants 平
+    result = check(off_tone, FORMS["wujue"])
+    assert result.tones is not None and result.tones.pattern.name == "仄起首句不入韵"
+    assert result.tones.summary().endswith("12/13 (line 2 character 5 (路) should be 平)")
+    assert not any("should be 平" in problem for problem in result.problems)
+    assert check(STORK_TOWER, FORMS["wujue"]).tones.ok  # type: ignore[union-attr]
+    assert check("An old silent pond\nA frog jumps in\nSplash!", FORMS["haiku"]).tones is None
+
+
+def test_strict_tones_make_a_missed_tone_a_problem_of_its_line() -> None:
+    off_tone = STORK_TOWER.replace("河", "路")
+    result = check(off_tone, FORMS["wujue"], strict_tones=True)
+    assert "line 2 character 2 (路) should be 平" in result.problems
+    assert result.failing_lines == (2,)
+    assert check(STORK_TOWER, FORMS["wujue"], strict_tones=True).ok
