@@ -1,5 +1,6 @@
 """An image render as scheduler work (tools/scheduling/): text-to-image jobs of one model at
-one size, steps, guidance, decoder and memory plan batch with other people's; image-to-image (a
+one size, steps, guidance, decoder, memory plan and IP-Adapter state (no reference, or the
+same reference at the same strength) batch with other people's; image-to-image (a
 variation, a refinement, an upscale) runs alone, through the same line."""
 
 from __future__ import annotations
@@ -27,7 +28,15 @@ def render_work(
     shape = (
         None
         if alone
-        else (job.width, job.height, job.steps, job.guidance, job.tiny_decoder, memory)
+        else (
+            job.width,
+            job.height,
+            job.steps,
+            job.guidance,
+            job.tiny_decoder,
+            memory,
+            job.adapter_state,
+        )
     )
     return Work(
         model=loaded,
@@ -52,6 +61,8 @@ def render_batch(
     pictures = sum(len(job.seeds) for job in jobs)
     with loaded.lock:
         loaded.prepare(memory, width=first.width, height=first.height, batch=pictures)
+        if first.reference is not None:
+            loaded.load_ip_adapter(first.ip_adapter)
         if first.init_image is not None:
             return [render(loaded, first, on_step)]
         return render_many(loaded, jobs, on_step)

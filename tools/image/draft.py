@@ -30,7 +30,9 @@ def to_draft(
     """The picture (a grid when several were made) and, for a grid, each image as a piece of
     its own with its own seed, so "a variation of #15" can name one of them."""
     seeds = recipe.render.seeds
-    from_focus = recipe.base is not None or recipe.poem is not None
+    from_focus = recipe.base is not None or recipe.poem is not None or recipe.reference is not None
+    # A picture in the style of a reference is a new piece made from it, not a version.
+    source_only = recipe.reference is not None
     picture, cols = make_grid(images) if len(images) > 1 else (images[0], 1)
     params = image_params(recipe, loaded, seeds)
     if len(images) > 1:
@@ -49,6 +51,7 @@ def to_draft(
             media=Media(png, PNG),
             params={**image_params(recipe, loaded, (seed,)), "cell": cell},
             from_focus=from_focus,
+            focus_is_source=source_only,
         )
         for cell, ((_image, seed), png) in enumerate(zip(cells, cell_pngs, strict=True), start=1)
     )
@@ -57,6 +60,7 @@ def to_draft(
         media=Media(picture_png, PNG),
         params=params,
         from_focus=from_focus,
+        focus_is_source=source_only,
         note=describe(recipe, loaded),
         parts=singles,
     )
@@ -87,6 +91,13 @@ def image_params(
         params["from"] = {"number": recipe.base.number, "pick": recipe.base.pick}
     if recipe.poem is not None:
         params["poem"] = recipe.poem
+    if recipe.reference is not None:
+        params["style_image"] = {
+            "number": recipe.reference.number,
+            "pick": recipe.reference.pick,
+            "strength": job.reference_strength,
+            "ip_adapter": job.ip_adapter,
+        }
     return params
 
 
@@ -99,6 +110,10 @@ def a1111_parameters(
         extra["Denoising strength"] = f"{job.strength:g}"
     if len(seeds) > 1:
         extra["Batch size"] = str(len(seeds))  # seeds run on from Seed, as the web UI does
+    if recipe.reference is not None:
+        extra["Style image"] = f"#{recipe.reference.number}"
+        extra["Style strength"] = f"{job.reference_strength:g}"
+        extra["IP-Adapter"] = str(job.ip_adapter)
     if recipe.render.tiny_decoder:
         extra["VAE"] = decoder_name(recipe, loaded)  # the web UI names a VAE not the model's
     return GenerationParameters(
@@ -132,6 +147,9 @@ def describe(recipe: Recipe, loaded: LoadedImagePipeline) -> str:
         parts = [seed_text, f"{recipe.steps} steps", f"{job.width}x{job.height}", loaded.spec]
         if recipe.poem is not None:
             parts.insert(0, f"painted from the lines of #{recipe.poem}")
+        if recipe.reference is not None:
+            style = f"in the style of #{recipe.reference.number}"
+            parts.insert(0, f"{style} (strength {job.reference_strength:g})")
     else:
         old_seed = "none" if base.seed is None else str(base.seed)
         parts = [prompt_diff(base.prompt, job.prompt), f"seed {old_seed} → {seeds[0]}"]

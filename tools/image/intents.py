@@ -4,6 +4,9 @@
 function reads only those fields and the piece in focus. The rules, English and Chinese, are
 tried in this order and the first that matches decides:
 
+  styled      a new picture in the style of the picture in focus (attached, or #N): "in the
+              style of this", "a fox in the style of #12", "in this picture's style",
+              "like this style" 照这张图的风格, 按#12的风格, 用这幅画的风格, 模仿这张图的画风
   upscale     "upscale #3", "enlarge it", "higher resolution", "hi-res"
               放大, 高清, 提高分辨率, 超分
   vary        "a variation of #3", "another take", "another version", "re-roll", "a new seed",
@@ -88,6 +91,26 @@ REFINE = re.compile(
 SHORT_CHANGE = re.compile(r"^(?:in|with|at|as|under|during)\s+[^,;:]+$", re.IGNORECASE)
 SHORT_CHANGE_WORDS = 6
 
+# A style taken from a picture pointed at ("this", "that one", or the #N already taken out,
+# which leaves "of" at the end): "in the style of van gogh" names a style in words instead.
+_POINTED = (
+    r"(?:this|that|it|this one|that one|(?:this|that|the) (?:picture|image|photo|one|painting))"
+)
+STYLED = re.compile(
+    rf"\b(?:in|with) (?:the )?(?:same )?style of(?: {_POINTED})?(?=\s*$|\s*[,.;:!?])"
+    rf"|\b(?:in|with) {_POINTED}(?:'s| picture's| image's)? style\b"
+    rf"|\b(?:like|match) {_POINTED}(?:'s)? style\b"
+    r"|(?:照|按|按照|用|参考|模仿|仿照|学)(?:着)?\s*(?:这|那)?(?:一)?(?:张|幅|个)?(?:图|画|图片|照片)?"
+    r"(?:的)?(?:风格|画风)",
+    re.IGNORECASE,
+)
+# What is left of a styled request once the style words are out is what to show.
+_STYLE_WORDS = re.compile(
+    rf"{STYLED.pattern}|\bdraw\b|\bpaint\b|\bmake\b"
+    r"|^(?:请)?(?:画|生成|做)(?:一[张幅个])?|画(?:一[张幅个])?",
+    re.IGNORECASE,
+)
+
 # Words that say which operation, not what to change: taken out of an instruction.
 _FILLER = re.compile(
     rf"\b(?:please|(?:an? )?(?:variations?|variants?)(?: (?:of|on))?(?: {_IT})?|"
@@ -103,6 +126,8 @@ _EDGES = " ,.:;!-，。：；！、"
 def read_image_request(text: str) -> dict[str, Any]:
     """The ImageArgs fields the words of a request set: {} for a new picture."""
     words = _tidy(without_pieces(text))
+    if STYLED.search(words):
+        return {"mode": "styled", "prompt": _tidy(_STYLE_WORDS.sub(" ", words))}
     if UPSCALE.search(words):
         return {"mode": "upscale"}
     if VARY.search(words):

@@ -12,12 +12,14 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from diffusers import AutoPipelineForImage2Image, DiffusionPipeline
 from PIL import Image
 
 from tools.image.decoders import TinyDecoder
+from tools.image.ip_adapter import load_into
 from tools.image.memory import MemoryOptions, MemoryPlan, plan_memory
 from tools.image.png_params import sampler_name
 from tools.image.safety import OutputChecker, load_output_checker
@@ -54,6 +56,9 @@ class LoadedImagePipeline:
     decoder: TinyDecoder | None = None  # the tiny decoder, when one is set
     speedups: tuple[str, ...] = ()  # the fast path switched on at load (none on a CPU)
     ready_seconds: float = 0.0  # load, fast path and warm-up together
+    cache_dir: Path | None = None  # where built-in extras (tiny:ip-adapter) are built
+    ip_adapter: str | None = None  # the IP-Adapter loaded, once a picture asked for one
+    ip_embed_dim: int = 0  # the width of its image embeddings
     _checkers: dict[str, OutputChecker] = field(default_factory=dict, repr=False)
 
     def memory_bytes(self) -> int:
@@ -113,6 +118,18 @@ class LoadedImagePipeline:
         vae.enable_tiling() if plan.vae_tiling else vae.disable_tiling()
         logger.info("image memory plan for %dx%d x%d: %s", width, height, batch, plan)
         self.applied = plan
+
+    def load_ip_adapter(self, spec: str | None) -> None:
+        """The IP-Adapter a spec names, loaded on first use and kept (tools/image/
+        ip_adapter.py). The caller holds `lock`. Raises ModelUnavailable in one line."""
+        if self.ip_adapter is not None and self.ip_adapter == spec:
+            return
+        if self.ip_adapter is not None:
+            self.text2img.unload_ip_adapter()  # another spec: one adapter at a time
+            self.ip_adapter = None
+        cache_dir = self.cache_dir or Path(".")
+        self.ip_embed_dim = load_into(self.text2img, spec, cache_dir)
+        self.ip_adapter = spec
 
     def output_checker(self, spec: str) -> OutputChecker:
         """diffusers' safety checker, loaded on first use and kept beside the pipeline."""

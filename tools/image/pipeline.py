@@ -84,6 +84,7 @@ def load_image_pipeline(
         defaults=model_defaults(spec, text2img),
         decoder=decoder,
         speedups=speedups,
+        cache_dir=cache_dir,
     )
     plan = warmed(loaded, warm_plan_for(loaded, settings))
     loaded.ready_seconds = time.perf_counter() - started

@@ -22,11 +22,18 @@ if TYPE_CHECKING:
     from tools.contract import ToolContext
     from tools.image.tool import ImageArgs
 
-Mode = Literal["new", "vary", "refine", "upscale", "illustrate"]
+Mode = Literal["new", "vary", "refine", "upscale", "illustrate", "styled"]
 # How far each operation on the image in focus may move from it, unless `strength` says.
 STRENGTH = {"vary": 0.6, "refine": 0.55, "upscale": 0.3}
+# How strongly a style reference steers a new picture (the IP-Adapter's scale), unless
+# `style_strength` says: diffusers' examples use 0.5-0.7 for style without copying content.
+STYLE_STRENGTH = 0.6
 NO_IMAGE = "There is no image to work on yet: make one first, or upload a picture."
 NO_POEM = "There is no poem in focus to illustrate; name it as #N."
+NO_REFERENCE = (
+    "There is no picture to take the style from: attach one, or name it as "
+    '`style_image:#12` (or "in the style of #12").'
+)
 
 
 @dataclass(frozen=True)
@@ -52,12 +59,19 @@ class Recipe:
     base: Base | None = None
     notes: tuple[str, ...] = ()
     poem: int | None = None  # the poem in focus this picture illustrates
+    reference: Base | None = None  # the picture whose style a new picture follows
 
 
 def new_recipe(
-    args: ImageArgs, loaded: LoadedImagePipeline, mode: Mode = "new", poem: int | None = None
+    args: ImageArgs,
+    loaded: LoadedImagePipeline,
+    mode: Mode = "new",
+    poem: int | None = None,
+    reference: Base | None = None,
+    ip_adapter: str | None = None,
 ) -> Recipe:
-    """A picture (or a grid of `count`) of the prompt, at the aspect asked for."""
+    """A picture (or a grid of `count`) of the prompt, at the aspect asked for; in the
+    style of `reference` through the IP-Adapter `ip_adapter` when one is given."""
     width, height = size_for(args.aspect, loaded.defaults.native)
     seed = args.seed if args.seed is not None else fresh_seed()
     steps = args.steps or loaded.defaults.steps
@@ -69,8 +83,32 @@ def new_recipe(
         steps=steps,
         guidance=guidance_for(args, loaded),
         seeds=tuple(seed + i for i in range(args.count)),
+        **reference_fields(args, reference, ip_adapter),
     )
-    return Recipe(mode, job, args.aspect, steps, poem=poem)
+    return Recipe(mode, job, args.aspect, steps, poem=poem, reference=reference)
+
+
+def reference_fields(
+    args: ImageArgs, reference: Base | None, ip_adapter: str | None
+) -> dict[str, object]:
+    """The Render's style reference: its picture, piece and strength (none: {})."""
+    if reference is None:
+        return {}
+    strength = args.style_strength if args.style_strength is not None else STYLE_STRENGTH
+    return {
+        "reference": reference.image,
+        "reference_number": reference.number,
+        "reference_strength": strength,
+        "ip_adapter": ip_adapter,
+    }
+
+
+def reference_in_focus(focus: FocusArtifact | None, pick: int | None) -> Base:
+    """The picture a styled picture takes its style from: the image in focus (an upload
+    becomes the focus, "#12" names one); refused when the focus is not an image."""
+    if focus is None or focus.kind is not ArtifactKind.IMAGE or focus.media_path is None:
+        raise ImageRefused(NO_REFERENCE)
+    return base_of(focus, pick)
 
 
 def focus_recipe(

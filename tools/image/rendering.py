@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from PIL import Image
 
+from tools.image.ip_adapter import neutral_embeds
 from tools.image.loaded import LoadedImagePipeline
 
 
@@ -29,6 +30,17 @@ class Render:
     init_image: Image.Image | None = None  # image-to-image when set
     strength: float = 1.0
     tiny_decoder: bool = False  # decoded by the tiny decoder (tools/image/decoders.py)
+    # A style reference for the IP-Adapter (tools/image/ip_adapter.py): the picture, the
+    # piece it is, and the adapter's scale; renders batch only with the same one.
+    reference: Image.Image | None = None
+    reference_number: int | None = None
+    reference_strength: float = 0.0
+    ip_adapter: str | None = None  # the IP-Adapter spec the reference needs
+
+    @property
+    def adapter_state(self) -> tuple[int | None, float]:
+        """What the IP-Adapter is set to for this render: renders batch only when equal."""
+        return (self.reference_number, self.reference_strength if self.reference else 0.0)
 
 
 StepCallback = Callable[[int, int], None]  # (steps done, steps in all); may raise to stop
@@ -56,6 +68,7 @@ def render(loaded: LoadedImagePipeline, job: Render, on_step: StepCallback) -> l
         "num_images_per_prompt": len(job.seeds),
         "callback_on_step_end": after_step,
         "output_type": output_type(job),
+        **reference_inputs(loaded, job),
     }
     with torch.inference_mode():
         if job.init_image is None:
@@ -66,6 +79,20 @@ def render(loaded: LoadedImagePipeline, job: Render, on_step: StepCallback) -> l
                 image = image.resize((job.width, job.height), Image.Resampling.LANCZOS)
             result = loaded.img2img(**common, image=image, strength=job.strength)
     return pictures(loaded, job, result.images)
+
+
+def reference_inputs(loaded: LoadedImagePipeline, job: Render) -> dict[str, Any]:
+    """The IP-Adapter's inputs for a call: the reference at its strength; once the adapter
+    is loaded, a render without one sets the scale to 0 with empty embeddings, which leaves
+    its picture as it was before. The caller holds `loaded.lock`."""
+    if job.reference is not None:
+        loaded.text2img.set_ip_adapter_scale(job.reference_strength)
+        return {"ip_adapter_image": job.reference.convert("RGB")}
+    if loaded.ip_adapter is None:
+        return {}
+    loaded.text2img.set_ip_adapter_scale(0.0)
+    guided = job.guidance > 1.0  # as the pipelines decide classifier-free guidance
+    return {"ip_adapter_image_embeds": neutral_embeds(loaded.ip_embed_dim, guided, loaded.dtype)}
 
 
 def output_type(job: Render) -> str:
@@ -88,7 +115,7 @@ def render_many(
     else is in the batch."""
     if len(jobs) == 1:
         return [render(loaded, jobs[0], on_step)]
-    if len({job.tiny_decoder for job in jobs}) > 1:  # one decoder per call
+    if len({(job.tiny_decoder, job.adapter_state) for job in jobs}) > 1:  # one of each a call
         return [render(loaded, job, on_step) for job in jobs]
     first = jobs[0]
     prompts = [job.prompt for job in jobs for _seed in job.seeds]
@@ -111,6 +138,7 @@ def render_many(
             output_type=output_type(first),
             width=first.width,
             height=first.height,
+            **reference_inputs(loaded, first),
         )
     images = pictures(loaded, first, result.images)
     split: list[list[Image.Image]] = []

@@ -7,6 +7,9 @@ read once by tools/image/intents.py); without one, a new picture:
               the model's native resolution
   illustrate  a new picture of the poem in focus, painted from its lines and the style the
               prompt names at its end (tools/from_poem.py), as a piece made from the poem
+  styled      a new picture in the style of the image in focus (an upload, or #N: the
+              `style_image` option), through the IP-Adapter at `style_strength`
+              (tools/image/ip_adapter.py), as a piece made from the reference
 and, image-to-image on the same weights, from the image in focus (one the bot made, or an
 upload):
   vary        the same prompt, a new seed (changed by the prompt, when one is given)
@@ -31,6 +34,7 @@ from pydantic import Field, field_validator, model_validator
 
 from tools.catalog import IMAGE, IMAGE_FOR_A_POEM
 from tools.contract import (
+    MAX_PIECE_NUMBER,
     ArtifactDraft,
     ArtifactKind,
     Tool,
@@ -43,6 +47,7 @@ from tools.image.batching import render_work
 from tools.image.decoders import decoder_use, uses_tiny
 from tools.image.draft import to_draft
 from tools.image.intents import read_image_request
+from tools.image.ip_adapter import unavailable
 from tools.image.loaded import LoadedImagePipeline
 from tools.image.memory import MemoryOptions
 from tools.image.recipes import (
@@ -52,6 +57,7 @@ from tools.image.recipes import (
     focus_recipe,
     new_recipe,
     poem_in_focus,
+    reference_in_focus,
 )
 from tools.image.safety import SafetyPolicy, check_outputs, minors_refusal
 from tools.image.sizes import ASPECTS, check_pixels
@@ -61,7 +67,7 @@ MODEL_ROLE = "image"
 # Modes that start from the image in focus rather than from a prompt.
 FOCUS_MODES: tuple[Mode, ...] = ("vary", "refine", "upscale")
 # Modes with something to go on besides the prompt: the image or the poem in focus.
-PROMPT_OPTIONAL: tuple[Mode, ...] = ("vary", "upscale", "illustrate")
+PROMPT_OPTIONAL: tuple[Mode, ...] = ("vary", "upscale", "illustrate", "styled")
 ASK_FOR_PROMPT = (
     "What should the image be about? Say what it should show, for example "
     "`/image a lighthouse in fog`."
@@ -98,12 +104,42 @@ class ImageArgs(ToolArgs):
     )
     mode: Mode | None = Field(
         None,
-        description="new, vary, refine or upscale (the image in focus), or illustrate (the "
-        "poem in focus); default: new",
+        description="new, vary, refine or upscale (the image in focus), illustrate (the "
+        "poem in focus), or styled (a new picture in the style of the image in focus); "
+        "default: new",
+    )
+    style_image: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_PIECE_NUMBER,
+        description="a picture to take the style from, as #N (or attach one)",
+    )
+    style_strength: float | None = Field(
+        None, ge=0.0, le=1.0, description="how strongly the style picture steers (0.6)"
     )
     pick: int | None = Field(
         None, ge=1, le=4, description="which image of a grid in focus to build on"
     )
+
+    @field_validator("style_image", mode="before")
+    @classmethod
+    def _style_number(cls, value: Any) -> Any:
+        return value.strip().removeprefix("#") if isinstance(value, str) else value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _style_image_is_the_piece(cls, data: Any) -> Any:
+        # The style picture is the piece the agent puts in focus: `style_image:#12` is
+        # `piece=12` in styled mode.
+        if not isinstance(data, dict) or data.get("style_image") in (None, ""):
+            return data
+        number = str(data["style_image"]).strip().removeprefix("#")
+        piece = data.get("piece")
+        if piece not in (None, "") and str(piece).strip().removeprefix("#") != number:
+            raise ValueError("name one picture: style_image and piece differ")
+        if data.get("mode") not in (None, "styled"):
+            raise ValueError(f"style_image makes a new picture; it cannot {data['mode']}")
+        return {**data, "piece": number, "mode": "styled"}
 
     @field_validator("prompt")
     @classmethod
@@ -145,13 +181,18 @@ def make_image(args: ImageArgs, context: ToolContext) -> ArtifactDraft:
     if poem is not None:
         args = args.model_copy(update={"prompt": picture_prompt(poem, args.prompt)})
     base = base_in_focus(context.focus, args.pick) if mode in FOCUS_MODES else None
+    reference = reference_in_focus(context.focus, args.pick) if mode == "styled" else None
+    ip_adapter = context.settings.get("ip_adapter") if reference is not None else None
+    if reference is not None and not ip_adapter:
+        raise unavailable(None, "no IP-Adapter is set, so a picture cannot be a style reference")
     if base is None:
         args = args.model_copy(update={"prompt": in_style(args.prompt, context.style)})
         policy.check_prompt(args.prompt)
     # 2. The recipe: everything the run needs; a refinement's prompt is rewritten here.
     loaded: LoadedImagePipeline = context.models.get(MODEL_ROLE)
     if base is None:
-        recipe = new_recipe(args, loaded, mode, None if poem is None else poem.number)
+        poem_number = None if poem is None else poem.number
+        recipe = new_recipe(args, loaded, mode, poem_number, reference, ip_adapter)
     else:
         recipe = focus_recipe(args, mode, base, loaded, context)
         policy.check_prompt(recipe.render.prompt)

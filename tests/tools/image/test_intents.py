@@ -16,11 +16,21 @@ UPSCALE: dict[str, Any] = {"mode": "upscale"}
 ILLUSTRATE: dict[str, Any] = {"mode": "illustrate"}
 
 
+def styled(prompt: str) -> dict[str, Any]:
+    return {"mode": "styled", "prompt": prompt}
+
+
 def refine(instruction: str) -> dict[str, Any]:
     return {"mode": "refine", "prompt": instruction}
 
 
 ENGLISH = [
+    ("in the style of this", styled("")),
+    ("a fox in the style of #12", styled("a fox")),
+    ("a lighthouse, in the style of this picture", styled("a lighthouse")),
+    ("a cat in this picture's style", styled("a cat")),
+    ("paint a harbour like this style", styled("a harbour")),
+    ("in the style of van gogh, a fox", NEW),  # a style in words, not a picture
     ("a lighthouse in fog", NEW),
     ("draw a castle on a hill at dusk", NEW),
     ("an illustration of a fox in the snow", NEW),
@@ -61,6 +71,10 @@ ENGLISH = [
 ]
 
 CHINESE = [
+    ("照这张图的风格画一只猫", styled("一只猫")),
+    ("按#12的风格画一座山", styled("一座山")),
+    ("用这幅画的风格", styled("")),
+    ("模仿这张图的画风，画一只鹤", styled("一只鹤")),
     ("画一座雪山", NEW),
     ("画一个正在读诗的老人", NEW),
     ("再来一个变体", VARY),
