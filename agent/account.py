@@ -1,5 +1,6 @@
-"""Commands on a person's own history and pieces: /help, /history, /forget, /show, /versions,
-/diff, /keep, /export (agent/personal_export/).
+"""Commands on a person's own history and pieces: /help, /history, /forget, /show, /versions
+(marking the version /undo went back to), /diff, /keep, /export
+(agent/personal_export/). /undo is agent/undo.py's.
 
 They bypass the chat model and reach the agent through the same Command path that
 console `/name ...` lines and Discord slash commands use.
@@ -19,12 +20,14 @@ from agent.boundary import excerpt
 from agent.ledger.record import forget_jobs
 from agent.personal_export import EXPORT_COMMAND, PersonalExports
 from agent.sessions.forgetting import SessionTraces, forget_in_sessions
+from agent.sessions.store import conversation_here
 from agent.store.artifacts import (
     ArtifactNotFound,
     listing_line,
     media_paths,
     mentioned_number,
     shown_artifact,
+    stood_on,
     unreferenced,
     version_tree,
     visible_artifact,
@@ -46,6 +49,7 @@ HELP = {
     "show": "show a piece: `/show #12`",
     "versions": "the versions of a piece: `/versions #12`",
     "diff": "what changed between two versions: `/diff #12 #14`",
+    "undo": "go back to the previous version of the piece you are on; nothing is deleted",
     "keep": "keep a piece as a favourite; your next requests lean toward it: `/keep #12`",
     "taste": "what atelier learned from what you kept, per medium: `/taste clear pictures`",
     "export": "a zip of your own messages and pieces: `/export me`",
@@ -180,7 +184,8 @@ class AccountCommands:
                 shown = shown_artifact(artifact, self._media)
                 return Reply(self._shown(artifact), artifacts=(shown,), stored=False)
             tree = await version_tree(session, artifact)
-        return Reply(_tree_text(tree, listing_line), stored=False)
+            here = await _standing_on(session, turn, user)
+        return Reply(_tree_text(tree, lambda a: _marked(a, here)), stored=False)
 
     def _shown(self, artifact: Artifact) -> str:
         lineage = f"version {artifact.version}"
@@ -193,6 +198,23 @@ class AccountCommands:
         if artifact.text:
             lines.append(artifact.text)
         return "\n".join(lines)
+
+
+HERE = "  ← you are here"
+
+
+async def _standing_on(session: AsyncSession, turn: Turn, user: User | None) -> int | None:
+    """The version /undo went back to in this conversation, if it did. Without one the
+    person stands on the latest piece, the tree's newest line: nothing to mark."""
+    if user is None:
+        return None
+    conversation, _ = await conversation_here(session, turn.platform, user, turn.place)
+    focus = None if conversation is None else await stood_on(session, conversation.id)
+    return None if focus is None else focus.id
+
+
+def _marked(artifact: Artifact, here: int | None) -> str:
+    return listing_line(artifact) + (HERE if artifact.id == here else "")
 
 
 def _tree_text(tree: Sequence[Artifact], line: Callable[[Artifact], str]) -> str:

@@ -6,7 +6,8 @@ answers it. Agent.respond hands them here once the turn is admitted (agent/turns
     after them                      /session (agent/sessions/: its actions that make
                                     something are played with the turn's scope), /style
                                     list and delete (agent/styles/; /style train is the
-                                    STYLE tool's run), /taste (agent/taste.py), and every
+                                    STYLE tool's run), /taste (agent/taste.py), /undo
+                                    (agent/undo.py), and every
                                     other name: the account commands (agent/account.py: /help
                                     /history /forget /show /versions /diff /keep /export, or
                                     "Unknown command")
@@ -36,6 +37,7 @@ from agent.store.memory import Memory
 from agent.styles.commands import STYLE_COMMAND, StyleCommands, answered_here
 from agent.taste import TASTE_COMMAND, TasteCommands
 from agent.types import Command, Reply, Turn
+from agent.undo import UNDO_COMMAND, UndoCommands
 
 Answer = Callable[[Turn], Awaitable[Reply]]
 RuledAnswer = Callable[[Turn, PlaceRules], Awaitable[Reply]]  # with the place's rules
@@ -71,10 +73,12 @@ class Commands:
         }
         self._styles = StyleCommands(sessions, studio.media)
         self._taste = TasteCommands(sessions)
+        self._undo = UndoCommands(sessions)
         self._after_rules: Mapping[str, RuledAnswer] = {
             SESSION_COMMAND: self._session,
             STYLE_COMMAND: self._style,
             TASTE_COMMAND: self._taste_command,
+            UNDO_COMMAND: self._undo_command,
         }
 
     def handles(self, command: Command) -> bool:
@@ -105,6 +109,9 @@ class Commands:
 
     async def _taste_command(self, turn: Turn, rules: PlaceRules) -> Reply:
         return await self._taste.run(turn)
+
+    async def _undo_command(self, turn: Turn, rules: PlaceRules) -> Reply:
+        return await self._undo.run(turn)
 
     async def _session(self, turn: Turn, rules: PlaceRules) -> Reply:
         assert turn.command is not None

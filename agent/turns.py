@@ -50,6 +50,7 @@ from agent.store.media import MediaUnwritable
 from agent.store.memory import Memory
 from agent.store.retry import DatabaseUnavailable, not_answering
 from agent.types import Announce, Reply, TextSink, Turn
+from agent.undo import spoken_undo
 from agent.writes import FORGOTTEN, TurnWrites
 from tools.contract import ArtifactKind, Tool, ToolArgs
 
@@ -137,6 +138,7 @@ class Agent(BetweenTurns):
         if isinstance(admitted, Reply):  # out of bounds: refused before anything reads it
             return admitted
         turn = admitted  # cleaned once: what follows counts, parses and stores these texts
+        turn = spoken_undo(turn)  # "undo", "撤销": /undo (agent/undo.py reads those words)
         if turn.command is not None and self._commands.handles(turn.command):
             return await self._commands.answer(turn)  # /cancel, /settings, /session, /help ...
         rules = await self.policy.for_turn(turn)

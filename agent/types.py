@@ -106,6 +106,7 @@ class MadeArtifact:
     line: str  # "#N kind <the first line of its text, or what it was asked as>"; no path
     media_path: Path | None = None
     files: Mapping[str, Path] = field(default_factory=dict)  # kept beside it: "preview" ...
+    version: int = 1  # of its piece: above 1, /undo can go back (Discord's Undo button)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.store.db import (
@@ -76,6 +76,12 @@ async def add_artifact(
         ],
     )
     session.add(artifact)
+    # A new piece here: "the latest" is the focus again, wherever /undo had gone back to.
+    await session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, Conversation.focus_artifact_id.is_not(None))
+        .values(focus_artifact_id=None)
+    )
     await session.flush()
     return artifact
 
@@ -234,6 +240,7 @@ def shown_artifact(artifact: Artifact, media: MediaStore) -> MadeArtifact:
         number=artifact.id,
         kind=artifact.kind,
         line=listing_line(artifact),
+        version=artifact.version,
         media_path=None if artifact.media_path is None else media.path(artifact.media_path),
         files={file.name: media.path(file.path) for file in artifact.files},
     )
@@ -253,7 +260,7 @@ async def resolve_focus(
     reply_to: str | None,
 ) -> Artifact | None:
     """The piece a turn is about: the one replied to, else the one named (`piece`), else the
-    latest.
+    one /undo went back to, else the latest.
 
     Raises ArtifactNotFound for a piece the person cannot see.
     """
@@ -266,4 +273,16 @@ async def resolve_focus(
         if named is None:
             raise ArtifactNotFound(piece)
         return named
-    return await latest_artifact(session, conversation_id)
+    return await stood_on(session, conversation_id) or await latest_artifact(
+        session, conversation_id
+    )
+
+
+async def stood_on(session: AsyncSession, conversation_id: int) -> Artifact | None:
+    """The piece /undo made this conversation's focus, while it is still one of its own."""
+    query = (
+        select(Artifact)
+        .join(Conversation, Conversation.focus_artifact_id == Artifact.id)
+        .where(Conversation.id == conversation_id, Artifact.conversation_id == conversation_id)
+    )
+    return (await session.execute(query)).scalar_one_or_none()

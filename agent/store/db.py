@@ -127,6 +127,9 @@ class Conversation(Base):
     # Rolling summary of the messages up to and including summarized_through (a message id).
     summary: Mapped[str | None] = mapped_column(Text)
     summarized_through: Mapped[int | None] = mapped_column(BigIntId)
+    # The piece /undo went back to (agent/undo.py); NULL: the latest. No foreign key, since
+    # artifacts already point here; resolve_focus checks it is still this conversation's.
+    focus_artifact_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
