@@ -5,14 +5,14 @@ sends the fields the piece's tool declares for another take (Tool.variation) wit
 Set to music the music tool's fields for a piece made from a poem (Tool.from_poem), and
 Critique the critique tool, both with piece N; Revise opens a modal for the instruction and
 uses the tool's own `revision` args (the instruction and its mode) with piece N; Keep is /keep
-with piece N.
+with piece N; Undo is /undo with piece N (its previous version becomes the focus again).
 
 Only the person who asked for the piece may press its buttons, unless the server's /settings
 say everyone may (or leave it to the operator's `discord_buttons_for_everyone`, and that is
 on): then others' presses act on the piece in its requester's conversation (where it lives),
-except Keep (it steers the requester's taste) and Revise (its instruction is the presser's own
-words, acting on someone else's piece), which stay the requester's. Others get a refusal only
-they see.
+except Keep (it steers the requester's taste), Undo (it moves the requester's focus) and
+Revise (its instruction is the presser's own words, acting on someone else's piece), which
+stay the requester's. Others get a refusal only they see.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from pydantic import ValidationError
 
 from agent.cancelling.command import CANCEL_COMMAND
 from agent.types import Command, UserRef
-from bot.discord.buttons import CRITIQUE, KEEP, MUSIC, REVISE, VARY, PieceButton
+from agent.undo import UNDO_COMMAND
+from bot.discord.buttons import CRITIQUE, KEEP, MUSIC, REVISE, UNDO, VARY, PieceButton
 from bot.discord.interactions import InteractionTurns
 from tools.contract import ArtifactKind, Tool
 
@@ -94,7 +95,7 @@ class ButtonActions:
             return
         what = f"{LABELS_DOING[button.action]} #{button.number}"
         await self._turns.run(
-            interaction, command, what=what, private=button.action == KEEP, as_user=as_user
+            interaction, command, what=what, private=button.action in {KEEP, UNDO}, as_user=as_user
         )
 
     async def _requester(
@@ -111,6 +112,8 @@ class ButtonActions:
         piece = {"piece": button.number}
         if button.action == KEEP:
             return Command("keep", piece)
+        if button.action == UNDO:
+            return Command(UNDO_COMMAND, piece)
         if button.action == VARY:
             tool = self._tools.get(button.kind)
             if tool is None or tool.variation is None:
@@ -129,7 +132,7 @@ class ButtonActions:
 
 # Always the requester's, whoever else may press: Keep steers their taste, and Revise carries
 # the presser's own words onto their piece (another person's text must never act on it).
-PERSONAL = frozenset({KEEP, REVISE})
+PERSONAL = frozenset({KEEP, REVISE, UNDO})
 
 
 def may_press(user_id: int, button: PieceButton, *, everyone: bool) -> bool:
@@ -144,6 +147,7 @@ LABELS_DOING = {
     CRITIQUE: "critique of",
     MUSIC: "music for",
     KEEP: "keeping",
+    UNDO: "going back from",
 }
 
 

@@ -1,4 +1,5 @@
-"""Buttons under a piece: Variation, Revise, Critique, Set to music, Keep.
+"""Buttons under a piece: Variation, Undo (a piece with a previous version), Revise, Critique,
+Set to music, Keep.
 
 Each button's custom id says everything needed to act on it, `atelier:<action>:<kind>:<#N>:
 <requester's Discord id>`, so nothing is kept in memory per message and the buttons still work
@@ -21,15 +22,17 @@ from bot.discord.render import OutMessage
 from tools.contract import ArtifactKind, Tool
 
 VARY, REVISE, CRITIQUE, MUSIC, KEEP = "vary", "revise", "critique", "music", "keep"
+UNDO = "undo"
 LABELS = {
     VARY: "Variation",
+    UNDO: "Undo",
     REVISE: "Revise",
     CRITIQUE: "Critique",
     MUSIC: "Set to music",
     KEEP: "Keep",
 }
 TEMPLATE = (
-    r"atelier:(?P<action>vary|revise|critique|music|keep)"
+    r"atelier:(?P<action>vary|undo|revise|critique|music|keep)"
     r":(?P<kind>poem|image|music|critique):(?P<number>\d{1,19}):(?P<owner>\d{1,20})"
 )
 
@@ -78,13 +81,15 @@ class PieceButton(discord.ui.DynamicItem[discord.ui.Button], template=TEMPLATE):
         await client.piece_actions.pressed(interaction, self)
 
 
-def actions_for(kind: str, tools: Sequence[Tool]) -> list[str]:
-    """The buttons a piece of `kind` gets, given the registered tools."""
+def actions_for(kind: str, tools: Sequence[Tool], version: int = 1) -> list[str]:
+    """The buttons a piece of `kind` (and `version` of its piece) gets, given the tools."""
     maker = next((tool for tool in tools if tool.kind.value == kind), None)
     kinds = {tool.kind.value for tool in tools}
     if maker is None or kind == ArtifactKind.CRITIQUE:
         return []
     actions = [VARY] if maker.variation is not None else []
+    if version > 1:  # a previous version to go back to (/undo)
+        actions.append(UNDO)
     actions.append(REVISE)
     if ArtifactKind.CRITIQUE in kinds:
         actions.append(CRITIQUE)
@@ -102,14 +107,17 @@ def message_buttons(
     if not out.artifacts:
         return []
     number = out.artifacts[0]
-    kind = next(artifact.kind for artifact in reply.artifacts if artifact.number == number)
-    return piece_buttons(kind, number, owner, tools)
+    shown = next(artifact for artifact in reply.artifacts if artifact.number == number)
+    return piece_buttons(shown.kind, number, owner, tools, version=shown.version)
 
 
-def piece_buttons(kind: str, number: int, owner: int, tools: Sequence[Tool]) -> list[PieceButton]:
+def piece_buttons(
+    kind: str, number: int, owner: int, tools: Sequence[Tool], *, version: int = 1
+) -> list[PieceButton]:
     """The buttons under piece #number (none for a kind without them). They go in a
     persistent view (delivery.py): PieceButton's registration answers them, not the view."""
-    return [PieceButton(action, kind, number, owner) for action in actions_for(kind, tools)]
+    actions = actions_for(kind, tools, version)
+    return [PieceButton(action, kind, number, owner) for action in actions]
 
 
 class CancelButton(discord.ui.DynamicItem[discord.ui.Button], template=CANCEL_TEMPLATE):  # type: ignore[type-arg]
