@@ -59,8 +59,13 @@ class ToolArgs(BaseModel):
     @field_validator("piece", mode="before")
     @classmethod
     def _number_of(cls, value: Any) -> Any:
-        # "#12" as a person types it in an option, or 12 from a button.
-        return value.strip().removeprefix("#") if isinstance(value, str) else value
+        return piece_number_as_typed(value)
+
+
+def piece_number_as_typed(value: Any) -> Any:
+    """A piece number as a person types it in an option ("#12", " 12") ready for int
+    validation; anything else (12 from a button, None) as it is."""
+    return value.strip().removeprefix("#") if isinstance(value, str) else value
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,10 @@ class IpAdapterSource:
     image_encoder_folder: str
 
 
-def unavailable(spec: str | None, reason: str) -> ModelUnavailable:
+NOT_SET = "no IP-Adapter is set, so a picture cannot be a style reference"
+
+
+def unavailable(spec: str | None, reason: str = NOT_SET) -> ModelUnavailable:
     return ModelUnavailable(
         spec or "(none)", reason, role="IP-Adapter", setting=SETTING, choices=CHOICES
     )
@@ -69,7 +72,7 @@ def source_of(spec: str | None, cache_dir: Path, unet: Any) -> IpAdapterSource:
     """The spec as load_ip_adapter's arguments; a missing or malformed one is one line
     naming the setting."""
     if not spec:
-        raise unavailable(spec, "no IP-Adapter is set, so a picture cannot be a style reference")
+        raise unavailable(spec)
     if spec == TINY_IP_ADAPTER:
         root = ensure_tiny_ip_adapter(cache_dir, unet)
         return IpAdapterSource(str(root), TINY_SUBFOLDER, TINY_WEIGHT_NAME, IMAGE_ENCODER)

@@ -41,6 +41,7 @@ from tools.contract import (
     ToolArgs,
     ToolContext,
     in_style,
+    piece_number_as_typed,
 )
 from tools.from_poem import picture_prompt
 from tools.image.batching import render_work
@@ -124,7 +125,7 @@ class ImageArgs(ToolArgs):
     @field_validator("style_image", mode="before")
     @classmethod
     def _style_number(cls, value: Any) -> Any:
-        return value.strip().removeprefix("#") if isinstance(value, str) else value
+        return piece_number_as_typed(value)
 
     @model_validator(mode="before")
     @classmethod
@@ -133,9 +134,9 @@ class ImageArgs(ToolArgs):
         # `piece=12` in styled mode.
         if not isinstance(data, dict) or data.get("style_image") in (None, ""):
             return data
-        number = str(data["style_image"]).strip().removeprefix("#")
+        number = piece_number_as_typed(str(data["style_image"]))
         piece = data.get("piece")
-        if piece not in (None, "") and str(piece).strip().removeprefix("#") != number:
+        if piece not in (None, "") and piece_number_as_typed(str(piece)) != number:
             raise ValueError("name one picture: style_image and piece differ")
         if data.get("mode") not in (None, "styled"):
             raise ValueError(f"style_image makes a new picture; it cannot {data['mode']}")
@@ -184,7 +185,7 @@ def make_image(args: ImageArgs, context: ToolContext) -> ArtifactDraft:
     reference = reference_in_focus(context.focus, args.pick) if mode == "styled" else None
     ip_adapter = context.settings.get("ip_adapter") if reference is not None else None
     if reference is not None and not ip_adapter:
-        raise unavailable(None, "no IP-Adapter is set, so a picture cannot be a style reference")
+        raise unavailable(None)  # before any model is loaded
     if base is None:
         args = args.model_copy(update={"prompt": in_style(args.prompt, context.style)})
         policy.check_prompt(args.prompt)

