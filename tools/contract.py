@@ -237,6 +237,9 @@ class Tool:
     # The fields that make a piece of this tool from the poem in focus (music set to it, a
     # picture of it), sent with the poem's number; None: the tool makes nothing from a poem.
     from_poem: Mapping[str, Any] | None = None
+    # The fields that make a piece of this tool from the picture in focus (a poem about it,
+    # music for it), sent with the picture's number; None: the tool makes nothing from one.
+    from_picture: Mapping[str, Any] | None = None
     # The tool's free-text rules, its one reader of words (tools/<medium>/intents.py): the
     # Args fields a request's own words set ({"mode": "vary"}). Only free text is read;
     # buttons and options arrive as fields, and explicit options win over what words say.
