@@ -40,6 +40,7 @@ TINY_CHAT = "tiny:chat"
 TINY_IMAGE = "tiny:image"
 TINY_DECODER = "tiny:decoder"
 TINY_MUSIC = "tiny:music"
+TINY_MUSIC_MELODY = "tiny:musicgen-melody"
 TINY_VISION = "tiny:vision"
 TINY_CLIP = "tiny:clip"
 TINY_EMBEDDING = "tiny:embedding"
@@ -166,6 +167,23 @@ MUSIC_ROLE = ModelRole(
     kind=ModelKind.MUSIC,
 )
 
+# The music tool's mode "melody": MusicGen conditioned on a clip's chroma as well as words
+# (tools/music/melody_model.py); only the melody checkpoint has the chroma projection.
+MUSIC_MELODY_ROLE = ModelRole(
+    name="music_melody",
+    setting="ATELIER_MODEL_MUSIC_MELODY",
+    offline_choices="tiny:musicgen-melody, or a local MusicGen-Melody directory",
+    profile_specs=MappingProxyType(
+        {
+            "tiny": TINY_MUSIC_MELODY,
+            "embedded": "facebook/musicgen-melody",
+            "small": "facebook/musicgen-melody",
+            "gpu": "facebook/musicgen-melody",
+        }
+    ),
+    kind=ModelKind.MUSIC,
+)
+
 # The critique tool's eyes: a vision-language model that reads a picture and writes about it,
 # and CLIP for how well a picture matches the prompt that made it. SmolVLM runs through
 # transformers' Idefics3 classes (its own processor needs torchvision).
@@ -221,6 +239,7 @@ ROLES: Mapping[str, ModelRole] = MappingProxyType(
             POEM_ROLE,
             IMAGE_ROLE,
             MUSIC_ROLE,
+            MUSIC_MELODY_ROLE,
             CRITIQUE_ROLE,
             VISION_ROLE,
             CLIP_ROLE,

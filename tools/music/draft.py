@@ -3,7 +3,7 @@ the person hears, and the WAV and PNG preview kept beside it as the piece's file
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from tools.contract import ArtifactDraft, ArtifactKind, Media
 from tools.music.files import (
@@ -15,12 +15,21 @@ from tools.music.files import (
     encode_wav,
     preview_png,
 )
-from tools.music.model import LoadedMusicGen
 from tools.music.take import Clip
 
 
+class MadeBy(Protocol):
+    """The model a clip was made with, as its params and tags name it (MusicGen, or
+    MusicGen-Melody)."""
+
+    spec: str
+
+    @property
+    def sampling_rate(self) -> int: ...
+
+
 def clip_params(
-    loaded: LoadedMusicGen,
+    loaded: MadeBy,
     description: str,
     seed: int,
     seconds: float,
@@ -43,10 +52,11 @@ def clip_draft(
     clip: Clip,
     description: str,
     params: dict[str, Any],
-    loaded: LoadedMusicGen,
+    loaded: MadeBy,
     notes: list[str],
     *,
     from_focus: bool,
+    focus_is_source: bool = False,
 ) -> ArtifactDraft:
     tags = Tags(description, int(params["seed"]), loaded.spec, clip.seconds)
     ogg = encode_ogg(clip.samples, clip.rate, tags)
@@ -61,6 +71,7 @@ def clip_draft(
         media=Media(ogg, OGG_MIME),
         params=params,
         from_focus=from_focus,
+        focus_is_source=focus_is_source,
         note=" · ".join(said),
         files=files,
     )

@@ -12,6 +12,11 @@ mode, by the first rule that matches, in this order (most specific first):
           "turn the sonnet into a ballad"; 给#3配乐, 为它谱曲, 给这首诗作曲, 把这首诗唱成歌
   extend  "extend #5 by 20 seconds", "continue it", "keep going", "carry on", "more of this",
           "make it longer", "add another 10 seconds"; 延长, 继续, 加长, 接着弹, 再来二十秒
+  melody  the clip in focus as a tune to play anew: "use this tune for a string quartet",
+          "follow my melody with a jazz trio", "this hum as a cello piece", "I hummed it",
+          "from my humming"; 把这段旋律改成弦乐四重奏, 用这段旋律, 按这个调子, 我哼的
+  picture the picture in focus as what the music is for: "music for this picture", "a
+          soundtrack for the photo", "make music from #5"; 为这张图配乐, 给这幅画配乐, 根据这张照片
   poem    a poem named as what to use: poem, haiku, sonnet, limerick, tanka, stanza, jueju,
           "my verses", "these lines" ("a melody for the haiku", "make my haiku into a tune");
           诗, 俳句, 绝句
@@ -25,7 +30,10 @@ mode, by the first rule that matches, in this order (most specific first):
 Not rules, because they describe new pieces as often as changes: a comparative further in
 ("a darker, slower jazz piece"), "extended" or "continuous", "make the music for ...", "lyrics"
 without my/the/these, a request opening with "with" or "without", and 配乐 with nothing
-given it ("一段电影配乐" is a film score).
+given it ("一段电影配乐" is a film score); "a melody" or "a tune" without this/my/the ("a
+piano piece with a sad melody" is new, and read as mode "new" outright, since the agent would
+otherwise take the word "melody" or "picture" for the mode of that name), and "continue this
+melody" (an extension).
 
 duration, when the words state a length: "20 seconds", "twenty seconds", "1.5 s", "a
 20-second clip", "a minute", "half a minute", "2 min"; 二十秒, 20秒, 十五秒钟, 一分钟, 两分钟,
@@ -38,7 +46,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-WordedMode = Literal["extend", "rework", "poem"]
+WordedMode = Literal["extend", "rework", "poem", "melody", "picture"]
 
 # --- lengths ------------------------------------------------------------------------------
 
@@ -133,6 +141,22 @@ _EXTEND = re.compile(
     r"\s*(?:秒|分钟)",
     re.IGNORECASE,
 )
+_TUNE = r"(?:tune|melody|hum|humming|whistling|theme)"
+_MELODY = re.compile(
+    r"\b(?:use|using|follow|following|keep|keeping|take|taking|play|playing)\b "
+    rf"(?:this|that|my|the) {_TUNE}\b"
+    rf"|\b(?:this|that|my|the) {_TUNE} (?:for|as|into|in|on|with)\b"
+    r"|\b(?:i|i've|i have|i just|my|from my) hum(?:med|ming)?\b"
+    r"|(?:把|用|按|照着?|跟着|拿)\s*(?:这段|这个|我的|这首)?\s*(?:旋律|调子|曲调|哼唱)|我哼的",
+    re.IGNORECASE,
+)
+_PICTURE = r"(?:picture|image|photo|photograph|painting|drawing|illustration|artwork)"
+_FOR_A_PICTURE = re.compile(
+    rf"\b(?:for|from|of|to|about|with|matching|match) (?:this|that|the|my) {_PICTURE}\b"
+    r"|\bmusic (?:from|for) #\d+"
+    r"|(?:这张|这幅|那张|那幅)\s*(?:图片?|画|照片|相片)|(?:为|给)\s*(?:图片?|画|照片)\s*配乐",
+    re.IGNORECASE,
+)
 _POEM_NAMED = re.compile(
     r"\b(?:poem|poems|poetry|haiku|haikus|sonnet|sonnets|stanza|stanzas|limerick|limericks|"
     r"tanka|jueju)\b"
@@ -156,11 +180,14 @@ _CHANGE = re.compile(
     re.IGNORECASE,
 )
 # First match wins: asking in so many words for a setting beats "continue", which beats a
-# poem merely named, which beats the loosest, a change ("make the haiku song softer" is
+# tune or a picture named as the source ("use this tune ... instead" is a melody), which beat
+# a poem merely named, which beats the loosest, a change ("make the haiku song softer" is
 # rarer than "make my haiku into a song").
 MODE_RULES: tuple[tuple[WordedMode, re.Pattern[str]], ...] = (
     ("poem", _ASKED_TO_SET),
     ("extend", _EXTEND),
+    ("melody", _MELODY),
+    ("picture", _FOR_A_PICTURE),
     ("poem", _POEM_NAMED),
     ("rework", _CHANGE),
 )
@@ -172,12 +199,22 @@ def mode_in(text: str) -> WordedMode | None:
     return next((mode for mode, rule in MODE_RULES if rule.search(stripped)), None)
 
 
+# The mode names "melody" and "picture" are also words of plain descriptions ("a sad violin
+# melody", "paint a picture of the sea"): the agent reads a mode named outright as asked for
+# (agent/making/tool_args.py named_value), so where no rule above matched, these words say
+# "new" here, and the tool's reader wins over that generic one.
+_MODE_NAMED_AS_A_WORD = re.compile(r"(?<!\w)(?:melody|picture)(?!\w)", re.IGNORECASE)
+
+
 def read_music_request(text: str) -> dict[str, Any]:
-    """The MusicArgs fields the words set: `mode` and `duration`, each only when said."""
+    """The MusicArgs fields the words set: `mode` and `duration`, each only when said (a
+    description naming a melody or a picture says "new")."""
     fields: dict[str, Any] = {}
     mode = mode_in(text)
     if mode is not None:
         fields["mode"] = mode
+    elif _MODE_NAMED_AS_A_WORD.search(text):
+        fields["mode"] = "new"
     seconds = seconds_in(text)
     if seconds is not None:
         fields["duration"] = seconds

@@ -25,6 +25,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -44,9 +45,12 @@ from transformers.generation.stopping_criteria import StoppingCriteria, Stopping
 from tools.models.cache import build_atomically
 from tools.models.devices import device_for, module_bytes, resolve_dtype_float32_on_cpu
 from tools.models.sources import Source, local_or_hub
-from tools.models.specs import MUSIC_ROLE, TINY_MUSIC, ModelRole
+from tools.models.specs import MUSIC_MELODY_ROLE, MUSIC_ROLE, TINY_MUSIC, ModelRole
 from tools.music.decode.music import generate_audio
 from tools.music.decode.music import supports as fast_decode_supports
+
+if TYPE_CHECKING:
+    from tools.music.melody_model import LoadedMelodyGen
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +110,7 @@ class LoadedMusicGen:
 # --- generation ---------------------------------------------------------------------------
 
 
-class _StepCounter(StoppingCriteria):
+class StepCounter(StoppingCriteria):
     """Called by generate() after each decoder step: counts steps so the caller can report
     progress and stop the run between steps (by raising). It never stops generation itself.
 
@@ -176,7 +180,7 @@ def _generate(
     on_step: OnStep | None,
 ) -> torch.Tensor:
     """Audio (batch, channels, samples) from transformers' own generate()."""
-    counters = StoppingCriteriaList([] if on_step is None else [_StepCounter(steps, on_step)])
+    counters = StoppingCriteriaList([] if on_step is None else [StepCounter(steps, on_step)])
     return model.generate(
         **inputs,
         do_sample=True,
@@ -196,11 +200,17 @@ def load_music_model(
     device: str = "auto",
     dtype: str = "auto",
     role: ModelRole = MUSIC_ROLE,
-) -> LoadedMusicGen:
+) -> LoadedMusicGen | LoadedMelodyGen:
     """Load MusicGen from a spec (see the module docstring); the Loader for ModelKind.MUSIC.
 
-    Raises ModelUnavailable with a one-line reason when the spec cannot be had.
+    Raises ModelUnavailable with a one-line reason when the spec cannot be had. The melody
+    role's model is MusicGen-Melody, another class with its own loader.
     """
+    if role.name == MUSIC_MELODY_ROLE.name:
+        # Imported here: tools/music/melody_model.py builds on this module's tiny model.
+        from tools.music.melody_model import load_melody_model
+
+        return load_melody_model(spec, cache_dir=cache_dir, device=device, dtype=dtype, role=role)
     torch_device = device_for(spec, device, role)
     torch_dtype = resolve_dtype_float32_on_cpu(dtype, torch_device)
     source = _resolve_source(spec, cache_dir, role)

@@ -7,7 +7,9 @@ default applies only where the request leaves it open:
                none ("a rainy night" -> "a rainy night, piano")
   tempo        the tempo word most of them use (slow, upbeat ...), added where none is said
   duration     the median of their lengths, where the request gives none
-Only new clips take it: an extension, a new take or a poem's setting follows its source.
+Only new clips take it (tools/music/tool.py, mode "new"): an extension, a new take, a
+poem's setting, music for a picture and a tune played anew follow their source. The note says
+what was applied ("from your kept clips: piano, slow, 12 s") and the params' "taste" records it.
 """
 
 from __future__ import annotations
@@ -38,6 +40,15 @@ class MusicTaste:
             parts.append(f"{self.duration:g} s")
         return ", ".join(part for part in parts if part)
 
+    def as_params(self) -> dict[str, Any]:
+        """What was applied, as a clip's params record it: only the parts that say something."""
+        found = {"instruments": list(self.instruments), "tempo": self.tempo}
+        found["duration"] = self.duration
+        return {key: value for key, value in found.items() if value}
+
+    def __bool__(self) -> bool:
+        return bool(self.as_params())
+
 
 def music_taste(kept: Sequence[Mapping[str, Any]]) -> MusicTaste:
     """What most of the kept clips share: an instrument or a tempo word in more than half of
@@ -67,3 +78,14 @@ def tasted_fields(description: str, duration: float | None, taste: MusicTaste) -
     if taste.duration is not None and duration is None:
         update["duration"] = taste.duration
     return update
+
+
+def applied_taste(update: Mapping[str, Any], taste: MusicTaste, description: str) -> MusicTaste:
+    """The part of the taste that `update` (tasted_fields' answer for `description`) applied."""
+    said = set(words(description))
+    added = "description" in update
+    return MusicTaste(
+        instruments=taste.instruments if added and not said & INSTRUMENTS else (),
+        tempo=taste.tempo if added and not said & TEMPO else None,
+        duration=update.get("duration"),
+    )

@@ -11,7 +11,17 @@ tools/music/intents.py; without one it is "new"), each working on the piece in f
   poem    the poem in focus set to music, described by the chat model or, failing that, from
           the poem's tone, words and line lengths (tools/music/setting.py). A new piece whose
           parent is the poem.
+  picture music for the picture in focus: the request's musical words, then the vision
+          model's words about the picture (tools/from_image.py). A new piece whose parent is
+          the picture.
+  melody  the clip in focus (made here or uploaded, a hum) as the tune of a new clip, played
+          as the request says ("use this tune for a string quartet"), with MusicGen-Melody
+          (tools/music/melody.py). A new piece made from the clip, not a version of it.
 A focus that does not fit the mode is refused in one line (tools/music/focus.py).
+
+A new clip (mode "new") takes the person's taste where the request leaves it open: the
+instruments, tempo word and length most of their kept clips share (tools/music/taste.py),
+said in the note and recorded as the params' "taste".
 
 Every clip is an OGG Vorbis file (inline in Discord, under 10 MiB) tagged with description,
 seed, model and duration; its WAV (lossless, what an extension builds on) and a PNG preview
@@ -30,20 +40,25 @@ from pydantic import Field, model_validator
 
 from tools.catalog import MUSIC, MUSIC_FOR_A_POEM
 from tools.contract import ArtifactDraft, ArtifactKind, Tool, ToolArgs, ToolContext, in_style
-from tools.music.descriptions import amended
+from tools.from_image import describe_picture
+from tools.music.descriptions import amended, joined, musical_words
 from tools.music.draft import clip_draft, clip_params
 from tools.music.durations import DEFAULT_SECONDS, clamp_seconds, take_limit
 from tools.music.extend import extend
 from tools.music.files import AUDIO_UPLOADS
 from tools.music.focus import music_focus, poem_focus
 from tools.music.intents import read_music_request
+from tools.music.melody import follow_melody
 from tools.music.model import LoadedMusicGen
 from tools.music.setting import describe_poem
 from tools.music.take import MODEL_ROLE, generate
+from tools.music.taste import MusicTaste, applied_taste, music_taste, tasted_fields
 
 DESCRIPTION_LIMIT = 500  # what a request may say
 
-Mode = Literal["new", "extend", "rework", "poem"]
+Mode = Literal["new", "extend", "rework", "poem", "picture", "melody"]
+# Modes with something to go on besides the description: the clip, poem or picture in focus.
+DESCRIPTION_OPTIONAL: tuple[Mode, ...] = ("extend", "rework", "poem", "picture")
 
 ASK_FOR_DESCRIPTION = (
     "What should the music sound like? Describe a mood, genre, instruments or tempo, "
@@ -73,15 +88,17 @@ class MusicArgs(ToolArgs):
     )
     mode: Mode | None = Field(
         None,
-        description="new, extend (the music in focus), rework (a new take of it) or poem "
-        "(set the poem in focus to music); default: what the request's words ask, else new",
+        description="new, extend (the music in focus), rework (a new take of it), poem "
+        "(set the poem in focus to music), picture (music for the picture in focus) or "
+        "melody (the clip in focus as the tune, played as described); default: what the "
+        "request's words ask, else new",
     )
 
     @model_validator(mode="after")
     def _something_to_go_on(self) -> MusicArgs:
-        # Extending, a new take or setting a poem has a source to work from; a new piece
-        # needs words.
-        if not self.description.strip() and self.mode not in ("extend", "rework", "poem"):
+        # Extending, a new take, setting a poem or scoring a picture has a source to work
+        # from; a new piece, or a tune played anew, needs words.
+        if not self.description.strip() and self.mode not in DESCRIPTION_OPTIONAL:
             raise ValueError(ASK_FOR_DESCRIPTION)
         return self
 
@@ -93,6 +110,11 @@ def compose(args: MusicArgs, context: ToolContext) -> ArtifactDraft:
     if mode == "extend":
         focus = music_focus(context.focus, "extend")
         return extend(focus, args.description, args.duration, args.guidance, seed, context)
+    if mode == "melody":
+        return follow_melody(args.description, args.duration, args.guidance, seed, context)
+    taste = MusicTaste()
+    if mode == "new":
+        args, taste = with_taste(args, context)
     source = _source(mode, args, seed, context)
     source = replace(source, description=in_style(source.description, context.style))
     asked = args.duration if args.duration is not None else source.seconds
@@ -102,6 +124,9 @@ def compose(args: MusicArgs, context: ToolContext) -> ArtifactDraft:
     params = clip_params(loaded, source.description, seed, clip.seconds, args.guidance, mode)
     params.update(source.params)
     notes = [*source.notes, *clamped]
+    if taste:
+        params["taste"] = taste.as_params()
+        notes.insert(0, f"from your kept clips: {taste.words()}")
     return clip_draft(clip, source.description, params, loaded, notes, from_focus=mode != "new")
 
 
@@ -124,6 +149,14 @@ def _source(mode: Mode, args: MusicArgs, seed: int, context: ToolContext) -> Sou
             (setting.note,),
             {"poem": poem.number, "described_by": setting.described_by},
         )
+    if mode == "picture":
+        picture = describe_picture(context, seed)
+        return Source(
+            # The person's words first: the cut to what MusicGen is given takes the end.
+            joined(musical_words(args.description), picture.description),
+            (f"music for #{picture.number}, as the vision model sees it: {picture.description}",),
+            {"picture": picture.number, "picture_description": picture.description},
+        )
     if mode == "rework":
         focus = music_focus(context.focus, "rework")
         return Source(
@@ -133,6 +166,14 @@ def _source(mode: Mode, args: MusicArgs, seed: int, context: ToolContext) -> Sou
             seconds=float(focus.params.get("duration") or DEFAULT_SECONDS),
         )
     return Source(args.description.strip())
+
+
+def with_taste(args: MusicArgs, context: ToolContext) -> tuple[MusicArgs, MusicTaste]:
+    """The args with the defaults the person's kept clips lend, where the request left them
+    open, and what was applied."""
+    taste = music_taste(context.kept) if context.kept else MusicTaste()
+    update = tasted_fields(args.description, args.duration, taste)
+    return args.model_copy(update=update), applied_taste(update, taste, args.description)
 
 
 def rework_by(instruction: str) -> MusicArgs:
@@ -155,5 +196,6 @@ MUSIC_TOOL = Tool(
     revision=rework_by,
     variation={"mode": "rework"},
     from_poem={"mode": "poem"},
+    from_picture={"mode": "picture"},
     reads=read_music_request,
 )
