@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     model_poem: str | None = Field(None, description="poem model spec (a text model)")
     model_image: str | None = Field(None, description="image model spec (a diffusers pipeline)")
     model_music: str | None = Field(None, description="music model spec (MusicGen)")
+    model_music_melody: str | None = Field(
+        None, description="music model spec for following a melody (MusicGen-Melody)"
+    )
     model_critique: str | None = Field(None, description="critique model spec (a text model)")
     model_vision: str | None = Field(
         None, description="vision-language model spec for image critique"
@@ -208,6 +211,12 @@ class Settings(BaseSettings):
     model_image_decoder: str | None = Field(
         None, description="a tiny decoder (AutoencoderTiny): tiny:decoder, a directory, a hub id"
     )
+    # A picture as a style reference (tools/image/ip_adapter.py): unset, none can be one.
+    model_image_ip_adapter: str | None = Field(
+        None,
+        description="an IP-Adapter: tiny:ip-adapter, or SOURCE:SUBFOLDER/WEIGHTS like "
+        "h94/IP-Adapter:models/ip-adapter_sd15.safetensors",
+    )
     image_decoder_use: Literal["previews", "always", "never"] = Field(
         "previews",
         description="pictures the tiny decoder makes: a grid's (previews), every one, or none",
@@ -220,6 +229,24 @@ class Settings(BaseSettings):
     )
     music_max_seconds: float = Field(
         30.0, ge=1.0, le=30.0, description="seconds of audio one music run may make"
+    )
+    # A style trained on a person's pictures (tools/style/): its LoRA's steps, and the caps
+    # one training run stops at.
+    style_steps: int | None = Field(
+        None,
+        ge=1,
+        le=100_000,
+        description="LoRA training steps of a style; unset: 300 on a GPU, 40 on a CPU",
+    )
+    style_max_steps: int = Field(
+        1000, ge=1, le=100_000, description="the most steps one style's training may take"
+    )
+    style_max_seconds: float = Field(
+        # At most the STYLE tool's own cap, so its one line answers before the job's timeout.
+        1800.0,
+        gt=0.0,
+        le=1800.0,
+        description="seconds one style's training may run",
     )
     discord_token: SecretStr | None = None
     # Discord (bot/discord/). The two endpoints point the client at another Discord-compatible
@@ -254,6 +281,14 @@ class Settings(BaseSettings):
     discord_shard_ids: str | None = Field(
         None, description="the shards this process runs, e.g. 0,1; unset: all of them"
     )
+
+    @field_validator("style_max_steps")
+    @classmethod
+    def _steps_within_cap(cls, cap: int, info: ValidationInfo) -> int:
+        steps = info.data.get("style_steps")
+        if steps is not None and steps > cap:
+            raise PydanticCustomError("steps", f"must be at least the style steps setting, {steps}")
+        return cap
 
     @field_validator("discord_shard_ids")
     @classmethod
@@ -315,7 +350,15 @@ class Settings(BaseSettings):
             image["decoder"] = self.model_image_decoder
         if self.image_safety_checker_model:
             image["safety_checker_model"] = self.image_safety_checker_model
-        return {"image": image, "music": {"max_seconds": self.music_max_seconds}}
+        if self.model_image_ip_adapter:
+            image["ip_adapter"] = self.model_image_ip_adapter
+        style: dict[str, Any] = {
+            "style_max_steps": self.style_max_steps,
+            "style_max_seconds": self.style_max_seconds,
+        }
+        if self.style_steps is not None:  # unset: the STYLE tool's own, by device
+            style["style_steps"] = self.style_steps
+        return {"image": image, "music": {"max_seconds": self.music_max_seconds}, "style": style}
 
     @property
     def model_overrides(self) -> dict[str, str | None]:
@@ -325,6 +368,7 @@ class Settings(BaseSettings):
             "poem": self.model_poem,
             "image": self.model_image,
             "music": self.model_music,
+            "music_melody": self.model_music_melody,
             "critique": self.model_critique,
             "vision": self.model_vision,
             "clip": self.model_clip,

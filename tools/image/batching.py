@@ -1,6 +1,7 @@
 """An image render as scheduler work (tools/scheduling/): text-to-image jobs of one model at
-one size, steps, guidance, decoder, memory plan and IP-Adapter state (no reference, or the
-same reference at the same strength) batch with other people's; image-to-image (a
+one size, steps, guidance, decoder, memory plan, IP-Adapter state (no reference, or the
+same reference at the same strength) and trained style (none, or the same piece with the same
+weights file) batch with other people's; image-to-image (a
 variation, a refinement, an upscale) runs alone, through the same line."""
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ def render_work(
             job.tiny_decoder,
             memory,
             job.adapter_state,
+            job.style_key,
         )
     )
     return Work(

@@ -3,7 +3,8 @@ own), its parameters as stored and as AUTOMATIC1111 writes them into the PNG
 (tools/image/png_params.py; encoded in worker processes, tools/image/png_pool.py), and the
 one-line note that says what was made or what changed
 (`prompt: +at sunset · seed 7 → 7 · strength 0.55`). The parameters say which decoder made the
-pixels: `vae`, or the tiny decoder's spec (tools/image/decoders.py)."""
+pixels: `vae`, or the tiny decoder's spec (tools/image/decoders.py), and the trained style it
+wore, by name and piece (tools/image/personal_style.py)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ def to_draft(
     """The picture (a grid when several were made) and, for a grid, each image as a piece of
     its own with its own seed, so "a variation of #15" can name one of them."""
     seeds = recipe.render.seeds
-    from_focus = recipe.base is not None or recipe.poem is not None or recipe.reference is not None
+    sources = (recipe.base, recipe.poem, recipe.reference, recipe.cover_of)
+    from_focus = any(source is not None for source in sources)
     # A picture in the style of a reference is a new piece made from it, not a version.
     source_only = recipe.reference is not None
     picture, cols = make_grid(images) if len(images) > 1 else (images[0], 1)
@@ -91,6 +93,13 @@ def image_params(
         params["from"] = {"number": recipe.base.number, "pick": recipe.base.pick}
     if recipe.poem is not None:
         params["poem"] = recipe.poem
+    if recipe.cover_of is not None:
+        params["cover_of"] = recipe.cover_of
+    if recipe.taste:
+        params["taste"] = recipe.taste.as_params()
+    if job.style is not None:  # the trained style worn (tools/image/personal_style.py)
+        params["style_name"] = job.style.name
+        params["style_piece"] = job.style.number
     if recipe.reference is not None:
         params["style_image"] = {
             "number": recipe.reference.number,
@@ -114,6 +123,8 @@ def a1111_parameters(
         extra["Style image"] = f"#{recipe.reference.number}"
         extra["Style strength"] = f"{job.reference_strength:g}"
         extra["IP-Adapter"] = str(job.ip_adapter)
+    if job.style is not None:
+        extra["Style"] = f"{job.style.name} (#{job.style.number})"
     if recipe.render.tiny_decoder:
         extra["VAE"] = decoder_name(recipe, loaded)  # the web UI names a VAE not the model's
     return GenerationParameters(
@@ -145,8 +156,12 @@ def describe(recipe: Recipe, loaded: LoadedImagePipeline) -> str:
     base = recipe.base
     if base is None:
         parts = [seed_text, f"{recipe.steps} steps", f"{job.width}x{job.height}", loaded.spec]
+        if recipe.taste:
+            parts.insert(0, f"from your kept pictures: {recipe.taste.words()}")
         if recipe.poem is not None:
             parts.insert(0, f"painted from the lines of #{recipe.poem}")
+        if recipe.cover_of is not None:
+            parts.insert(0, f"a cover for #{recipe.cover_of}")
         if recipe.reference is not None:
             style = f"in the style of #{recipe.reference.number}"
             parts.insert(0, f"{style} (strength {job.reference_strength:g})")
@@ -160,6 +175,8 @@ def describe(recipe: Recipe, loaded: LoadedImagePipeline) -> str:
             parts.insert(0, f"upscaled ×2 to {job.width}x{job.height}")
         if base.pick is not None:
             parts.append(f"from image {base.pick} of #{base.number}")
+    if job.style is not None:
+        parts.insert(0, f"in your style {job.style.name!r} (#{job.style.number})")
     if len(seeds) > 1:
         parts.append("pick=N chooses one to vary or upscale")
     return " · ".join([*parts, *recipe.notes])

@@ -7,6 +7,9 @@ tried in this order and the first that matches decides:
   styled      a new picture in the style of the picture in focus (attached, or #N): "in the
               style of this", "a fox in the style of #12", "in this picture's style",
               "like this style" 照这张图的风格, 按#12的风格, 用这幅画的风格, 模仿这张图的画风
+  cover       a cover picture for the clip in focus: "a cover for this clip", "make a
+              picture for this music", "album art for #4 in watercolor", "make a cover"
+              为这段音乐画一张封面, 给这首歌配个封面, 把这段音乐画出来, 专辑封面
   upscale     "upscale #3", "enlarge it", "higher resolution", "hi-res"
               放大, 高清, 提高分辨率, 超分
   vary        "a variation of #3", "another take", "another version", "re-roll", "a new seed",
@@ -20,14 +23,23 @@ tried in this order and the first that matches decides:
               and warmer"), or a request that is only one short phrase opening with
               in/with/at/as ("at sunset", "in watercolor")
               把它画得更暗一些, 更亮, 加上一轮明月, 去掉那棵树
-  (none)      anything else is a new picture of what it says: {} ("in watercolor, a fox").
+  (none)      anything else is a new picture of what it says: {} ("in watercolor, a fox"),
+              or {"mode": "new"} when it says "cover" without asking for one ("a book cover
+              with a dragon"), since a mode's bare name would otherwise be read as the mode
 
 A #N names the piece to build on: the agent reads it (ToolArgs.piece), and it decides nothing
-here, so "a dog, like #3" is a new picture even with a poem in focus. For vary and refine the
-instruction is the prompt, with the #N and the operation's own words taken out ("a variation
-of #3 at sunset" -> {"mode": "vary", "prompt": "at sunset"}). Upscale and illustrate set only
-the mode: an upscale keeps its prompt, and a picture of a poem takes the style named at the
-end of the request from the whole prompt (tools/from_poem.py).
+here, so "a dog, like #3" is a new picture even with a poem in focus. For vary, refine and
+cover the instruction is the prompt, with the #N and the operation's own words taken out ("a
+variation of #3 at sunset" -> {"mode": "vary", "prompt": "at sunset"}; a cover's is what it
+adds to the clip's description). Upscale and illustrate set only the mode: an upscale keeps
+its prompt, and a picture of a poem takes the style named at the end of the request from the
+whole prompt (tools/from_poem.py).
+
+Before those rules, a trained style of the person's own, named as theirs, is read into
+`style_name` and its words taken out of the prompt; the rest of the request is read as above:
+"a fox in my watercolor style", "in my style 'ink'", "with my own ink-wash style",
+用我的水彩风格画一只猫, 按我的「水墨」画风 ("a variation of #3 in my ink style" -> vary, wearing
+"ink"). Only "my <name> style" forms: "in watercolor style" stays words of the prompt.
 """
 
 from __future__ import annotations
@@ -111,6 +123,40 @@ _STYLE_WORDS = re.compile(
     re.IGNORECASE,
 )
 
+# A cover for the clip in focus: a cover noun pointed at the music (or at the #N taken out,
+# which leaves "for" before what follows), a request that is only a cover, or a picture
+# pointed at the music.
+_MUSIC = r"(?:music|clip|song|tune|track|melody|soundtrack|audio|piece of music)s?"
+_AT_MUSIC = rf"(?:my|the|this|that|your|our)\s+(?:\w+\s+)?{_MUSIC}\b"
+_COVER_NOUN = (
+    r"(?:(?:album|record|single)\s+(?:cover|art(?:work)?)"
+    r"|cover(?:\s+(?:art(?:work)?|image|picture))?)"
+)
+_ENDS = r"(?=\s*$|\s*[,.;:!?]|\s+(?:in|as|with|using|please)\b)"
+_ZH_MUSIC = r"(?:音乐|曲子|乐曲|歌曲|旋律|配乐|(?<!诗)歌(?!词))"
+_ZH_AT = r"(?:请)?(?:为|给|替)?(?:这|那|我的|你的|刚才的|上面的)?一?(?:段|首|支|个)?"
+COVER = re.compile(
+    rf"\b{_COVER_NOUN}\s+(?:for|of|to)\s+{_AT_MUSIC}"
+    rf"|\b{_COVER_NOUN}\s+(?:for|of|to)(?:\s+{_IT})?{_ENDS}"
+    rf"|^(?:please\s+)?(?:(?:make|paint|draw|create|design|give (?:it|this))\s+(?:me\s+)?)?"
+    rf"(?:an?\s+|the\s+)?{_COVER_NOUN}{_ENDS}"
+    rf"|\b(?:picture|painting|drawing|image|illustration|sketch|artwork|art)s?\s+"
+    rf"(?:for|of|to go with|to match)\s+{_AT_MUSIC}"
+    rf"|\b(?:draw|paint|illustrate|picture|sketch|visuali[sz]e)\s+{_AT_MUSIC}"
+    r"|(?:专辑|唱片|单曲)封面"
+    rf"|{_ZH_AT}{_ZH_MUSIC}[^，。,.!?！？]{{0,8}}?(?:封面|配一?[张幅个]?(?:图|画|插图))"
+    rf"|(?:请)?把(?:这|那)?(?:段|首|支)?{_ZH_MUSIC}画(?:出来|成)"
+    r"|^(?:请)?(?:为|给)?(?:它|这段|这首)?(?:画|做|设计|配)一?[张幅个]?封面",
+    re.IGNORECASE,
+)
+# The word alone, as in "a book cover" or "taking cover": not a request for one.
+_COVER_WORD = re.compile(r"(?<!\w)cover(?!\w)", re.IGNORECASE)
+# What opens a cover request without saying what to show: taken off what is left of it.
+_COVER_OPENING = re.compile(
+    r"^(?:(?:please|make|paint|draw|create|design|give (?:it|this)|me|an?|the)\s+)+",
+    re.IGNORECASE,
+)
+
 # Words that say which operation, not what to change: taken out of an instruction.
 _FILLER = re.compile(
     rf"\b(?:please|(?:an? )?(?:variations?|variants?)(?: (?:of|on))?(?: {_IT})?|"
@@ -123,11 +169,43 @@ _FILLER = re.compile(
 _EDGES = " ,.:;!-，。：；！、"
 
 
+# A trained style named as the person's own: "in my watercolor style", "in my style 'ink'",
+# "with my style called ink", 用我的水彩风格. The name is at most four words (or twelve
+# characters, in Chinese); "in my style" or "in my own style", with no name, names none.
+_OPEN_QUOTE, _CLOSE_QUOTE = "[\"'“‘「『]", "[\"'”’」』]"
+_NAME_WORDS = r"[^\W_][\w'-]*(?: [^\W_][\w'-]*){0,3}?"
+PERSONAL_STYLE = re.compile(
+    rf"\b(?:in|with|using) my (?:own )?(?!own style){_OPEN_QUOTE}?(?P<before>{_NAME_WORDS})"
+    rf"{_CLOSE_QUOTE}? style\b"
+    rf"|\b(?:in|with|using) my (?:own )?style (?:called |named )?{_OPEN_QUOTE}"
+    rf"(?P<quoted>[^\"'”’」』]{{1,40}}){_CLOSE_QUOTE}"
+    r"|\b(?:in|with|using) my (?:own )?style (?:called|named) (?P<called>[\w-]+)"
+    rf"|(?:用|按|按照|以|照|照着|带着?)?我的{_OPEN_QUOTE}?"
+    rf"(?P<zh>[^\s，。,.!?！？的风「」『』“”\"']{{1,12}}){_CLOSE_QUOTE}?(?:风格|画风)",
+    re.IGNORECASE,
+)
+
+
+def personal_style_of(text: str) -> tuple[str | None, str]:
+    """The name of the person's own style the request wears, and the request without
+    those words: ("watercolor", "a fox") for "a fox in my watercolor style"."""
+    found = PERSONAL_STYLE.search(text)
+    if found is None:
+        return None, text
+    name = next(group for group in found.groups() if group)
+    return name.strip(), _tidy(text[: found.start()] + " " + text[found.end() :])
+
+
 def read_image_request(text: str) -> dict[str, Any]:
     """The ImageArgs fields the words of a request set: {} for a new picture."""
+    style_name, rest = personal_style_of(text)
+    if style_name is not None:  # the rest is read as a request of its own
+        return {"prompt": rest, **read_image_request(rest), "style_name": style_name}
     words = _tidy(without_pieces(text))
     if STYLED.search(words):
         return {"mode": "styled", "prompt": _tidy(_STYLE_WORDS.sub(" ", words))}
+    if COVER.search(words):
+        return {"mode": "cover", "prompt": cover_words(words)}
     if UPSCALE.search(words):
         return {"mode": "upscale"}
     if VARY.search(words):
@@ -136,7 +214,14 @@ def read_image_request(text: str) -> dict[str, Any]:
         return {"mode": "illustrate"}
     if is_change(words):
         return {"mode": "refine", "prompt": instruction_of(words)}
-    return {}
+    return {"mode": "new"} if _COVER_WORD.search(words) else {}
+
+
+def cover_words(words: str) -> str:
+    """What a cover request says besides asking for one: "a cover for this clip in
+    watercolor" -> "in watercolor"."""
+    left = _tidy(COVER.sub(" ", words))
+    return _tidy(_COVER_OPENING.sub("", left + " ")) if left else ""
 
 
 def is_change(words: str) -> bool:

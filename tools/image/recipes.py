@@ -17,12 +17,13 @@ from tools.image.rendering import Render, img2img_steps
 from tools.image.rewrite import rewrite_prompt
 from tools.image.safety import ImageRefused
 from tools.image.sizes import fit_size, grid_cell, size_for, upscaled_size
+from tools.image.taste import ImageTaste
 
 if TYPE_CHECKING:
     from tools.contract import ToolContext
     from tools.image.tool import ImageArgs
 
-Mode = Literal["new", "vary", "refine", "upscale", "illustrate", "styled"]
+Mode = Literal["new", "vary", "refine", "upscale", "illustrate", "styled", "cover"]
 # How far each operation on the image in focus may move from it, unless `strength` says.
 STRENGTH = {"vary": 0.6, "refine": 0.55, "upscale": 0.3}
 # How strongly a style reference steers a new picture (the IP-Adapter's scale), unless
@@ -60,6 +61,8 @@ class Recipe:
     notes: tuple[str, ...] = ()
     poem: int | None = None  # the poem in focus this picture illustrates
     reference: Base | None = None  # the picture whose style a new picture follows
+    cover_of: int | None = None  # the clip in focus this picture is a cover for
+    taste: ImageTaste = ImageTaste()  # what the person's kept pictures lent (tools/image/taste.py)
 
 
 def new_recipe(

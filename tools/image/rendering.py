@@ -1,6 +1,7 @@
 """One pipeline call: a batch of images from a Render, one seed each, or from several
 text-to-image Renders of one shape at once (the scheduler's batch across people), stopping
-between steps when the step callback raises (a cancelled run)."""
+between steps when the step callback raises (a cancelled run). A job's trained style is worn
+by the UNet for its call only (tools/image/personal_style.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from PIL import Image
 
 from tools.image.ip_adapter import neutral_embeds
 from tools.image.loaded import LoadedImagePipeline
+from tools.image.personal_style import PersonalStyle, wearing
 
 
 @dataclass(frozen=True)
@@ -36,18 +38,27 @@ class Render:
     reference_number: int | None = None
     reference_strength: float = 0.0
     ip_adapter: str | None = None  # the IP-Adapter spec the reference needs
+    # The person's own trained style, worn by the UNet for this call
+    # (tools/image/personal_style.py); renders batch only with the same one.
+    style: PersonalStyle | None = None
 
     @property
     def adapter_state(self) -> tuple[int | None, float]:
         """What the IP-Adapter is set to for this render: renders batch only when equal."""
         return (self.reference_number, self.reference_strength if self.reference else 0.0)
 
+    @property
+    def style_key(self) -> tuple[int, str] | None:
+        """The trained style this render wears: renders batch only when equal."""
+        return None if self.style is None else self.style.key
+
 
 StepCallback = Callable[[int, int], None]  # (steps done, steps in all); may raise to stop
 
 
 def render(loaded: LoadedImagePipeline, job: Render, on_step: StepCallback) -> list[Image.Image]:
-    """Run the pipeline. The caller holds `loaded.lock`.
+    """Run the pipeline, wearing the job's trained style when it has one. The caller holds
+    `loaded.lock`.
 
     Each image's starting noise comes from its own CPU generator, so a seed makes the same
     image whatever its place in a batch, and the same noise on a CPU and on a GPU. `on_step`
@@ -70,7 +81,7 @@ def render(loaded: LoadedImagePipeline, job: Render, on_step: StepCallback) -> l
         "output_type": output_type(job),
         **reference_inputs(loaded, job),
     }
-    with torch.inference_mode():
+    with wearing(loaded, job.style), torch.inference_mode():
         if job.init_image is None:
             result = loaded.text2img(**common, width=job.width, height=job.height)
         else:
@@ -115,7 +126,7 @@ def render_many(
     else is in the batch."""
     if len(jobs) == 1:
         return [render(loaded, jobs[0], on_step)]
-    if len({(job.tiny_decoder, job.adapter_state) for job in jobs}) > 1:  # one of each a call
+    if len({(job.tiny_decoder, job.adapter_state, job.style_key) for job in jobs}) > 1:
         return [render(loaded, job, on_step) for job in jobs]
     first = jobs[0]
     prompts = [job.prompt for job in jobs for _seed in job.seeds]
@@ -126,7 +137,7 @@ def render_many(
         on_step(index + 1, int(pipe.num_timesteps))
         return tensors
 
-    with torch.inference_mode():
+    with wearing(loaded, first.style), torch.inference_mode():
         result = loaded.text2img(
             prompt=prompts,
             negative_prompt=negatives if any(negatives) else None,

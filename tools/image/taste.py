@@ -8,7 +8,12 @@ it open:
                "watercolor"), added to a prompt that has no style of its own
   aspect       their aspect ratio, where the request names none
   guidance     how closely they followed their prompts, where the request does not say
-Only new pictures take it: a variation or a refinement follows the image in focus.
+Only new pictures take it (tools/image/tool.py `with_taste`): a new picture from words, a
+picture of a poem and a cover for a clip; a variation, refinement or upscale follows the
+image in focus and a picture in the style of a reference follows the reference. A picture
+made from a poem or a clip takes the style words only when the person named no style of
+their own, and none where a session's shared style decides. The note and the params'
+"taste" say what was applied.
 """
 
 from __future__ import annotations
@@ -41,6 +46,14 @@ class ImageTaste:
             parts.append(f"guidance {self.guidance:g}")
         return ", ".join(part for part in parts if part)
 
+    def as_params(self) -> dict[str, Any]:
+        """What was applied, as a piece's params record it: only the parts that say something."""
+        found = {"style": self.style, "aspect": self.aspect, "guidance": self.guidance}
+        return {key: value for key, value in found.items() if value is not None}
+
+    def __bool__(self) -> bool:
+        return bool(self.as_params())
+
 
 def image_taste(kept: Sequence[Mapping[str, Any]]) -> ImageTaste:
     """The defaults the kept pictures' params agree on."""
@@ -64,17 +77,33 @@ def style_words(prompt: str) -> str | None:
     return tail.lower()
 
 
-def tasted_fields(prompt: str, fields_set: Iterable[str], taste: ImageTaste) -> dict[str, Any]:
-    """The Args fields the taste sets: only those the request left open."""
+def tasted_fields(
+    prompt: str, fields_set: Iterable[str], taste: ImageTaste, style_said: bool | None = None
+) -> dict[str, Any]:
+    """The Args fields the taste sets: only those the request left open. `style_said` says
+    whether the person named a style, where the prompt was made for them (a poem's lines, a
+    clip's description) and its last part says nothing of it; by default the prompt's own
+    style words decide."""
     asked = set(fields_set)
+    said = style_words(prompt) is not None if style_said is None else style_said
     update: dict[str, Any] = {}
-    if taste.style and style_words(prompt) is None:
-        update["prompt"] = in_style(prompt, taste.style)
+    styled = in_style(prompt, taste.style) if taste.style and not said else prompt
+    if styled != prompt:  # "a fox in watercolor" already has it: nothing applied
+        update["prompt"] = styled
     if taste.aspect and "aspect" not in asked:
         update["aspect"] = taste.aspect
     if taste.guidance is not None and "guidance" not in asked:
         update["guidance"] = taste.guidance
     return update
+
+
+def applied_taste(update: Mapping[str, Any], taste: ImageTaste) -> ImageTaste:
+    """The part of the taste that `update` (tasted_fields' answer) applied."""
+    return ImageTaste(
+        style=taste.style if "prompt" in update else None,
+        aspect=update.get("aspect"),
+        guidance=update.get("guidance"),
+    )
 
 
 def _shared_by_most(values: Iterable[str | None], total: int) -> str | None:

@@ -7,6 +7,8 @@ read once by tools/image/intents.py); without one, a new picture:
               the model's native resolution
   illustrate  a new picture of the poem in focus, painted from its lines and the style the
               prompt names at its end (tools/from_poem.py), as a piece made from the poem
+  cover       a new picture for the clip in focus, painted from its description and what the
+              request adds (tools/from_music.py), as a piece made from the clip
   styled      a new picture in the style of the image in focus (an upload, or #N: the
               `style_image` option), through the IP-Adapter at `style_strength`
               (tools/image/ip_adapter.py), as a piece made from the reference
@@ -17,6 +19,16 @@ upload):
   upscale     twice the size (Lanczos), then a light image-to-image pass
 Each result says what changed in one line (`prompt: +at sunset · seed 7 → 7 · strength 0.55`)
 and carries its parameters in the PNG, as AUTOMATIC1111 writes them (tools/image/draft.py).
+
+New pictures (new, illustrate, cover) take the person's taste where the request leaves it
+open: the style words, aspect and guidance most of their kept pictures share
+(tools/image/taste.py), said in the note and recorded as the params' "taste".
+
+Any of them may wear the person's own trained style (`style_name`: the STYLE piece the agent
+resolved, ToolContext.personal_style), its LoRA on the UNet for that render only
+(tools/image/personal_style.py), recorded as the params' "style_name" and "style_piece". It
+goes with a style picture too: the LoRA changes the UNet's projections, the IP-Adapter adds
+the picture's tokens beside the prompt's, and both are recorded.
 
 The seed is drawn when not given and always recorded: the same arguments, seed and model give
 the same PNG bytes on the same device. What is refused, and why, is tools/image/safety.py.
@@ -37,12 +49,14 @@ from tools.contract import (
     MAX_PIECE_NUMBER,
     ArtifactDraft,
     ArtifactKind,
+    FocusArtifact,
     Tool,
     ToolArgs,
     ToolContext,
     in_style,
     piece_number_as_typed,
 )
+from tools.from_music import clip_in_focus, cover_prompt
 from tools.from_poem import picture_prompt
 from tools.image.batching import render_work
 from tools.image.decoders import decoder_use, uses_tiny
@@ -51,6 +65,7 @@ from tools.image.intents import read_image_request
 from tools.image.ip_adapter import unavailable
 from tools.image.loaded import LoadedImagePipeline
 from tools.image.memory import MemoryOptions
+from tools.image.personal_style import PersonalStyle, check_fits, prompted, style_to_apply
 from tools.image.recipes import (
     Mode,
     Recipe,
@@ -62,13 +77,16 @@ from tools.image.recipes import (
 )
 from tools.image.safety import SafetyPolicy, check_outputs, minors_refusal
 from tools.image.sizes import ASPECTS, check_pixels
+from tools.image.taste import ImageTaste, applied_taste, image_taste, tasted_fields
 from tools.image.uploads import IMAGE_UPLOADS
 
 MODEL_ROLE = "image"
 # Modes that start from the image in focus rather than from a prompt.
 FOCUS_MODES: tuple[Mode, ...] = ("vary", "refine", "upscale")
-# Modes with something to go on besides the prompt: the image or the poem in focus.
-PROMPT_OPTIONAL: tuple[Mode, ...] = ("vary", "upscale", "illustrate", "styled")
+# Modes with something to go on besides the prompt: the image, poem or clip in focus.
+PROMPT_OPTIONAL: tuple[Mode, ...] = ("vary", "upscale", "illustrate", "styled", "cover")
+# Modes that make a new picture, which the person's kept pictures lend their defaults to.
+TASTED_MODES: tuple[Mode, ...] = ("new", "illustrate", "cover")
 ASK_FOR_PROMPT = (
     "What should the image be about? Say what it should show, for example "
     "`/image a lighthouse in fog`."
@@ -106,8 +124,8 @@ class ImageArgs(ToolArgs):
     mode: Mode | None = Field(
         None,
         description="new, vary, refine or upscale (the image in focus), illustrate (the "
-        "poem in focus), or styled (a new picture in the style of the image in focus); "
-        "default: new",
+        "poem in focus), styled (a new picture in the style of the image in focus), or cover "
+        "(a picture for the clip in focus); default: new",
     )
     style_image: int | None = Field(
         None,
@@ -121,6 +139,15 @@ class ImageArgs(ToolArgs):
     pick: int | None = Field(
         None, ge=1, le=4, description="which image of a grid in focus to build on"
     )
+    style_name: str | None = Field(
+        None, max_length=100, description="your trained style, by the name you gave it"
+    )
+
+    @field_validator("style_name")
+    @classmethod
+    def _named_style(cls, value: str | None) -> str | None:
+        # An empty option names no style, rather than one called "".
+        return None if value is None else value.strip() or None
 
     @field_validator("style_image", mode="before")
     @classmethod
@@ -176,11 +203,18 @@ def make_image(args: ImageArgs, context: ToolContext) -> ArtifactDraft:
     context.check()
     mode = choose_mode(args)
     policy = SafetyPolicy.from_settings(context.settings)
+    # The trained style asked for, its weights read here, in this worker thread.
+    style = style_to_apply(context.personal_style, args.style_name) if args.style_name else None
     # 1. What it starts from: the image in focus, or a prompt (for a picture of a poem, the
-    #    poem's lines), checked before any model is loaded.
+    #    poem's lines; for a cover, the clip's description), checked before any model is
+    #    loaded; a new picture takes the person's taste where the request leaves it open.
     poem = poem_in_focus(context.focus) if mode == "illustrate" else None
-    if poem is not None:
-        args = args.model_copy(update={"prompt": picture_prompt(poem, args.prompt)})
+    clip = clip_in_focus(context.focus) if mode == "cover" else None
+    args, style_said = painted_from(args, poem, clip)
+    taste = ImageTaste()
+    if mode in TASTED_MODES:
+        # A trained style worn is a style named: the taste's style words stay out.
+        args, taste = with_taste(args, context, True if style else style_said)
     base = base_in_focus(context.focus, args.pick) if mode in FOCUS_MODES else None
     reference = reference_in_focus(context.focus, args.pick) if mode == "styled" else None
     ip_adapter = context.settings.get("ip_adapter") if reference is not None else None
@@ -194,10 +228,12 @@ def make_image(args: ImageArgs, context: ToolContext) -> ArtifactDraft:
     if base is None:
         poem_number = None if poem is None else poem.number
         recipe = new_recipe(args, loaded, mode, poem_number, reference, ip_adapter)
+        recipe = replace(recipe, cover_of=None if clip is None else clip.number, taste=taste)
     else:
         recipe = focus_recipe(args, mode, base, loaded, context)
         policy.check_prompt(recipe.render.prompt)
     recipe = with_decoder(recipe, loaded, context.settings)
+    recipe = wearing_style(recipe, style, loaded)
     job = recipe.render  # within the operator's pixel cap before anything is rendered
     check_pixels(job.width, job.height, len(job.seeds), context.settings)
     # 3. The render, and 4. the safety checker on what it made.
@@ -209,6 +245,46 @@ def make_image(args: ImageArgs, context: ToolContext) -> ArtifactDraft:
     context.check()
     context.progress(0.95, "saving")
     return to_draft(recipe, images, loaded)
+
+
+def painted_from(
+    args: ImageArgs, poem: FocusArtifact | None, clip: FocusArtifact | None
+) -> tuple[ImageArgs, bool | None]:
+    """For a picture of a poem or a cover for a clip, the prompt made from its source, and
+    whether the person named a style of their own (a poem's: the style the request ends with;
+    a cover's: any words they added). None for a new picture, whose prompt is their own."""
+    if poem is not None:
+        prompt = picture_prompt(poem, args.prompt)
+        return args.model_copy(update={"prompt": prompt}), prompt != picture_prompt(poem, "")
+    if clip is not None:
+        prompt = cover_prompt(clip, args.prompt)
+        return args.model_copy(update={"prompt": prompt}), bool(args.prompt)
+    return args, None
+
+
+def with_taste(
+    args: ImageArgs, context: ToolContext, style_said: bool | None
+) -> tuple[ImageArgs, ImageTaste]:
+    """The args with the defaults the person's kept pictures lend, where the request left
+    them open, and what was applied. A session's shared style decides the style words."""
+    taste = image_taste(context.kept)
+    if context.style:
+        taste = replace(taste, style=None)
+    update = tasted_fields(args.prompt, args.model_fields_set, taste, style_said)
+    return args.model_copy(update=update), applied_taste(update, taste)
+
+
+def wearing_style(
+    recipe: Recipe, style: PersonalStyle | None, loaded: LoadedImagePipeline
+) -> Recipe:
+    """The recipe's render with the person's trained style on, once it is known to fit
+    the model loaded, its prompt ending with the words the style answers to; else as it
+    was."""
+    if style is None:
+        return recipe
+    check_fits(style, loaded.spec)
+    prompt = prompted(recipe.render.prompt, style)
+    return replace(recipe, render=replace(recipe.render, style=style, prompt=prompt))
 
 
 def with_decoder(

@@ -14,6 +14,9 @@ NEW: dict[str, Any] = {}
 VARY: dict[str, Any] = {"mode": "vary", "prompt": ""}
 UPSCALE: dict[str, Any] = {"mode": "upscale"}
 ILLUSTRATE: dict[str, Any] = {"mode": "illustrate"}
+COVER: dict[str, Any] = {"mode": "cover", "prompt": ""}
+# "cover" said without asking for one: a new picture, not the mode its bare name would read as.
+NOT_A_COVER: dict[str, Any] = {"mode": "new"}
 
 
 def styled(prompt: str) -> dict[str, Any]:
@@ -68,6 +71,16 @@ ENGLISH = [
     ("in a small boat on a stormy sea at night", NEW),
     ("a dog, like #3", NEW),
     ("make an image of #4", NEW),
+    ("a cover for this clip", COVER),
+    ("make a picture for this music", COVER),
+    ("make a cover", COVER),
+    ("give it a cover", COVER),
+    ("draw this song", COVER),
+    ("album art for #4 in watercolor", {"mode": "cover", "prompt": "in watercolor"}),
+    ("cover art for #4 with a red moon", {"mode": "cover", "prompt": "with a red moon"}),
+    ("a book cover with a dragon", NOT_A_COVER),
+    ("a fox taking cover under a tree", NOT_A_COVER),
+    ("a painting of the songbird", NEW),
 ]
 
 CHINESE = [
@@ -92,6 +105,12 @@ CHINESE = [
     ("为我的诗配一幅画", ILLUSTRATE),
     ("为这首诗配一幅画", ILLUSTRATE),
     ("像 #3 那样画一只狗", NEW),  # a bare #N: not a picture of the poem
+    ("为这段音乐画一张封面", COVER),
+    ("给这首歌配个封面", COVER),
+    ("把这段音乐画出来", COVER),
+    ("为这段曲子配一幅画，要有雨", {"mode": "cover", "prompt": "要有雨"}),
+    ("为这首歌词配一幅画", ILLUSTRATE),  # lyrics are a poem
+    ("画一本书的封面", NEW),
 ]
 
 
@@ -111,3 +130,28 @@ def test_instructions_lose_the_piece_and_the_operation_words() -> None:
     assert instruction_of("please vary #12") == ""
     assert instruction_of("a variation of #3 with a bowl of fruit") == "with a bowl of fruit"
     assert instruction_of("请把它画得更暗一些") == "画得更暗一些"
+
+
+# A trained style named as the person's own is read into style_name, its words out of the
+# prompt, and the rest of the request read as it would be alone.
+PERSONAL_STYLES = [
+    ("a fox in my watercolor style", {"prompt": "a fox", "style_name": "watercolor"}),
+    ("in my style 'ink', a heron", {"prompt": "a heron", "style_name": "ink"}),
+    (
+        "a lighthouse in my soft pastel style at dusk",
+        {"prompt": "a lighthouse at dusk", "style_name": "soft pastel"},
+    ),
+    ("with my own ink-wash style, a crane", {"prompt": "a crane", "style_name": "ink-wash"}),
+    ("a variation of #3 in my ink style", {"prompt": "", "mode": "vary", "style_name": "ink"}),
+    ("用我的水彩风格画一只猫", {"prompt": "画一只猫", "style_name": "水彩"}),
+    ("按我的「水墨」画风画一座山", {"prompt": "画一座山", "style_name": "水墨"}),
+    # Not a style of the person's own: style words of the prompt, as before.
+    ("a fox in watercolor style", NEW),
+    ("in my own style, a fox", NEW),
+    ("用水彩风格画一只猫", NEW),
+]
+
+
+@pytest.mark.parametrize(("request_words", "fields"), PERSONAL_STYLES)
+def test_a_style_of_ones_own_is_read_by_name(request_words: str, fields: dict[str, Any]) -> None:
+    assert read_image_request(request_words) == fields
