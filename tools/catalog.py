@@ -120,6 +120,20 @@ CRITIQUE = ToolInfo(
     ),
 )
 
+# A person's own style, trained on their pictures. Not in CREATIVE_TOOLS yet: the routing
+# test's phrasings (tests/agent/chat/test_routing.py) have no "style" choice.
+STYLE = ToolInfo(
+    "style",
+    "Learn a person's own style: train it on their own pictures (the ones named, sent, or "
+    "kept), to paint with it by name later.",
+    (
+        "learn my style from my kept pictures",
+        "/style train watercolor #3 #7 #9 #12",
+        "train my ink style on #4 #5 #6 #8",
+        "用我收藏的图学我的风格",
+    ),
+)
+
 CREATIVE_TOOLS = (POEM, IMAGE, MUSIC, CRITIQUE)
 
 # Not a tool: the router's choice to reply in words (agent/making/decisions.py ANSWER).

@@ -7,7 +7,8 @@ from tools.critique.tool import CRITIQUE_TOOL
 from tools.image.tool import IMAGE_TOOL
 from tools.music.tool import MUSIC_TOOL
 from tools.poem.tool import POEM_TOOL
+from tools.style.tool import STYLE_TOOL
 
 
 def creative_tools() -> tuple[Tool, ...]:
-    return (POEM_TOOL, IMAGE_TOOL, MUSIC_TOOL, CRITIQUE_TOOL)
+    return (POEM_TOOL, IMAGE_TOOL, MUSIC_TOOL, CRITIQUE_TOOL, STYLE_TOOL)
