@@ -4,10 +4,11 @@ batch through the model with a KV cache, each row drawing from its own torch.Gen
 Row r of a job is seeded with the job's seed + r, and left padding is masked with positions
 taken from the mask, so a row writes the same poem batched as alone. At each step a row's
 likeliest TOP_K tokens (and the tokens that spell a fitting rhyme, and the newline) are
-checked against its state (rows.py); if none fits, the rest of the vocabulary is tried in
-order of likelihood; a row that no token fits stops there (its poem then fails the checker,
-and the caller sees that honestly). Among the allowed tokens the row samples with temperature
-and top-p.
+checked against its state (rows.py); if none fits, the rest of the tokens that could go in
+a line at all (English or Han, tokens.py) are tried in order of likelihood; a row that no
+token fits stops there (its poem then fails the checker, and the caller sees that honestly).
+Among the allowed tokens the row samples with temperature and top-p. Logits past the
+tokenizer's vocabulary (Qwen2 pads its embedding matrix) are never candidates.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy
 import torch
 
 from tools.models.text_batches import Sampling as TextSampling
@@ -84,7 +86,11 @@ def write_batch(
         ids, mask = ids.to(device), mask.to(device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         out = text_model.model(
-            input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            use_cache=True,
+            logits_to_keep=1,
         )
         shown = [-1] * len(jobs)
         for step in range(most):
@@ -92,7 +98,7 @@ def write_batch(
             on_step(step, most)
             if all(row.done for row in rows):
                 break
-            logits = out.logits[:, -1, :].float().cpu()
+            logits = out.logits[:, -1, : len(table.pieces)].float().cpu()
             chosen = [
                 _choose(row, logits[r], generators[r], sampling) if not row.done else table.newline
                 for r, row in enumerate(rows)
@@ -103,8 +109,9 @@ def write_batch(
                 input_ids=torch.tensor(chosen, device=device)[:, None],
                 attention_mask=mask,
                 position_ids=positions,
-                past_key_values=out.past_key_values,
+                cache=out.cache,
                 use_cache=True,
+                logits_to_keep=1,
             )
     poems = [row.poem() for row in rows]
     return [[p for p, o in zip(poems, owners, strict=True) if o == j] for j in range(len(jobs))]
@@ -129,8 +136,11 @@ def _choose(row: Row, logits: torch.Tensor, generator: torch.Generator, sampling
 
 
 def _first_allowed(row: Row, logits: torch.Tensor) -> list[int]:
-    """The likeliest chunk of the vocabulary holding any token the row allows."""
-    order = logits.argsort(descending=True).tolist()
+    """The likeliest chunk of the line's candidates holding any token the row allows (the
+    rest of the vocabulary could not go on with the line: rows.py line_candidates). Sorted
+    in numpy, one thread: torch's sort waits on its thread pool on a busy machine."""
+    candidates = row.line_candidates()
+    order = candidates[numpy.argsort(-logits.numpy()[candidates], kind="stable")].tolist()
     for start in range(0, len(order), FALLBACK_CHUNK):
         found = [t for t in order[start : start + FALLBACK_CHUNK] if row.allows(t)]
         if found:

@@ -127,6 +127,19 @@ class EnglishWords:
         )
 
 
+def some_word_begins(words: frozenset[str], start: str) -> bool:
+    """Whether any of `words` begins with `start` (a bisection: a line's rhyme targets can
+    be thousands of words, tried on every letter)."""
+    ordered = _in_order(words)
+    at = bisect.bisect_left(ordered, start)
+    return at < len(ordered) and ordered[at].startswith(start)
+
+
+@functools.lru_cache(maxsize=1024)
+def _in_order(words: frozenset[str]) -> tuple[str, ...]:
+    return tuple(sorted(words))
+
+
 @functools.cache
 def common_characters() -> frozenset[str]:
     """GB 2312 level 1: rows 0xB0-0xD7, the last row ending at 0xF9."""
@@ -151,7 +164,19 @@ def is_character_start(pending: bytes, among: frozenset[str] | None = None) -> b
     """Whether these bytes begin a common character (one of `among`, when given)."""
     if among is None:
         return pending in _character_prefixes()
-    return any(c.encode().startswith(pending) for c in among)
+    return pending in _prefixes_of(among)
+
+
+@functools.lru_cache(maxsize=1024)
+def _prefixes_of(characters: frozenset[str]) -> frozenset[bytes]:
+    encoded = [c.encode() for c in characters]
+    return frozenset(e[:n] for e in encoded for n in range(1, len(e)))
+
+
+@functools.lru_cache(maxsize=1024)
+def chinese_rhymes_of_all(partners: tuple[str, ...]) -> frozenset[str]:
+    """The common characters that rhyme with every partner (none of them itself)."""
+    return frozenset.intersection(*(chinese_rhymes(p) for p in partners))
 
 
 @functools.lru_cache(maxsize=4096)

@@ -10,8 +10,9 @@ a character not yet complete held apart.
 
 from __future__ import annotations
 
+import functools
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from tools.poem import prosody
 from tools.poem.constrained import lexicon
@@ -52,16 +53,31 @@ class EnglishLine:
     partial: str = ""
     after_punctuation: bool = False
     targets: frozenset[str] | None = None  # the rhymes the last word must be one of
+    # The state after each character tried from here: a state is frozen, so its step on a
+    # character is always the same, and the many tokens that share a start (" gl", " glow",
+    # " glimmer") walk it once. Dropped with the state (nothing points back at a parent).
+    _after: dict[str, EnglishLine | None] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     def feed(self, text: str) -> EnglishLine | None:
-        state: EnglishLine | None = self
+        state = self
         for character in text:
-            state = state._char(character)
-            if state is None:
+            after = state._after
+            if character in after:
+                step = after[character]
+            else:
+                step = after[character] = state._char(character)
+            if step is None:
                 return None
+            state = step
         return state
 
     def end(self) -> str | None:
+        return self._ending
+
+    @functools.cached_property
+    def _ending(self) -> str | None:
         state = self._closed() if self.partial else self
         if state is None or not state.words:
             return None
@@ -101,7 +117,7 @@ class EnglishLine:
             return None
         spelt = partial.lower()
         if self.targets is not None:
-            fits = any(target.startswith(spelt) for target in self.targets)
+            fits = lexicon.some_word_begins(self.targets, spelt)
         else:
             fits = self.words_known.can_become(spelt, room)
         return replace(self, text=self.text + character, partial=partial) if fits else None
@@ -146,8 +162,17 @@ class ChineseLine:
     characters: str = ""
     pending: bytes = b""  # the start of a character a token spelt only part of
     tone_of: object = None  # a callable character -> "ping" / "ze" / None, in strict mode
+    # The state after each piece tried from here (as EnglishLine._after).
+    _after: dict[bytes, ChineseLine | None] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     def feed(self, piece: bytes) -> ChineseLine | None:
+        if piece not in self._after:
+            self._after[piece] = self._fed(piece)
+        return self._after[piece]
+
+    def _fed(self, piece: bytes) -> ChineseLine | None:
         pending = self.pending + piece
         state = self
         while pending:
@@ -189,7 +214,7 @@ class ChineseLine:
         """The characters the next one must be among here: a rhyme at a rhyming line's last
         place (None: any common character)."""
         if self.rule.partners and len(self.characters) == self.rule.window[1] - 1:
-            return frozenset.intersection(*(lexicon.chinese_rhymes(p) for p in self.rule.partners))
+            return lexicon.chinese_rhymes_of_all(self.rule.partners)
         return None
 
     def _add(self, character: str) -> ChineseLine | None:
