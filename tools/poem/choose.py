@@ -1,4 +1,7 @@
-"""Sampling poems and lines from the model, and keeping the ones that meet the form best.
+"""Sampling poems and lines from the model, and keeping the ones that meet the form best: the
+generate-check-repair path the poem tool used before it wrote inside the form
+(tools/poem/writing.py). bench/poem_forms.py keeps it as its method (b), the baseline the
+constrained path is measured against; the tool itself no longer calls it.
 
 A reply is cleaned first (numbering, quotes, titles, talk about the rules and lines that only
 echo the prompt are not lines of a poem). Among candidates the form checker's score decides;

@@ -26,6 +26,17 @@ mode, by the first of MODE_RULES that matches:
 Nothing matched: no mode, which is a new poem. Words asking for a change with no poem in
 focus are the subject of a new poem (tools/poem/tool.py).
 
+mode "picture", before MODE_RULES: words about a picture ("write a poem about this picture",
+"a haiku for this photo", "a poem for #5", 为这张图写一首诗, 看图写诗, 给#5写首诗). The run
+then needs a picture in focus (an upload, or the #N named) and says so in one line if there
+is none (tools/from_image.py NO_PICTURE).
+
+strict: the 平仄 pattern kept exactly ("strict tones", "a strict 五言绝句", "strictly", 严格,
+合平仄, 讲平仄); "strict" describing something else ("my strict father") is not it.
+
+voice: the person's own poems as examples ("in my voice", "in my own voice", "in my style",
+像我写的那样, 用我的风格, 用我的口吻).
+
 change_lines: with mode "revise", the lines the words name: "line 2", "lines 2 and 3",
 "lines 1-3", "line two", "the second line", 第二行, 第3句. Words in parentheses are left out:
 a critique's suggestion cites other lines there as evidence ("Vary the word 'pond' in line 2:
@@ -143,13 +154,46 @@ MODE_RULES = (
 )
 
 
+_PICTURE_NOUNS = r"(?:picture|image|photo|photograph|painting|drawing|pic|illustration)"
+_PICTURE = re.compile(
+    rf"\b(?:about|for|from|of|on|describing|inspired by)\s+(?:this|that|my)\s+"
+    rf"(?:\w+\s+)?{_PICTURE_NOUNS}\b"
+    # "the picture", but not the idiom "the picture of health"
+    rf"|\b(?:about|for|from|of|on|describing|inspired by)\s+the\s+(?:\w+\s+)?"
+    rf"{_PICTURE_NOUNS}\b(?!\s+of\b)"
+    rf"|\b{_POEM_NOUNS}\s+for\s+#\d"
+    r"|[这那此该][张幅](?:图|画|照片|图片|相片)|看图写|[为给]\s*#\d+\s*写|图片?写一?首",
+    re.IGNORECASE,
+)
+_STRICT = re.compile(
+    r"\bstrict(?:ly)?\s+(?:tones?|tonal|pattern|rules|regulated|meter|metre|form|"
+    r"五言|七言|绝句|律诗|wujue|qijue|wulv|qilv)"
+    r"|\b(?:keep|keeping|follow|following|obey|with)\s+(?:the\s+)?(?:tone pattern|tones|平仄)"
+    r"|\bstrictly\b|严格|[合讲守依按]平仄",
+    re.IGNORECASE,
+)
+_VOICE = re.compile(
+    r"\bin my (?:own )?(?:voice|style|manner|words)\b|\blike (?:I|i) write\b"
+    r"|像我写的|用我(?:自己)?的(?:风格|口吻|语气|声音|笔调)|以我的(?:风格|口吻)",
+    re.IGNORECASE,
+)
+
+
 def read_poem_request(text: str) -> dict[str, Any]:
-    """The PoemArgs fields the words set: form, mode, change_lines, add_stanza."""
+    """The PoemArgs fields the words set: form, mode, change_lines, add_stanza, strict,
+    voice."""
     words = " ".join(PIECE_MENTION.sub(" ", text).split())
     fields: dict[str, Any] = {}
     form = named_form(words)
     if form is not None:
         fields["form"] = form
+    if _STRICT.search(words):
+        fields["strict"] = True
+    if _VOICE.search(words):
+        fields["voice"] = True
+    if _PICTURE.search(" ".join(text.split())):  # "a poem for #5": the #N is part of it
+        fields["mode"] = "picture"
+        return fields
     rule = next((rule for rule in MODE_RULES if rule.pattern.search(words)), None)
     if rule is not None:
         fields.update(rule.fields)

@@ -1,8 +1,8 @@
 """What a poem is to be: its form, language and length, and what the form asks of each line.
 
 A `Plan` is settled once per request (tools/poem/tool.py) and read by every later stage: the
-prompts (tools/poem/prompts.py), the sampling and repair (tools/poem/choose.py) and the
-revisions (tools/poem/revise.py).
+prompts (tools/poem/prompts.py), the constrained writing (tools/poem/writing.py), the
+repair path the benchmark keeps (tools/poem/choose.py) and the revisions (tools/poem/revise.py).
 """
 
 from __future__ import annotations
@@ -11,6 +11,10 @@ from dataclasses import dataclass
 
 from tools.poem import prosody
 from tools.poem.forms import FORMS, Form, UnknownForm, find_form
+
+# Lines of a free verse poem whose request names no length: the decoder writes a fixed
+# number of lines, and a short poem of this size suits a small model's breath.
+FREE_VERSE_LINES = 6
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,15 @@ def form_or_free_verse(name: str | None) -> Form:
         return find_form(name) if name else FORMS["free verse"]
     except UnknownForm:
         return FORMS["free verse"]
+
+
+def line_count(plan: Plan) -> int:
+    """How many lines to write: the length asked for, the form's, else FREE_VERSE_LINES
+    (clamped to the form's range)."""
+    if plan.lines is not None:
+        return plan.lines
+    low, high = plan.form.lines
+    return low if low == high else min(max(FREE_VERSE_LINES, low), high)
 
 
 def wanted_units(plan: Plan, number: int) -> tuple[int, int] | None:

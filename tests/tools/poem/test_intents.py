@@ -12,6 +12,7 @@ from tools.poem.tool import POEM_TOOL, PoemArgs, revision_args
 
 REVISE = {"mode": "revise"}
 NEW = {"mode": "new"}
+PICTURE = {"mode": "picture"}
 
 ENGLISH = [
     ("a heron in the rain", {}),
@@ -46,6 +47,18 @@ ENGLISH = [
         "Bring the poem to the length of a haiku: it has 4 lines, wanted 3.",
         {"form": "haiku", **REVISE},
     ),
+    # A poem from the picture in focus (an upload, or the #N named).
+    ("write a poem about this picture", PICTURE),
+    ("a haiku about this old photo", {"form": "haiku", **PICTURE}),
+    ("a poem for #5", PICTURE),
+    ("write a poem about the picture", PICTURE),
+    ("a poem about the picture of health", NEW),  # an idiom, not a picture
+    # 平仄 kept exactly; "strict" about something else is not it.
+    ("a strict 五言绝句 about autumn", {"form": "wujue", "strict": True}),
+    ("a poem about my strict father", NEW),
+    # The person's own poems as examples.
+    ("write a poem in my voice about rain", {"voice": True, **NEW}),
+    ("a sonnet about the sea in my own voice", {"form": "sonnet", "voice": True, **NEW}),
 ]
 CHINESE = [
     ("写一首关于春天的诗", NEW),
@@ -61,6 +74,13 @@ CHINESE = [
     ("第三句换成别的", {**REVISE, "change_lines": (3,)}),
     ("把第十二行删掉", {**REVISE, "change_lines": (12,)}),
     ("把它改成一首五言绝句", {"form": "wujue", **REVISE}),
+    ("为这张图写一首诗", PICTURE),
+    ("看图写诗", PICTURE),
+    ("给#5写首诗", PICTURE),
+    ("写一首严格合平仄的五言绝句", {"form": "wujue", "strict": True, **NEW}),
+    ("写一首讲平仄的七绝", {"form": "qijue", "strict": True, **NEW}),
+    ("像我写的那样写一首诗", {"voice": True, **NEW}),
+    ("用我的口吻写一首关于海的诗", {"voice": True, **NEW}),
 ]
 
 

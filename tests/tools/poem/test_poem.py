@@ -17,7 +17,7 @@ from tests.support.workshop import MakeWorkshop, Workshop
 from tools.contract import ArtifactKind, FocusArtifact, ToolContext
 from tools.models.text import LoadedCausalLM
 from tools.poem.forms import check, find_form
-from tools.poem.tool import POEM_TOOL, PoemArgs
+from tools.poem.tool import POEM_TOOL, PoemArgs, plan_poem
 
 
 class Models:
@@ -46,8 +46,8 @@ async def test_the_form_claimed_is_the_form_the_checker_found(poet: Workshop) ->
 
 
 async def test_the_same_seed_writes_the_same_poem(poet: Workshop) -> None:
-    first = await poet.command("/poem seed=11 form=limerick a cat who hates Mondays")
-    second = await poet.command("/poem seed=11 form=limerick a cat who hates Mondays")
+    first = await poet.command("/poem seed=11 form=haiku a cat who hates Mondays")
+    second = await poet.command("/poem seed=11 form=haiku a cat who hates Mondays")
     assert first.text == second.text
 
 
@@ -104,11 +104,17 @@ async def test_bad_requests_are_explained_and_nothing_is_made(
     assert await poet.artifacts() == []
 
 
-async def test_an_absurd_length_is_clamped_with_a_note(poet: Workshop) -> None:
-    reply = await poet.command("/poem lines=500 seed=1 the sea")
+def test_an_absurd_length_is_clamped_with_a_note() -> None:
+    plan = plan_poem(PoemArgs(prompt="the sea", lines=500))
+    assert plan.lines == 40 and plan.notes == ("500 lines is out of range; wrote 40",)
+
+
+async def test_a_length_out_of_range_is_clamped_and_written(poet: Workshop) -> None:
+    # Written line by line to a fixed count, the poem has exactly the length the note says.
+    reply = await poet.command("/poem lines=1 seed=1 the sea")
     [artifact] = await poet.artifacts()
-    assert "500 lines is out of range; wrote 40" in reply.text
-    assert len((artifact.text or "").splitlines()) <= 40
+    assert "1 lines is out of range; wrote 2" in reply.text
+    assert len((artifact.text or "").splitlines()) == 2
 
 
 async def test_the_language_and_form_come_from_the_request(poet: Workshop) -> None:
