@@ -3,10 +3,11 @@
 Everything a turn reads from the database before it decides is read here, in one transaction:
 the person and their conversation (created on first contact), the files they sent (kept as
 pieces, already written to the media store outside the transaction), the piece in focus, the
-context window, their taste (the params of pieces they kept) and, for a command's Args, what
-its run draws on (agent/styles/resolution.py: a style's pictures, a style by name, the
-person's poems as their voice). The `Scope` then travels down the turn; nothing looks any of
-it up again (Args decided from free text are drawn on once, by `Scopes.drawn_on`).
+context window, their taste (the params of pieces they kept, and voted for in sessions where
+they opted in: agent/store/taste.py) and, for a command's Args, what its run draws on
+(agent/styles/resolution.py: a style's pictures, a style by name, the person's poems as their
+voice). The `Scope` then travels down the turn; nothing looks any of it up again (Args
+decided from free text are drawn on once, by `Scopes.drawn_on`).
 
 In a DM, and in a shared channel, every person has a private conversation: one person's
 messages never reach another person's context.
@@ -28,16 +29,12 @@ from agent.sessions.store import (
     conversation_here,
     present_member,
 )
-from agent.store.artifacts import (
-    ArtifactNotFound,
-    kept_params,
-    resolve_focus,
-    visible_artifact,
-)
+from agent.store.artifacts import ArtifactNotFound, resolve_focus, visible_artifact
 from agent.store.db import Artifact, GroupSession, MemberRole, SessionState
 from agent.store.memory import ContextWindow, Memory
 from agent.store.people import create_conversation, find_or_create_user
 from agent.store.retry import CommitUncertain, transaction
+from agent.store.taste import taste_params, taste_pieces
 from agent.styles.resolution import NO_DRAWS, DrawRefused, Draws, draws_on_anything, read_draws
 from agent.types import Place, Reply, Turn
 from tools.contract import ArtifactKind, ToolArgs
@@ -93,7 +90,8 @@ class Scope:
     # For a critique in focus, the piece it critiques (when the person can still see it).
     critiqued: Artifact | None = None
     uploaded: tuple[Artifact, ...] = ()
-    # Params of the pieces the person kept (/keep), newest first, by kind.
+    # Params of the pieces the person kept (/keep) or voted for where they opted in (their
+    # taste: agent/store/taste.py), newest first, by kind.
     taste: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
     # The group session the turn is in; None in a private conversation.
     shared: SharedSession | None = None
@@ -235,5 +233,4 @@ async def _critiqued(
 async def _taste(
     session: AsyncSession, user_id: int, kinds: Collection[ArtifactKind]
 ) -> dict[str, tuple[Mapping[str, Any], ...]]:
-    kept = await kept_params(session, user_id, [kind.value for kind in kinds])
-    return {kind: tuple(params) for kind, params in kept.items()}
+    return taste_params(await taste_pieces(session, user_id, [kind.value for kind in kinds]))

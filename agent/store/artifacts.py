@@ -10,8 +10,7 @@ numbers leak nothing.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,7 +27,6 @@ from agent.store.media import MediaStore, StoredMedia
 from agent.types import MadeArtifact
 from tools.contract import MAX_PIECE_NUMBER, PIECE_MENTION, ArtifactDraft
 
-KEPT_RECENT = 5
 LISTED_CHARS = 120
 
 
@@ -107,37 +105,6 @@ async def visible_artifact(session: AsyncSession, number: int, user_id: int) -> 
         .where(Artifact.id == number, or_(Conversation.owner_id == user_id, member))
     )
     return (await session.execute(query)).scalar_one_or_none()
-
-
-async def kept_params(
-    session: AsyncSession, user_id: int, kinds: Collection[str], limit: int = KEPT_RECENT
-) -> dict[str, list[dict[str, Any]]]:
-    """By kind, the params of the pieces of these kinds this person made and kept most
-    recently, newest first, at most `limit` a kind: their taste, which their next requests
-    are offered. Only their own pieces."""
-    kept = Artifact.creator_id == user_id, Artifact.kept_at.is_not(None)
-    if len(kinds) == 1:  # a command's one tool: the index on (creator_id, kept_at) serves it
-        [kind] = kinds
-        query = (
-            select(Artifact.params)
-            .where(*kept, Artifact.kind == kind)
-            .order_by(Artifact.kept_at.desc())
-            .limit(limit)
-        )
-        return {kind: [dict(params) for params in (await session.execute(query)).scalars()]}
-    # Every kind in one query (a window function ranks each kind's own): cheaper than a
-    # query a kind when free text may become any of them.
-    rank = func.row_number().over(partition_by=Artifact.kind, order_by=Artifact.kept_at.desc())
-    ranked = (
-        select(Artifact.kind, Artifact.params, rank.label("rank"))
-        .where(*kept, Artifact.kind.in_(kinds))
-        .subquery()
-    )
-    query = select(ranked.c.kind, ranked.c.params).where(ranked.c.rank <= limit)
-    taste: dict[str, list[dict[str, Any]]] = {}
-    for kind, params in await session.execute(query.order_by(ranked.c.kind, ranked.c.rank)):
-        taste.setdefault(kind, []).append(dict(params))
-    return taste
 
 
 async def latest_artifact(session: AsyncSession, conversation_id: int) -> Artifact | None:

@@ -2,10 +2,11 @@
 
 Every press is a Command with typed fields, never words for a tool to read back. Variation
 sends the fields the piece's tool declares for another take (Tool.variation) with piece N;
-Set to music the music tool's fields for a piece made from a poem (Tool.from_poem), and
-Critique the critique tool, both with piece N; Revise opens a modal for the instruction and
-uses the tool's own `revision` args (the instruction and its mode) with piece N; Keep is /keep
-with piece N; Undo is /undo with piece N (its previous version becomes the focus again).
+Set to music the music tool's fields for a piece made from a poem (Tool.from_poem), Write a
+poem the poem tool's fields for one made from a picture (Tool.from_picture), and Critique
+the critique tool, each with piece N; Revise opens a modal for the instruction and uses the
+tool's own `revision` args (the instruction and its mode) with piece N; Keep is /keep with
+piece N; Undo is /undo with piece N (its previous version becomes the focus again).
 
 Only the person who asked for the piece may press its buttons, unless the server's /settings
 say everyone may (or leave it to the operator's `discord_buttons_for_everyone`, and that is
@@ -25,7 +26,7 @@ from pydantic import ValidationError
 from agent.cancelling.command import CANCEL_COMMAND
 from agent.types import Command, UserRef
 from agent.undo import UNDO_COMMAND
-from bot.discord.buttons import CRITIQUE, KEEP, MUSIC, REVISE, UNDO, VARY, PieceButton
+from bot.discord.buttons import CRITIQUE, KEEP, MUSIC, REVISE, UNDO, VARY, WRITE, PieceButton
 from bot.discord.interactions import InteractionTurns
 from tools.contract import ArtifactKind, Tool
 
@@ -127,6 +128,11 @@ class ButtonActions:
             if tool is None or tool.from_poem is None:
                 return None
             return Command(tool.name, {**tool.from_poem, **piece})
+        if button.action == WRITE:
+            tool = self._tools.get(ArtifactKind.POEM.value)
+            if tool is None or tool.from_picture is None:
+                return None
+            return Command(tool.name, {**tool.from_picture, **piece})
         return None
 
 
@@ -146,6 +152,7 @@ LABELS_DOING = {
     REVISE: "revision of",
     CRITIQUE: "critique of",
     MUSIC: "music for",
+    WRITE: "a poem about",
     KEEP: "keeping",
     UNDO: "going back from",
 }

@@ -1,5 +1,5 @@
 """Buttons under a piece: Variation, Undo (a piece with a previous version), Revise, Critique,
-Set to music, Keep.
+Set to music (under a poem), Write a poem (under a picture), Keep.
 
 Each button's custom id says everything needed to act on it, `atelier:<action>:<kind>:<#N>:
 <requester's Discord id>`, so nothing is kept in memory per message and the buttons still work
@@ -22,17 +22,18 @@ from bot.discord.render import OutMessage
 from tools.contract import ArtifactKind, Tool
 
 VARY, REVISE, CRITIQUE, MUSIC, KEEP = "vary", "revise", "critique", "music", "keep"
-UNDO = "undo"
+UNDO, WRITE = "undo", "write"
 LABELS = {
     VARY: "Variation",
     UNDO: "Undo",
     REVISE: "Revise",
     CRITIQUE: "Critique",
     MUSIC: "Set to music",
+    WRITE: "Write a poem",
     KEEP: "Keep",
 }
 TEMPLATE = (
-    r"atelier:(?P<action>vary|undo|revise|critique|music|keep)"
+    r"atelier:(?P<action>vary|undo|revise|critique|music|write|keep)"
     r":(?P<kind>poem|image|music|critique):(?P<number>\d{1,19}):(?P<owner>\d{1,20})"
 )
 
@@ -85,7 +86,8 @@ def actions_for(kind: str, tools: Sequence[Tool], version: int = 1) -> list[str]
     """The buttons a piece of `kind` (and `version` of its piece) gets, given the tools."""
     maker = next((tool for tool in tools if tool.kind.value == kind), None)
     kinds = {tool.kind.value for tool in tools}
-    if maker is None or kind == ArtifactKind.CRITIQUE:
+    # A critique is words about a piece; a style is its weights, shown by /style list.
+    if maker is None or kind in (ArtifactKind.CRITIQUE, ArtifactKind.STYLE):
         return []
     actions = [VARY] if maker.variation is not None else []
     if version > 1:  # a previous version to go back to (/undo)
@@ -95,8 +97,16 @@ def actions_for(kind: str, tools: Sequence[Tool], version: int = 1) -> list[str]
         actions.append(CRITIQUE)
     if kind == ArtifactKind.POEM and ArtifactKind.MUSIC in kinds:
         actions.append(MUSIC)
+    if kind == ArtifactKind.IMAGE and _poet_from_picture(tools) is not None:
+        actions.append(WRITE)
     actions.append(KEEP)
     return actions
+
+
+def _poet_from_picture(tools: Sequence[Tool]) -> Tool | None:
+    """The poem tool (the first registered, as presses use) when it writes from a picture."""
+    poet = next((tool for tool in tools if tool.kind is ArtifactKind.POEM), None)
+    return None if poet is None or poet.from_picture is None else poet
 
 
 def message_buttons(

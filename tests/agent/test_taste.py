@@ -21,7 +21,7 @@ async def test_taste_shows_what_the_kept_pieces_lend_and_clearing_it_changes_the
     for line, user in (("/keep #1", "ada"), ("/keep #2", "ada"), ("/keep #3", "bob")):
         await studio.command(line, user=user)
     shown = (await studio.command("/taste")).text.splitlines()
-    assert shown[1] == "poems: haiku (from 2 kept)"
+    assert shown[1] == "poems: haiku (from 2 kept pieces)"
     assert shown[2].startswith("pictures: nothing yet")
     cleared = await studio.command("/taste clear poems")
     assert "2 kept piece(s) no longer lean" in cleared.text
@@ -40,7 +40,7 @@ async def test_clearing_without_a_medium_asks_which_and_changes_nothing(
     await studio.command("/verse form=haiku a heron")
     await studio.command("/keep #1")
     assert (await studio.command("/taste clear")).text == ASK_WHICH
-    assert "from 1 kept" in (await studio.command("/taste")).text
+    assert "from 1 kept piece)" in (await studio.command("/taste")).text
 
 
 @pytest.mark.parametrize(

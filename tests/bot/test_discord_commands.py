@@ -251,6 +251,8 @@ async def test_commands_are_registered_from_the_tools_with_typed_options(
         "diff",
         "keep",
         "export",
+        "undo",  # tests/bot/test_discord_undo.py
+        "taste",  # tests/bot/test_discord_taste.py
         "session",  # a group of subcommands (tests/bot/test_discord_sessions.py)
         "settings",  # a group for the server's admins (tests/bot/test_discord_settings.py)
     }
@@ -265,13 +267,18 @@ async def test_commands_are_registered_from_the_tools_with_typed_options(
     # poem with no prompt is asked what it should be about (tests/tools/poem/test_poem.py).
     assert not option(poem, "prompt")["required"] and option(poem, "prompt")["max_length"] == 1000
     assert option(poem, "add_stanza")["type"] == 5  # boolean
-    assert [c["value"] for c in option(poem, "mode")["choices"]] == ["new", "revise", "vary"]
+    modes = [c["value"] for c in option(poem, "mode")["choices"]]
+    assert modes == ["new", "revise", "vary", "picture"]  # picture: a poem about the one in focus
     late = Tool("late", "Required last.", ArtifactKind.POEM, RequiredLast, verse)
     assert [o.name for o in tool_options(late)][0] == "prompt"  # required options first
     assert [c["value"] for c in option(image, "aspect")["choices"]] == ["1:1", "3:2", "2:3"]
     # Every tool can name a piece to work from, suggested from the person's own pieces.
     assert option(image, "piece")["autocomplete"] and option(image, "piece")["type"] == 4
     assert option(registered["show"], "piece")["autocomplete"]
+    undo, taste = registered["undo"], registered["taste"]
+    assert option(undo, "piece")["autocomplete"] and not option(undo, "piece")["required"]
+    choices = [c["value"] for c in option(taste, "clear")["choices"]]
+    assert choices == ["poems", "pictures", "music", "all"]
     assert all(len(c["description"]) <= 100 for c in registered.values())
 
 
