@@ -102,6 +102,33 @@ MUSIC_FOR_A_POEM = ToolInfo(
         "the words of my poem, as a folk song",
     ),
 )
+# A poem about the picture in focus, and music for it (issue 19): "write a poem about this
+# picture" went to the image tool, "为这张图写一首诗" to music, without a choice of their own.
+POEM_FROM_A_PICTURE = ToolInfo(
+    POEM.name,
+    "Write a poem about a picture: the image in focus or sent, described in verse.",
+    (
+        "a poem about the photo I sent",
+        "describe #4 in verse",
+        "a haiku about this painting",
+        "put the image above into words, as a poem",
+        "看图写诗",
+        "给这幅画配一首诗",
+        "a sonnet inspired by my drawing",
+    ),
+)
+MUSIC_FOR_A_PICTURE = ToolInfo(
+    MUSIC.name,
+    "Compose music for a picture: a tune or soundtrack for the image in focus or sent.",
+    (
+        "a soundtrack for the photo I sent",
+        "what would #4 sound like as music?",
+        "compose a tune for this painting",
+        "turn my drawing into a song",
+        "给这幅画配一段音乐",
+        "music inspired by the image above",
+    ),
+)
 CRITIQUE = ToolInfo(
     "critique",
     "Give feedback on a piece of work (a poem, an image or music): review and rate its "

@@ -4,7 +4,8 @@ Written for the routing test before the creative tools existed; the test scores 
 the names and descriptions in tools/catalog.py, the lines the real tools carry. Varied on
 purpose: verbs and no verbs, questions and orders, slang, a reference to a piece (#N), and
 Chinese. The "revise" phrasings (written before that choice's examples) change a piece without
-naming its kind. None of them is shown to the router as an example.
+naming its kind. None of them is shown to the router as an example. "undo" / "撤销" are not
+here: the agent reads them before routing (agent/undo.py `spoken_undo`, tests/agent/test_undo.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ PHRASINGS: dict[str, tuple[str, ...]] = {
         "pen a short verse for my friend's birthday",
         "give me a free verse piece about city rain",
         "write a tanka about snow on the mountains",
+        # A poem about the picture in focus (issue 19).
+        "write a poem about this picture",
+        "为这张图写一首诗",
     ),
     "image": (
         "draw a lighthouse in a storm",
@@ -43,6 +47,11 @@ PHRASINGS: dict[str, tuple[str, ...]] = {
         "为这首诗配一幅画",
         "visualize the sonnet as a painting",
         "an illustration for the poem you wrote",
+        # In the style of a reference picture (the one sent or in focus, or #N), or of the
+        # person's own trained style (issue 19).
+        "in the style of this",
+        "in the style of #12",
+        "in my watercolor style",
     ),
     "music": (
         "compose some rainy night jazz with slow brushes",
@@ -63,6 +72,10 @@ PHRASINGS: dict[str, tuple[str, ...]] = {
         "a soundtrack for the poem you just wrote",
         "给这首诗作曲",
         "make my haiku into a short tune",
+        # Music for the picture in focus, and an uploaded tune followed (issue 19).
+        "music for this picture",
+        "为这张图配乐",
+        "use this tune for a string quartet",
     ),
     "critique": (
         "critique my poem #3",

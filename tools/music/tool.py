@@ -38,7 +38,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from tools.catalog import MUSIC, MUSIC_FOR_A_POEM
+from tools.catalog import MUSIC, MUSIC_FOR_A_PICTURE, MUSIC_FOR_A_POEM
 from tools.contract import ArtifactDraft, ArtifactKind, Tool, ToolArgs, ToolContext, in_style
 from tools.from_image import describe_picture
 from tools.music.descriptions import amended, joined, musical_words
@@ -191,7 +191,7 @@ MUSIC_TOOL = Tool(
     compose,
     text_arg="description",
     examples=MUSIC.examples,
-    also_serves=(MUSIC_FOR_A_POEM,),
+    also_serves=(MUSIC_FOR_A_POEM, MUSIC_FOR_A_PICTURE),
     uploads=AUDIO_UPLOADS,
     revision=rework_by,
     variation={"mode": "rework"},

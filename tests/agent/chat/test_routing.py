@@ -31,7 +31,9 @@ from tools.catalog import (
     IMAGE_FOR_A_POEM,
     JUST_ANSWER,
     MUSIC,
+    MUSIC_FOR_A_PICTURE,
     MUSIC_FOR_A_POEM,
+    POEM_FROM_A_PICTURE,
     REVISE_FOCUS,
     ToolInfo,
 )
@@ -103,7 +105,7 @@ def test_free_text_is_routed_to_the_choice_a_person_meant(
 
 def test_every_choice_is_phrased_ten_ways_and_none_is_an_example() -> None:
     choices = (JUST_ANSWER, REVISE_FOCUS, *CREATIVE_TOOLS)
-    also = (IMAGE_FOR_A_POEM, MUSIC_FOR_A_POEM)
+    also = (IMAGE_FOR_A_POEM, MUSIC_FOR_A_POEM, POEM_FROM_A_PICTURE, MUSIC_FOR_A_PICTURE)
     examples = {e for info in (*choices, *also) for e in info.examples}
     assert set(PHRASINGS) == {info.name for info in choices}
     for phrasings in PHRASINGS.values():
