@@ -44,6 +44,18 @@ bench: $(VENV)/.installed
 bench-gpu: $(VENV)/.installed
 	$(TEST_ENV) $(BIN)/python bench/gpu.py
 
+# Issue 19's style figures: LoRA training seconds per step and peak memory (tiny:image here;
+# with CUDA also SD-Turbo's architecture, random weights), the IP-Adapter's cost per picture.
+.PHONY: bench-style
+bench-style: $(VENV)/.installed
+	$(TEST_ENV) $(BIN)/python bench/style.py
+
+# Issue 20's poem figures: pass rate per form, topic score and seconds per poem for one
+# sample, the repair path and constrained decoding, with the bundled SmolLM2 (slow: an hour).
+.PHONY: bench-poems
+bench-poems: $(VENV)/.installed
+	$(TEST_ENV) $(BIN)/python bench/poem_forms.py
+
 # Issue 18's scale-out figures against the NATS server (JetStream) at ATELIER_TEST_NATS_URL,
 # else nats://127.0.0.1:4222: jobs/s through 1, 2 and 4 workers, NATS's added latency per job.
 .PHONY: bench-scale
