@@ -51,7 +51,8 @@ HELP = {
     "diff": "what changed between two versions: `/diff #12 #14`",
     "undo": "go back to the previous version of the piece you are on; nothing is deleted",
     "keep": "keep a piece as a favourite; your next requests lean toward it: `/keep #12`",
-    "taste": "what atelier learned from what you kept, per medium: `/taste clear pictures`",
+    "taste": "what atelier learned from what you kept and voted for, per medium: "
+    "`/taste clear pictures`",
     "export": "a zip of your own messages and pieces: `/export me`",
     "cancel": "stop what you asked for while it is made (Discord: its Cancel button)",
 }
