@@ -5,13 +5,13 @@ token is among the top k. The CUDA-graph runner needs a GPU and is not exercised
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from tests.support.threads import one_thread  # noqa: F401 - autouse
 from tools.models.sampling import seeded
 from tools.music.decode import step as step_module
 from tools.music.decode.inputs import pad_token, prompt_codes, start_ids, start_token, text_states
@@ -24,15 +24,6 @@ from tools.music.decode.step import DecoderStep
 from tools.music.model import LoadedMusicGen, generate_music, load_music_model
 
 STEPS = 40  # decoder steps: 37 frames of four codebooks
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """The tiny model's work is microseconds an operation: extra threads only add hand-offs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -5,27 +5,16 @@ about this picture, and the clip says so."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-import torch
 
 from agent.types import Attachment
 from tests.support.studio_tools import PGM, PGM_HEADER, TRACE
+from tests.support.threads import one_thread  # noqa: F401 - autouse
 from tests.support.workshop import MakeWorkshop, Workshop
 from tools.from_image import NO_PICTURE
 from tools.models.registry import ModelRegistry
 from tools.music.intents import read_music_request
 from tools.music.tool import MUSIC_TOOL
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """As in test_music.py: the tiny models' operations are too small for a second thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ different clips from the same words and seed; what is not a tune is refused in o
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ import torch
 
 from agent.types import Attachment
 from tests.support.studio_tools import PGM, PGM_HEADER, TRACE
+from tests.support.threads import one_thread  # noqa: F401 - autouse
 from tests.support.workshop import MakeWorkshop, Workshop
 from tools.contract import ArtifactKind, Cancelled, FocusArtifact, ToolContext
 from tools.models.registry import ModelRegistry
@@ -30,15 +30,6 @@ FRAME = RATE // 50
 PLAY_AS = "use this tune for a string quartet"
 # Pitch classes as the chroma numbers them, C first.
 C, E, G, A = 0, 4, 7, 9
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """As in test_music.py: the tiny model's operations are too small for a second thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def tones(hertz: list[float], seconds_each: float, rate: int = 44100) -> np.ndarray:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ from PIL import Image
 
 from agent.types import Attachment
 from tests.support.studio_tools import VERSE
+from tests.support.threads import one_thread  # noqa: F401 - autouse
 from tests.support.workshop import MakeWorkshop, Workshop
 from tools.contract import ArtifactKind, Cancelled, FocusArtifact, ToolContext
 from tools.models.registry import ModelRegistry
@@ -35,16 +35,6 @@ from tools.music.tool import MUSIC_TOOL, MusicArgs, compose
 
 RATE = 32000
 FRAME = RATE // 50  # samples per codec frame: MusicGen's EnCodec makes 50 frames a second
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """The tiny model's work is a few microseconds an operation: on a shared two-core machine
-    a second intra-op thread only adds hand-offs (about ten times slower measured)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -4,13 +4,11 @@ from another (an extension) follows that one instead."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import pytest
-import torch
 
+from tests.support.threads import one_thread  # noqa: F401 - autouse
 from tools.contract import ArtifactKind, FocusArtifact, ToolContext
 from tools.models.registry import ModelRegistry
 from tools.music.files import encode_wav
@@ -21,15 +19,6 @@ KEPT = (
     {"description": "slow piano with soft cello", "duration": 1.0},
     {"description": "a slow piano waltz", "duration": 3.0},
 )
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """As in test_music.py: the tiny model's operations are too small for a second thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_a_request_that_leaves_them_open_gets_the_kept_clips_instruments_tempo_and_length(

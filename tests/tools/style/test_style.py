@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import io
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import peft
 import pytest
-import torch
 from diffusers.models.attention_processor import FusedAttnProcessor2_0
 from PIL import Image
 
 from agent.making.tool_args import validate_args
+from tests.support.threads import one_thread  # noqa: F401 - autouse
 from tools.contract import (
     ArtifactDraft,
     ArtifactKind,
@@ -39,16 +38,6 @@ from tools.style.weights import LORA_FILE, LORA_MIME, StyleWeights, read_weights
 STEPS = 30
 # A rate the tiny random UNet learns at in a few dozen steps (DreamBooth's 1e-4 barely moves it).
 TRAINING = {"style_steps": STEPS, "style_seed": 1, "style_learning_rate": 1e-2}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """The tiny UNet's work is small: on a shared two-core machine a second intra-op thread
-    only adds hand-offs (over ten times slower measured)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def stripes(shade: int) -> bytes:

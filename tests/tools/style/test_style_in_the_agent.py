@@ -5,15 +5,13 @@ the weights read back from the media dir, and `/style delete` takes the file awa
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
-import pytest
-import torch
 from PIL import Image
 
 from agent.types import Attachment
+from tests.support.threads import one_thread  # noqa: F401 - autouse
 from tests.support.workshop import MakeWorkshop
 from tools.contract import ArtifactDraft, ToolContext
 from tools.image.tool import IMAGE_TOOL
@@ -23,14 +21,6 @@ from tools.style.weights import LORA_FILE, read_weights
 
 # The workshop hands tools no settings: a few seeded steps keep the run short.
 FEW_STEPS = {"style_steps": 3, "style_seed": 2}
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def few_steps(args: Any, context: ToolContext) -> ArtifactDraft:
